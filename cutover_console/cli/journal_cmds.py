@@ -1,0 +1,167 @@
+"""Commands that write to a journal: init, step, signoff, note, override-gate, revise."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from ..clock import SystemClock
+from ..journal import Actor, Event, JournalWriter
+from ..plan import load_plan
+from ..runbook import Cutover
+from . import cli
+from .options import by_option, idem_option, journal_option
+
+
+@contextmanager
+def open_cutover(journal: Path, command: str) -> Iterator[Cutover]:
+    writer = JournalWriter.open(journal, command=command)
+    try:
+        yield Cutover(writer, SystemClock())
+    finally:
+        writer.close()
+
+
+def _done(event: Event, what: str) -> None:
+    click.echo(f"{what} — journaled as event {event.seq} ({event.hash[:16]})")
+
+
+@cli.command()
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option("--journal", "-j", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to create it (default: state/<cutover id>.sqlite).")
+@click.option("--by", default=None, envvar="CUTOVER_PERSON",
+              help="Who creates it (a person id; default: the first lead of the plan).")
+@click.option("--rehearsal", is_flag=True, help="Mark this journal as a rehearsal run.")
+def init(plan: Path, journal: Path | None, by: str | None, rehearsal: bool) -> None:
+    """Create a journal for PLAN (the plan's full text is stored in it)."""
+    document = load_plan(plan)
+    p = document.plan
+    for warning in document.warnings:
+        click.echo(str(warning), err=True)
+    if by is None:
+        by = next((x.id for x in p.people if "lead" in x.roles), p.people[0].id)
+    elif by not in {x.id for x in p.people}:
+        raise click.BadParameter(f"'{by}' is not a person in the plan", param_hint="--by")
+    path = journal or Path("state") / f"{p.cutover.id}{'-rehearsal' if rehearsal else ''}.sqlite"
+    writer = JournalWriter.create(path, document.text, document.sha256, document.file,
+                                  Actor.here(by), cutover_id=p.cutover.id, rehearsal=rehearsal)
+    head = writer.head()
+    writer.close()
+    click.echo(f"created {path} for '{p.cutover.name}' ({len(p.steps)} steps)"
+               f"{' — rehearsal' if rehearsal else ''}")
+    click.echo(f"checkpoint {head}")
+
+
+@cli.group()
+def step() -> None:
+    """Record what happens to a step: start, done, fail, skip, reopen, rollback."""
+
+
+def _step_command(name: str, help_text: str, *, reason: str | None, override: bool) -> None:
+    @step.command(name, help=help_text)
+    @click.argument("step_id", metavar="STEP")
+    @journal_option
+    @by_option
+    @idem_option
+    @click.option("--reason", default=None, help=reason or "Why (optional).",
+                  required=False)
+    @click.option("--override", default=None, metavar="REASON", hidden=not override,
+                  help="Lead only: override the rules that refuse this, with a reason.")
+    def command(step_id: str, journal: Path, by: str, idem: str | None, reason: str | None,
+                override: str | None) -> None:
+        with open_cutover(journal, f"cutover step {name}") as cutover:
+            if name == "start":
+                event = cutover.start(step_id, by, override=override, idem=idem)
+            elif name == "done":
+                event = cutover.complete(step_id, by, override=override, idem=idem)
+            elif name == "fail":
+                event = cutover.fail(step_id, by, reason, idem=idem)
+            elif name == "skip":
+                event = cutover.skip(step_id, by, reason, idem=idem)
+            elif name == "reopen":
+                event = cutover.reopen(step_id, by, reason, idem=idem)
+            else:
+                event = cutover.rollback(step_id, by, reason, override=override, idem=idem)
+            status = cutover.state.steps[step_id].status.replace("_", " ")
+        _done(event, f"{step_id}: {status}")
+
+
+_step_command("start", "Start STEP (dependencies, not_before checked).", reason=None, override=True)
+_step_command("done", "Complete STEP (gates and sign-offs checked).", reason=None, override=True)
+_step_command("fail", "Mark STEP failed (needs --reason).", reason="Why it failed (required).",
+              override=False)
+_step_command("skip", "Skip STEP (needs --reason).", reason="Why it is skipped (required).",
+              override=False)
+_step_command("reopen", "Re-open a finished STEP (needs --reason).",
+              reason="Why it is re-opened (required).", override=False)
+_step_command("rollback", "Record that STEP was rolled back (needs --reason).",
+              reason="Why it was rolled back (required).", override=True)
+
+
+@cli.command()
+@click.argument("step_id", metavar="STEP")
+@journal_option
+@by_option
+@idem_option
+@click.option("--role", default=None, help="Sign under this role (default: the first that fits).")
+def signoff(step_id: str, journal: Path, by: str, idem: str | None, role: str | None) -> None:
+    """Sign off STEP as --by (role checked; distinct people; no self-approval)."""
+    with open_cutover(journal, "cutover signoff") as cutover:
+        event = cutover.signoff(step_id, by, role=role, idem=idem)
+        missing = [b for b in cutover.state.steps[step_id].signoffs]
+    _done(event, f"{step_id}: signed off by {by} as {event.payload['role']} "
+                 f"({len(missing)} sign-off(s) so far)")
+
+
+@cli.command()
+@click.argument("text")
+@journal_option
+@by_option
+@idem_option
+@click.option("--step", "step_id", default=None, help="Attach the note to a step.")
+def note(text: str, journal: Path, by: str, idem: str | None, step_id: str | None) -> None:
+    """Add a note (to the cutover, or to --step)."""
+    with open_cutover(journal, "cutover note") as cutover:
+        event = cutover.note(text, by, step_id=step_id, idem=idem)
+    _done(event, "note added")
+
+
+@cli.command("override-gate")
+@click.argument("step_id", metavar="STEP")
+@click.argument("gate_id", metavar="GATE")
+@journal_option
+@by_option
+@idem_option
+@click.option("--reason", required=True, help="Why the gate is overridden (kept forever).")
+def override_gate(step_id: str, gate_id: str, journal: Path, by: str, idem: str | None,
+                  reason: str) -> None:
+    """Lead only: treat GATE of STEP as met, with a reason, marked as an override forever."""
+    with open_cutover(journal, "cutover override-gate") as cutover:
+        event = cutover.override_gate(step_id, gate_id, by, reason, idem=idem)
+    _done(event, f"{step_id}: gate {gate_id} overridden")
+
+
+@cli.command()
+@click.argument("plan", type=click.Path(path_type=Path))
+@journal_option
+@by_option
+@click.option("--reason", required=True, help="Why the plan changed mid-cutover.")
+def revise(plan: Path, journal: Path, by: str, reason: str) -> None:
+    """Record an edited PLAN in the journal as a revision (never silently)."""
+    document = load_plan(plan)
+    with open_cutover(journal, "cutover revise") as cutover:
+        if document.plan.cutover.id != cutover.state.plan.cutover.id:
+            raise click.UsageError(
+                f"{plan} is cutover '{document.plan.cutover.id}', the journal is "
+                f"'{cutover.state.plan.cutover.id}'")
+        event = cutover.revise_plan(document, by, reason)
+    if event is None:
+        click.echo("the plan is unchanged; nothing recorded")
+    else:
+        _done(event, f"plan revised ({document.sha256[:12]})")
+
+

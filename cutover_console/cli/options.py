@@ -1,0 +1,33 @@
+"""Options shared by the commands that touch a journal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+F = Callable[..., Any]
+
+
+def journal_option(fn: F) -> F:
+    return click.option(
+        "--journal", "-j", "journal", required=True, envvar="CUTOVER_JOURNAL",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The journal file (or set CUTOVER_JOURNAL).",
+    )(fn)
+
+
+def by_option(fn: F) -> F:
+    return click.option(
+        "--by", "by", required=True, envvar="CUTOVER_PERSON",
+        help="Who is acting: a person id from the plan (or set CUTOVER_PERSON).",
+    )(fn)
+
+
+def idem_option(fn: F) -> F:
+    return click.option(
+        "--idempotency-key", "idem", default=None,
+        help="Retry-safe key: the same key records the action once, however often it is sent.",
+    )(fn)

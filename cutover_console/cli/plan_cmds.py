@@ -1,0 +1,66 @@
+"""`cutover check`: validate a plan and summarise it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..plan import load_plan
+from ..plan.schedule import planned
+from ..plan.timeparse import format_duration
+from . import cli
+
+
+@cli.command()
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option("--schedule", is_flag=True, help="Also print every step's planned start and end.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def check(plan: Path, schedule: bool, as_json: bool) -> None:
+    """Validate PLAN; print a summary, or one line per problem (exit 2)."""
+    document = load_plan(plan)
+    p = document.plan
+    zone = p.zone
+    sched = planned(p)
+    path = sched.critical_path()
+    window = p.cutover.window
+    slack = window.end - sched.end
+    for warning in document.warnings:
+        click.echo(str(warning), err=True)
+    two_person = [s.id for s in p.steps if s.signoff and s.signoff.count >= 2]
+    ponr = [s.id for s in p.steps if s.point_of_no_return]
+    critical = sum((p.step(s).duration for s in path), start=window.end - window.end)
+    if as_json:
+        click.echo(json.dumps({
+            "plan": str(plan), "sha256": document.sha256, "cutover": p.cutover.id,
+            "phases": len(p.phases), "steps": len(p.steps), "people": len(p.people),
+            "critical_path": path, "critical_path_s": critical.total_seconds(),
+            "planned_end": sched.end.astimezone(zone).isoformat(),
+            "window_end": window.end.isoformat(), "fits_window": slack.total_seconds() >= 0,
+            "warnings": [str(w) for w in document.warnings],
+        }, indent=2))
+        return
+    fmt = "%a %Y-%m-%d %H:%M"
+    click.echo(f"{plan}: OK ({len(document.warnings)} warning(s))")
+    click.echo(f"  {p.cutover.name} — {p.cutover.client} ({p.cutover.timezone})")
+    click.echo(f"  {len(p.phases)} phases, {len(p.steps)} steps, {len(p.people)} people; "
+               f"{len(two_person)} two-person sign-offs; point of no return: "
+               f"{', '.join(ponr) or 'none'}")
+    click.echo(f"  window:        {window.start.astimezone(zone):{fmt}} → "
+               f"{window.end.astimezone(zone):{fmt} %Z} ({format_duration(window.end - window.start)})")
+    click.echo(f"  critical path: {format_duration(critical)} of work over {len(path)} steps "
+               f"({path[0]} → {path[-1]})")
+    verdict = (f"{format_duration(slack)} before the window ends" if slack.total_seconds() >= 0
+               else f"{format_duration(-slack)} AFTER the window ends")
+    click.echo(f"  planned end:   {sched.end.astimezone(zone):{fmt} %Z} — {verdict}")
+    if schedule:
+        click.echo("")
+        for step_id in sched.order:
+            slot, step = sched.slots[step_id], p.step(step_id)
+            mark = "*" if step_id in path else " "
+            flags = " PONR" if step.point_of_no_return else ""
+            flags += f" sign:{step.signoff.count}×{'/'.join(step.signoff.roles)}" if step.signoff else ""
+            click.echo(f" {mark} {slot.start.astimezone(zone):%a %H:%M}–{slot.end.astimezone(zone):%H:%M} "
+                       f"{step.phase:<12} {step_id:<28} {step.owner:<12}{flags}")
+        click.echo("\n  * on the critical path")

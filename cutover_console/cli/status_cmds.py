@@ -1,0 +1,138 @@
+"""Read-only commands: status, verify, events. They never take the writer lock."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..clock import SystemClock
+from ..journal import Checkpoint, JournalReader
+from ..plan.timeparse import format_duration
+from ..runbook import load_state, status_summary
+from . import cli
+from .options import journal_option
+
+_STATUS_STYLE = {
+    "pending": "dim", "in_progress": "bold yellow", "done": "green", "failed": "bold red",
+    "skipped": "magenta", "rolled_back": "bold red",
+}
+
+
+@cli.command()
+@journal_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(journal: Path, as_json: bool) -> None:
+    """Where the cutover stands: progress, forecast, blockers, the journal head."""
+    with JournalReader(journal) as reader:
+        state = load_state(reader)
+    summary = status_summary(state, SystemClock().now())
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    _render_status(summary)
+
+
+def _hm(iso: str | None) -> str:
+    return datetime.fromisoformat(iso).strftime("%a %H:%M") if iso else ""
+
+
+def _render_status(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    c = summary["cutover"]
+    progress = summary["progress"]
+    console.print(f"[bold]{c['name']}[/] — {c['client']}"
+                  f"{'  [reverse] REHEARSAL [/]' if c['rehearsal'] else ''}")
+    console.print(f"now {_hm(summary['now'])} ({c['timezone']})  window {_hm(c['window']['start'])}"
+                  f" → {_hm(c['window']['end'])}  progress {progress['finished']}/{progress['total']}")
+    fits = "[green]fits the window[/]" if summary["fits_window"] else "[bold red]OVERRUNS the window[/]"
+    console.print(f"planned end {_hm(summary['planned_end'])}  forecast end "
+                  f"{_hm(summary['forecast_end'])}  {fits}")
+    ponr = summary["point_of_no_return"]
+    if ponr:
+        if ponr["passed_at"]:
+            console.print(f"[bold red]point of no return passed[/] at {_hm(ponr['passed_at'])} "
+                          f"({ponr['step']})")
+        else:
+            console.print(f"rollback still possible until [bold]{_hm(ponr['rollback_possible_until'])}"
+                          f"[/] ({ponr['step']})")
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("step", "status", "owner", "planned", "actual", "delay", "blocked by"):
+        table.add_column(col, overflow="fold")
+    phase = None
+    for s in summary["steps"]:
+        if s["phase"] != phase:
+            phase = s["phase"]
+            table.add_row(f"[bold cyan]{phase}[/]")
+        actual = _hm(s["actual_start"])
+        if s["actual_end"]:
+            actual += f"–{_hm(s['actual_end'])[-5:]}"
+        delay = "" if s["delay_s"] is None or abs(s["delay_s"]) < 60 else \
+            format_duration(__import__("datetime").timedelta(seconds=s["delay_s"]))
+        status_text = s["status"].replace("_", " ") + (" OVERRUN" if s["overrun"] else "")
+        table.add_row(f"  {s['id']}", f"[{_STATUS_STYLE[s['status']]}]{status_text}[/]", s["owner"],
+                      _hm(s["planned_start"]), actual, delay,
+                      "; ".join(s["blockers"]) if s["status"] in ("in_progress",) or s["blockers"]
+                      and s["status"] == "pending" and _next_up(s, summary) else "")
+    console.print(table)
+    head = summary["head"]
+    console.print(f"journal checkpoint [bold]{head['seq']}:{head['hash']}[/]")
+
+
+def _next_up(step: dict[str, Any], summary: dict[str, Any]) -> bool:
+    """Show blockers for pending steps whose dependencies are all finished (the next wave)."""
+    return not any(b.startswith("waits for") for b in step["blockers"])
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--expect-head", default=None, metavar="SEQ:HASH",
+              help="A checkpoint written down earlier: catches a cut-off or rewritten tail.")
+@click.option("--json", "as_json", is_flag=True)
+def verify(path: Path, expect_head: str | None, as_json: bool) -> None:
+    """Verify a journal's hash chain and SQLite integrity (exit 0 intact, 1 not)."""
+    expect = None
+    if expect_head is not None:
+        try:
+            expect = Checkpoint.parse(expect_head)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--expect-head") from None
+    with JournalReader(path) as reader:
+        report = reader.verify(expect)
+    if as_json:
+        click.echo(json.dumps({"ok": report.ok, "events": report.count,
+                               "head": str(report.head) if report.head else None,
+                               "problem": report.problem, "seq": report.bad_seq}))
+    elif report.ok:
+        click.echo(f"OK: {report.count} events, chain intact; head {report.head}"
+                   + (f" matches the checkpoint" if expect else ""))
+    else:
+        click.echo(f"FAILED at event {report.bad_seq}: {report.problem}", err=True)
+    sys.exit(0 if report.ok else 1)
+
+
+@cli.command()
+@journal_option
+@click.option("--after", default=0, help="Only events after this sequence number.")
+@click.option("--jsonl", is_flag=True, help="One JSON object per line, with hashes.")
+def events(journal: Path, after: int, jsonl: bool) -> None:
+    """Print the journal's events (read-only)."""
+    with JournalReader(journal) as reader:
+        for event in reader.events(after=after):
+            if jsonl:
+                click.echo(json.dumps(event.as_json(), ensure_ascii=False, sort_keys=True))
+                continue
+            about = f" [{event.step}]" if event.step else ""
+            detail = event.payload.get("reason") or event.payload.get("text") or \
+                event.payload.get("role") or ""
+            if event.kind == "journal.created":
+                detail = f"plan {event.payload['plan']['sha256'][:12]}"
+            click.echo(f"{event.seq:>6} {event.ts[:19]}Z {event.actor:<10} {event.kind:<18}"
+                       f"{about} {detail}".rstrip())

@@ -1,0 +1,56 @@
+"""Event kinds and their payload versions. Old versions are upgraded on read, never rewritten."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+JOURNAL_CREATED = "journal.created"
+JOURNAL_RECOVERED = "journal.recovered"
+PLAN_REVISED = "plan.revised"
+STEP_STARTED = "step.started"
+STEP_COMPLETED = "step.completed"
+STEP_FAILED = "step.failed"
+STEP_SKIPPED = "step.skipped"
+STEP_REOPENED = "step.reopened"
+STEP_ROLLED_BACK = "step.rolled_back"
+STEP_SIGNED_OFF = "step.signed_off"
+NOTE_ADDED = "note.added"
+GATE_EVALUATED = "gate.evaluated"
+GATE_OVERRIDDEN = "gate.overridden"
+
+# The payload version each kind is written with today. Bump it when a payload changes shape, and
+# register an upgrader from the previous version so that old journals still fold.
+CURRENT_VERSION: dict[str, int] = {
+    kind: 1
+    for kind in (
+        JOURNAL_CREATED, JOURNAL_RECOVERED, PLAN_REVISED, STEP_STARTED, STEP_COMPLETED,
+        STEP_FAILED, STEP_SKIPPED, STEP_REOPENED, STEP_ROLLED_BACK, STEP_SIGNED_OFF, NOTE_ADDED,
+        GATE_EVALUATED, GATE_OVERRIDDEN,
+    )
+}
+
+Upgrader = Callable[[dict[str, Any]], dict[str, Any]]
+_UPGRADERS: dict[tuple[str, int], Upgrader] = {}
+
+
+def register_upgrader(kind: str, from_version: int) -> Callable[[Upgrader], Upgrader]:
+    """Decorator: `fn(payload_v{n}) -> payload_v{n+1}` for one kind."""
+
+    def wrap(fn: Upgrader) -> Upgrader:
+        _UPGRADERS[(kind, from_version)] = fn
+        return fn
+
+    return wrap
+
+
+def upgrade(kind: str, version: int, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Bring a stored payload up to the version the fold understands."""
+    while (kind, version) in _UPGRADERS:
+        payload = _UPGRADERS[(kind, version)](payload)
+        version += 1
+    return version, payload
+
+
+def version_for(kind: str) -> int:
+    return CURRENT_VERSION.get(kind, 1)

@@ -1,0 +1,203 @@
+"""Load a plan file: YAML → shapes (pydantic) → cross-references → secrets → schedule fit.
+
+Every problem comes back as a `PlanProblem` with file, line, column and field path. Nothing a plan
+author can write produces a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from . import crossrefs
+from .model import Plan
+from .problems import Path, PlanInvalid, PlanProblem
+from .yaml_source import SourceMap, parse_yaml
+
+_TYPE_WORDS = {
+    "string_type": "text",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping of keys to values",
+    "model_type": "a mapping of keys to values",
+    "model_attributes_type": "a mapping of keys to values",
+}
+
+
+@dataclass(frozen=True)
+class PlanDocument:
+    """A valid plan together with the exact text it came from (the journal stores both)."""
+
+    plan: Plan
+    text: str
+    sha256: str
+    file: str
+    warnings: list[PlanProblem] = field(default_factory=list)
+
+
+def plan_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def load_plan(path: str | FsPath) -> PlanDocument:
+    """Read and validate a plan file. Raises PlanInvalid with every problem found."""
+    file = str(path)
+    try:
+        raw = FsPath(path).read_bytes()
+    except OSError as exc:
+        raise PlanInvalid(
+            [PlanProblem(file, 1, 1, (), f"cannot read the plan: {exc.strerror}", "check the path")]
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise PlanInvalid(
+            [PlanProblem(file, line, 1, (), "the plan is not UTF-8 text", "save it as UTF-8")]
+        ) from None
+    return load_plan_text(text, file)
+
+
+def load_plan_text(text: str, file: str = "<plan>") -> PlanDocument:
+    """Validate plan text (from a file or from a journal). Raises PlanInvalid."""
+    data, source = parse_yaml(text, file)
+    if not isinstance(data, dict):
+        raise PlanInvalid(
+            [source.problem((), "a plan is a mapping of sections", "start with `cutover:`")]
+        )
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as exc:
+        raise PlanInvalid(_translate(exc, data, source)) from None
+    problems = crossrefs.check(plan, data, source)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise PlanInvalid(errors)
+    warnings = [p for p in problems if p.severity == "warning"]
+    return PlanDocument(plan, text, plan_sha256(text), file, warnings)
+
+
+def _translate(exc: ValidationError, data: Any, source: SourceMap) -> list[PlanProblem]:
+    problems: list[PlanProblem] = []
+    seen: set[tuple[Path, str]] = set()
+    for error in exc.errors(include_url=False):
+        path = _data_path(error["loc"], data)
+        kind = error["type"]
+        problem = _problem(kind, error, path, data, source)
+        if (path, problem.message) not in seen:
+            seen.add((path, problem.message))
+            problems.append(problem)
+    return problems
+
+
+def _data_path(loc: tuple[Any, ...], data: Any) -> Path:
+    """Keep only the parts of pydantic's location that exist in the data (drops union tags)."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            path.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            path.append(part)
+        elif isinstance(node, dict) and isinstance(part, str) and not path_is_tag(part):
+            path.append(part)  # a missing or unknown key: still name it
+            node = None
+    return tuple(path)
+
+
+def path_is_tag(part: str) -> bool:
+    return "[" in part or part.startswith(("function-", "literal["))
+
+
+def _problem(
+    kind: str, error: Any, path: Path, data: Any, source: SourceMap
+) -> PlanProblem:
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        key = str(path[-1]) if path else "?"
+        fields = sorted(_model_fields(path[:-1]))
+        near = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
+        hint = f"did you mean '{near[0]}'?" if near else ""
+        hint = (hint + " " if hint else "") + f"valid keys: {', '.join(fields)}"
+        return source.problem(path, f"unknown key '{key}'", hint, key=True)
+    if kind == "missing":
+        name = str(path[-1]) if path else "?"
+        return source.problem(path, "required field missing", f"add `{name}:`", key=True)
+    if kind in _TYPE_WORDS:
+        got = _describe(value)
+        return source.problem(path, f"expected {_TYPE_WORDS[kind]}, got {got}")
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return source.problem(path, f"{value!r} is not allowed", f"one of: {expected}")
+    if kind == "string_pattern_mismatch":
+        return source.problem(
+            path,
+            f"{value!r} is not a valid id",
+            "ids are 1-64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit",
+        )
+    if kind == "too_short":
+        return source.problem(path, "must not be empty", "add at least one entry")
+    if kind == "plan":
+        message = str(error["msg"])
+        if " (" in message and message.endswith(")"):
+            head, _, tail = message.partition(" (")
+            return source.problem(path, head, tail[:-1])
+        return source.problem(path, message)
+    return source.problem(path, str(error["msg"]).rstrip("."))
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"text {value!r}"[:60]
+    return f"{value!r}"
+
+
+def _model_fields(path: Path) -> set[str]:
+    """The keys the model at `path` accepts, found by walking the annotations from Plan."""
+    model: Any = Plan
+    for part in path:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return set()
+        info = model.model_fields.get(part)
+        if info is None:
+            return set()
+        model = _unwrap(info.annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return set(model.model_fields)
+    return set()
+
+
+def _unwrap(annotation: Any) -> Any:
+    """list[X] / X | None / Annotated[X, ...] → X (the first model found)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation) or ():
+        found = _unwrap(arg)
+        if isinstance(found, type) and issubclass(found, BaseModel):
+            return found
+    if get_origin(annotation) is None:
+        return annotation
+    return None

@@ -1,0 +1,384 @@
+"""The cutover plan: what a migration lead writes in `checklists/*.yaml` and reviews like code.
+
+Validation is strict (unknown keys are errors) because a typo in a runbook is found at review time or
+at 3 a.m. Cross-references between sections (owners, dependencies, gate targets) are checked in
+`crossrefs.py`, after the shapes here are known to be right.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from .timeparse import TimeSyntaxError, parse_duration, parse_time
+
+
+def _duration(value: object) -> timedelta:
+    try:
+        return parse_duration(value)
+    except TimeSyntaxError as exc:
+        raise PydanticCustomError("plan", str(exc)) from None
+
+
+def _time(value: object) -> datetime:
+    try:
+        return parse_time(value)
+    except TimeSyntaxError as exc:
+        raise PydanticCustomError("plan", str(exc)) from None
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+WallTime = Annotated[datetime, BeforeValidator(_time)]
+Ident = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", strip_whitespace=False)
+]
+Markdown = str
+
+GateCheck = Literal[
+    "dns_propagated",  # records new on >= percent of healthy resolvers
+    "ttl_lowered",  # authorities serve the lowered TTL and old high-TTL copies have expired
+    "authority_new",  # every authoritative server answers with the new value
+    "flow_healthy",  # a flow's probe on one side reports fresh data
+    "flow_drained",  # no arrivals on the old side for `minutes`
+    "sites_on_new",  # every known site of a flow has been seen on the new side
+    "reconciliation",  # a named old/new comparison matches
+    "probe_ok",  # a named probe of a flow succeeds
+]
+GATE_CHECKS: tuple[str, ...] = GateCheck.__args__  # type: ignore[attr-defined]
+
+STEP_KINDS = ("task", "go_no_go", "milestone", "validation")
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a misspelt `depends_on` must not silently vanish."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Window(Strict):
+    start: WallTime
+    end: WallTime
+
+
+class CutoverInfo(Strict):
+    id: Ident
+    name: str
+    client: str
+    timezone: str = Field(description="IANA zone of the client, e.g. America/Chicago")
+    window: Window
+    description: Markdown = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise PydanticCustomError(
+                "plan", "unknown time zone '{zone}' (use an IANA name such as Europe/Berlin)",
+                {"zone": value},
+            ) from None
+        return value
+
+
+class Person(Strict):
+    id: Ident
+    name: str
+    roles: list[Ident] = Field(min_length=1)
+    contact: str = ""
+    backup: Ident | None = None
+
+
+class Phase(Strict):
+    id: Ident
+    title: str
+    description: Markdown = ""
+    rollback: Markdown = ""
+
+
+class Gate(Strict):
+    """A named evidence check that must hold before a step may be completed."""
+
+    id: Ident | None = None
+    check: GateCheck
+    description: str = ""
+    records: list[str] | None = None  # dns_*: record names; omitted = every record
+    percent: float = Field(default=100.0, ge=0, le=100)
+    flow: Ident | None = None
+    side: Literal["old", "new"] = "new"
+    minutes: int | None = Field(default=None, ge=1)
+    probe: Ident | None = None
+    reconciliation: Ident | None = None
+
+    @model_validator(mode="after")
+    def _parameters(self) -> Gate:
+        needs = {
+            "flow_healthy": ("flow",),
+            "flow_drained": ("flow", "minutes"),
+            "sites_on_new": ("flow",),
+            "reconciliation": ("reconciliation",),
+            "probe_ok": ("flow",),
+        }.get(self.check, ())
+        missing = [name for name in needs if getattr(self, name) is None]
+        if missing:
+            raise PydanticCustomError(
+                "plan",
+                "gate '{check}' needs {fields}",
+                {"check": self.check, "fields": ", ".join(f"`{m}`" for m in missing)},
+            )
+        if self.id is None:
+            self.id = self.check.replace("_", "-")
+        return self
+
+
+class SignOff(Strict):
+    """Who must approve a step: `count` distinct people, each holding one of `roles`."""
+
+    roles: list[Ident] = Field(min_length=1)
+    count: int = Field(default=1, ge=1, le=10)
+
+
+class Action(BaseModel):
+    """An automated action a step can run after a preview. Parameters belong to each kind."""
+
+    model_config = ConfigDict(extra="allow")
+    kind: Literal["route53.lower_ttl", "route53.switch", "route53.rollback", "command"]
+    description: str = ""
+
+
+class Step(Strict):
+    id: Ident
+    title: str
+    phase: Ident
+    owner: Ident
+    kind: Literal["task", "go_no_go", "milestone", "validation"] = "task"
+    duration: Duration
+    depends_on: list[Ident] = Field(default_factory=list)
+    not_before: WallTime | None = None
+    instructions: Markdown = ""
+    gates: list[Gate] = Field(default_factory=list)
+    signoff: SignOff | None = None
+    rollback: Markdown = ""
+    point_of_no_return: bool = False
+    action: Action | None = None
+
+
+class Resolver(Strict):
+    name: str
+    address: str
+    port: int = Field(default=53, ge=1, le=65535)
+    operator: str = ""
+    region: str = ""
+    anycast: bool = False
+
+    @field_validator("address")
+    @classmethod
+    def _ip(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise PydanticCustomError(
+                "plan", "'{value}' is not an IP address (resolvers are asked by address)",
+                {"value": value},
+            ) from None
+        return value
+
+
+_RANGE = re.compile(r"\{(\d+)\.\.(\d+)\}")
+
+
+def expand_names(pattern: str) -> list[str]:
+    """`shop{001..800}.example.test` → 800 names, zero padding kept from the first bound."""
+    match = _RANGE.search(pattern)
+    if not match:
+        return [pattern]
+    low, high = match.group(1), match.group(2)
+    width = len(low) if low.startswith("0") else 0
+    head, tail = pattern[: match.start()], pattern[match.end() :]
+    out: list[str] = []
+    for n in range(int(low), int(high) + 1):
+        out.extend(expand_names(f"{head}{n:0{width}d}{tail}"))
+    return out
+
+
+class DnsRecord(Strict):
+    """A record the cutover changes. `names` expands a pattern or a list to many customer names."""
+
+    name: str | None = None
+    names: list[str] | None = None
+    type: Literal["A", "AAAA", "CNAME", "MX", "TXT"] = "A"
+    old: list[str] = Field(min_length=1)
+    new: list[str] = Field(min_length=1)
+    ttl: int | None = Field(default=None, ge=0, le=604800)
+    zone: str | None = None
+
+    @model_validator(mode="after")
+    def _name_or_names(self) -> DnsRecord:
+        if (self.name is None) == (self.names is None):
+            raise PydanticCustomError(
+                "plan",
+                "give exactly one of `name` or `names` (a list, or a pattern such as {example})",
+                {"example": "shop{001..800}.example.test"},
+            )
+        if self.type in ("A", "AAAA"):
+            version = 4 if self.type == "A" else 6
+            for value in [*self.old, *self.new]:
+                try:
+                    ok = ipaddress.ip_address(value).version == version
+                except ValueError:
+                    ok = False
+                if not ok:
+                    raise PydanticCustomError(
+                        "plan", "'{value}' is not an IPv{v} address (type {type})",
+                        {"value": value, "v": version, "type": self.type},
+                    )
+        return self
+
+    def expanded(self) -> list[str]:
+        """Every fully qualified name this entry stands for, lower-case, no trailing dot."""
+        raw = [self.name] if self.name is not None else list(self.names or [])
+        out: list[str] = []
+        for item in raw:
+            out.extend(n.rstrip(".").lower() for n in expand_names(item))
+        return out
+
+
+class DnsSection(Strict):
+    resolvers: list[Resolver] | None = None
+    extra_resolvers: list[Resolver] = Field(default_factory=list)
+    authorities: list[str] | None = None
+    records: list[DnsRecord] = Field(default_factory=list)
+    switch_at: WallTime | None = None
+
+
+ProbeKind = Literal[
+    "sql", "sqlite", "sql_agent_job", "ssis_execution", "ssrs_execution",
+    "ssh", "http", "tcp", "aws", "file",
+]
+
+
+class Probe(BaseModel):
+    """Where a flow's heartbeat is read. Each kind's parameters are its own; secrets are references."""
+
+    model_config = ConfigDict(extra="allow")
+    id: Ident | None = None
+    kind: ProbeKind
+
+
+FlowSystem = Literal[
+    "wcf", "website", "ssis", "ssrs", "sql_agent", "windows_service", "script", "file_drop", "other"
+]
+
+
+class Flow(Strict):
+    id: Ident
+    title: str
+    system: FlowSystem
+    late_after: Duration
+    dead_after: Duration | None = None
+    sites: bool = False
+    old: Probe | None = None
+    new: Probe | None = None
+    description: Markdown = ""
+
+    @model_validator(mode="after")
+    def _has_probe(self) -> Flow:
+        if self.old is None and self.new is None:
+            raise PydanticCustomError("plan", "a flow needs a probe: give `old:`, `new:` or both")
+        return self
+
+
+class Reconciliation(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: Ident
+    title: str
+    old: Probe
+    new: Probe
+
+
+class LogSource(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: Ident
+    title: str
+    side: Literal["old", "new", "other"] = "other"
+    path: str
+
+
+class Plan(Strict):
+    """One cutover, as reviewed. `text`/`sha256` are filled by the loader, not the author."""
+
+    version: Literal[1] = 1
+    cutover: CutoverInfo
+    people: list[Person] = Field(min_length=1)
+    phases: list[Phase] = Field(min_length=1)
+    steps: list[Step] = Field(min_length=1)
+    dns: DnsSection | None = None
+    flows: list[Flow] = Field(default_factory=list)
+    reconcile: list[Reconciliation] = Field(default_factory=list)
+    logs: list[LogSource] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _localise_times(self) -> Plan:
+        """Naive times in the plan mean the client's wall clock."""
+        zone = ZoneInfo(self.cutover.timezone)
+
+        def local(value: datetime) -> datetime:
+            return value.replace(tzinfo=zone) if value.tzinfo is None else value
+
+        self.cutover.window.start = local(self.cutover.window.start)
+        self.cutover.window.end = local(self.cutover.window.end)
+        for step in self.steps:
+            if step.not_before is not None:
+                step.not_before = local(step.not_before)
+        if self.dns is not None and self.dns.switch_at is not None:
+            self.dns.switch_at = local(self.dns.switch_at)
+        return self
+
+    # Convenience lookups used by the rules, the fold and the views.
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.cutover.timezone)
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    def person(self, person_id: str) -> Person:
+        for person in self.people:
+            if person.id == person_id:
+                return person
+        raise KeyError(person_id)
+
+    def roles(self) -> set[str]:
+        return {role for person in self.people for role in person.roles}
+
+
+def plain(value: Any) -> Any:
+    """A JSON-friendly copy of model data (datetimes as ISO text, durations as seconds)."""
+    if isinstance(value, BaseModel):
+        return plain(value.model_dump(exclude_none=True))
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return value

@@ -1,0 +1,76 @@
+"""Durations (`15m`, `1h30m`, `2d`) and wall-clock times as a migration lead writes them."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+_DURATION = re.compile(
+    r"^\s*(?:(?P<d>\d+)\s*d)?\s*(?:(?P<h>\d+)\s*h)?\s*(?:(?P<m>\d+)\s*m(?:in)?)?\s*"
+    r"(?:(?P<s>\d+)\s*s)?\s*$"
+)
+_TIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
+
+
+class TimeSyntaxError(ValueError):
+    """A duration or time the plan cannot use; the message says what would be valid."""
+
+
+def parse_duration(value: object) -> timedelta:
+    """`90s`, `15m`, `1h30m`, `2d 4h` → timedelta. Bare numbers are refused: units matter."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise TimeSyntaxError("a duration must be text (such as 15m, 1h30m or 2d)")
+    if isinstance(value, int | float):
+        raise TimeSyntaxError(f"'{value}' has no unit (write {value}m or {value}s)")
+    match = _DURATION.match(value)
+    if not value.strip() or not match or not any(match.groupdict().values()):
+        raise TimeSyntaxError(f"'{value}' is not a duration (write e.g. 45s, 15m, 1h30m or 2d)")
+    parts = {k: int(v) for k, v in match.groupdict().items() if v}
+    return timedelta(
+        days=parts.get("d", 0),
+        hours=parts.get("h", 0),
+        minutes=parts.get("m", 0),
+        seconds=parts.get("s", 0),
+    )
+
+
+def parse_time(value: object) -> datetime:
+    """`2026-12-05 06:00` (the cutover's time zone) or ISO 8601 with an offset or `Z`."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise TimeSyntaxError("a time must be text (such as 2026-12-05 06:00)")
+    text = value.strip()
+    for fmt in _TIME_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is None or (len(text) <= 10 and "T" not in text and " " not in text):
+        raise TimeSyntaxError(
+            f"'{value}' is not a time (write YYYY-MM-DD HH:MM in the client's time zone, "
+            "or ISO 8601 with an offset)"
+        )
+    return parsed
+
+
+def format_duration(delta: timedelta) -> str:
+    """Short human form: `1h30m`, `45s`, `2d4h`; negative durations get a leading minus."""
+    total = int(delta.total_seconds())
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    days, rem = divmod(total, 86400)
+    hours, rem = divmod(rem, 3600)
+    minutes, seconds = divmod(rem, 60)
+    out = "".join(
+        f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n
+    )
+    if seconds and not days:
+        out += f"{seconds}s"
+    return sign + (out or "0m")

@@ -1,0 +1,236 @@
+"""The lead's actions on a cutover: check the rules, journal the event, fold it in.
+
+An action either raises `ActionRefused` (nothing written) or returns the journaled event; the state
+is updated only from that event, so what the screen shows is what the journal holds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ..clock import Clock
+from ..journal import Actor, Event, JournalReader, JournalWriter
+from ..journal import events as ev
+from ..plan import PlanDocument
+from ..plan.model import Person, Step
+from .fold import CutoverState
+from .rules import (
+    Refusal,
+    completion_blockers,
+    is_lead,
+    may_drive,
+    person_or_refusal,
+    ponr_refusal,
+    signoff_refusals,
+    start_blockers,
+    transition_refusal,
+)
+
+
+class ActionRefused(Exception):
+    """The action broke a rule. `refusals` says which; overridable ones name how to override."""
+
+    def __init__(self, action: str, step: str | None, refusals: list[Refusal]) -> None:
+        self.action = action
+        self.step = step
+        self.refusals = refusals
+        where = f" '{step}'" if step else ""
+        lines = [f"refused: {action}{where}"] + [f"  - {r.message}" for r in refusals]
+        if refusals and all(r.overridable for r in refusals):
+            lines.append("  a lead may override with --override REASON (marked forever)")
+        super().__init__("\n".join(lines))
+
+
+def load_state(reader: JournalReader) -> CutoverState:
+    return CutoverState.from_events(reader.events())
+
+
+class Cutover:
+    """A cutover being driven: a journal writer plus the state folded from it."""
+
+    def __init__(self, writer: JournalWriter, clock: Clock) -> None:
+        self.writer = writer
+        self.clock = clock
+        self.state = load_state(writer)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _step(self, action: str, step_id: str) -> Step:
+        try:
+            return self.state.plan.step(step_id)
+        except KeyError:
+            known = ", ".join(s.id for s in self.state.plan.steps[:8])
+            raise ActionRefused(action, step_id, [Refusal(
+                "step", f"no step '{step_id}' in the plan (e.g. {known}, …)")]) from None
+
+    def _person(self, action: str, step_id: str | None, person_id: str) -> Person:
+        found = person_or_refusal(self.state, person_id)
+        if isinstance(found, Refusal):
+            raise ActionRefused(action, step_id, [found])
+        return found
+
+    def _record(self, kind: str, person: str, payload: dict[str, Any], step: str | None,
+                idem: str | None) -> Event:
+        event = self.writer.append(kind, payload, actor=Actor.here(person), step=step, idem=idem)
+        if event.seq > (self.state.head.seq if self.state.head else 0):
+            self.state.apply(event)
+        return event
+
+    def _decide(self, action: str, step_id: str | None, person: Person,
+                refusals: list[Refusal], override: str | None) -> list[str]:
+        """Raise unless every refusal may be and is overridden; return the overridden rules."""
+        if not refusals:
+            return []
+        absolute = [r for r in refusals if not r.overridable]
+        if absolute or override is None:
+            raise ActionRefused(action, step_id, refusals)
+        if not override.strip():
+            raise ActionRefused(action, step_id, [Refusal("override", "an override needs a reason")])
+        if not is_lead(person):
+            raise ActionRefused(action, step_id, [
+                *refusals, Refusal("override", f"only a lead may override; {person.id} is not one")])
+        return [f"{r.rule}: {r.message}" for r in refusals]
+
+    def _drive(self, action: str, step: Step, person: Person) -> list[Refusal]:
+        out: list[Refusal] = []
+        refusal = transition_refusal(self.state.steps[step.id], action)
+        if refusal:
+            out.append(refusal)
+        if not may_drive(step, person):
+            out.append(Refusal("owner", f"{person.id} is neither the owner ({step.owner}) nor a lead"))
+        return out
+
+    @staticmethod
+    def _need_reason(action: str, step_id: str | None, reason: str | None) -> str:
+        if reason is None or not reason.strip():
+            raise ActionRefused(action, step_id, [Refusal("reason", f"{action} needs a reason")])
+        return reason.strip()
+
+    @property
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    # -- the actions -----------------------------------------------------------------------
+    def start(self, step_id: str, by: str, *, override: str | None = None,
+              idem: str | None = None) -> Event:
+        step, person = self._step("start", step_id), self._person("start", step_id, by)
+        refusals = self._drive("start", step, person)
+        if not refusals:
+            refusals = start_blockers(self.state, step, self.now)
+        overridden = self._decide("start", step_id, person, refusals, override)
+        return self._record(ev.STEP_STARTED, by, _with_overrides({}, overridden, override),
+                            step_id, idem)
+
+    def complete(self, step_id: str, by: str, *, override: str | None = None,
+                 idem: str | None = None) -> Event:
+        step, person = self._step("complete", step_id), self._person("complete", step_id, by)
+        refusals = self._drive("complete", step, person)
+        if not refusals:
+            refusals = completion_blockers(self.state, step)
+        overridden = self._decide("complete", step_id, person, refusals, override)
+        payload = {"planned_duration_s": step.duration.total_seconds()}
+        return self._record(ev.STEP_COMPLETED, by, _with_overrides(payload, overridden, override),
+                            step_id, idem)
+
+    def fail(self, step_id: str, by: str, reason: str | None, *, idem: str | None = None) -> Event:
+        step, person = self._step("fail", step_id), self._person("fail", step_id, by)
+        text = self._need_reason("fail", step_id, reason)
+        self._decide("fail", step_id, person, self._drive("fail", step, person), None)
+        return self._record(ev.STEP_FAILED, by, {"reason": text}, step_id, idem)
+
+    def skip(self, step_id: str, by: str, reason: str | None, *, idem: str | None = None) -> Event:
+        step, person = self._step("skip", step_id), self._person("skip", step_id, by)
+        text = self._need_reason("skip", step_id, reason)
+        self._decide("skip", step_id, person, self._drive("skip", step, person), None)
+        return self._record(ev.STEP_SKIPPED, by, {"reason": text}, step_id, idem)
+
+    def reopen(self, step_id: str, by: str, reason: str | None, *,
+               idem: str | None = None) -> Event:
+        step, person = self._step("reopen", step_id), self._person("reopen", step_id, by)
+        text = self._need_reason("reopen", step_id, reason)
+        self._decide("reopen", step_id, person, self._drive("reopen", step, person), None)
+        return self._record(ev.STEP_REOPENED, by, {"reason": text}, step_id, idem)
+
+    def rollback(self, step_id: str, by: str, reason: str | None, *,
+                 override: str | None = None, idem: str | None = None) -> Event:
+        step, person = self._step("rollback", step_id), self._person("rollback", step_id, by)
+        text = self._need_reason("rollback", step_id, reason)
+        refusals = self._drive("rollback", step, person)
+        ponr = ponr_refusal(self.state)
+        if not refusals and ponr is not None:
+            refusals = [ponr]
+        overridden = self._decide("rollback", step_id, person, refusals, override)
+        return self._record(ev.STEP_ROLLED_BACK, by,
+                            _with_overrides({"reason": text}, overridden, override), step_id, idem)
+
+    def signoff(self, step_id: str, by: str, *, role: str | None = None,
+                idem: str | None = None) -> Event:
+        step, person = self._step("sign off", step_id), self._person("sign off", step_id, by)
+        current = self.state.steps[step_id]
+        refusal = transition_refusal(current, "signoff")
+        if refusal:
+            raise ActionRefused("sign off", step_id, [refusal])
+        refusals, signed_role = signoff_refusals(self.state, step, person, role)
+        if refusals:
+            raise ActionRefused("sign off", step_id, refusals)
+        evidence = {
+            gate_id: {"ok": g.ok, "detail": g.detail, "overridden": g.overridden_by is not None,
+                      "evidence": g.evidence}
+            for gate_id, g in current.gates.items()
+        }
+        return self._record(ev.STEP_SIGNED_OFF, by, {"role": signed_role, "evidence": evidence},
+                            step_id, idem)
+
+    def note(self, text: str, by: str, *, step_id: str | None = None,
+             idem: str | None = None) -> Event:
+        self._person("note", step_id, by)
+        if step_id is not None:
+            self._step("note", step_id)
+        if not text.strip():
+            raise ActionRefused("note", step_id, [Refusal("note", "the note is empty")])
+        return self._record(ev.NOTE_ADDED, by, {"text": text}, step_id, idem)
+
+    def override_gate(self, step_id: str, gate_id: str, by: str, reason: str | None, *,
+                      idem: str | None = None) -> Event:
+        step, person = self._step("override gate", step_id), self._person("override gate", step_id, by)
+        text = self._need_reason("override gate", step_id, reason)
+        gates = [g.id for g in step.gates]
+        if gate_id not in gates:
+            raise ActionRefused("override gate", step_id, [Refusal(
+                "gate", f"step '{step_id}' has no gate '{gate_id}' (gates: {', '.join(map(str, gates)) or 'none'})")])
+        if not is_lead(person):
+            raise ActionRefused("override gate", step_id, [Refusal(
+                "override", f"only a lead may override a gate; {person.id} is not one")])
+        return self._record(ev.GATE_OVERRIDDEN, by, {"gate": gate_id, "reason": text}, step_id, idem)
+
+    def record_gate(self, step_id: str, gate_id: str, ok: bool, detail: str,
+                    evidence: dict[str, Any], *, source: str = "engine") -> Event | None:
+        """Evidence from an engine. Journaled only when the verdict or detail changes."""
+        current = self.state.steps[step_id].gates.get(gate_id)
+        if current is not None and current.ok == ok and current.detail == detail:
+            return None
+        return self._record(ev.GATE_EVALUATED, source,
+                            {"gate": gate_id, "ok": ok, "detail": detail, "evidence": evidence},
+                            step_id, None)
+
+    def revise_plan(self, document: PlanDocument, by: str, reason: str | None) -> Event | None:
+        """Record a changed plan as a revision. Returns None when the text is unchanged."""
+        self._person("revise plan", None, by)
+        text = self._need_reason("revise plan", None, reason)
+        if document.sha256 == self.state.document.sha256:
+            return None
+        missing = [s for s, st in self.state.steps.items()
+                   if st.status != "pending" and s not in {x.id for x in document.plan.steps}]
+        if missing:
+            raise ActionRefused("revise plan", None, [Refusal(
+                "revision", f"the revision drops steps that already have history: {', '.join(missing)}")])
+        return self._record(ev.PLAN_REVISED, by, {
+            "plan": {"text": document.text, "sha256": document.sha256, "file": document.file.rsplit('/', 1)[-1]},
+            "previous_sha256": self.state.document.sha256, "reason": text}, None, None)
+
+
+def _with_overrides(payload: dict[str, Any], overridden: list[str],
+                    reason: str | None) -> dict[str, Any]:
+    if overridden:
+        payload = {**payload, "overrides": overridden, "override_reason": (reason or "").strip()}
+    return payload
