@@ -49,18 +49,25 @@ def check(plan: Path, schedule: bool, as_json: bool) -> None:
                f"{', '.join(ponr) or 'none'}")
     click.echo(f"  window:        {window.start.astimezone(zone):{fmt}} → "
                f"{window.end.astimezone(zone):{fmt} %Z} ({format_duration(window.end - window.start)})")
-    click.echo(f"  critical path: {format_duration(critical)} of work over {len(path)} steps "
-               f"({path[0]} → {path[-1]})")
+    anchor = sched.slots[path[0]]
+    anchored = {"not_before": f"{path[0]} may not start before "
+                f"{anchor.start.astimezone(zone):%a %H:%M}",
+                "origin": "starts when the plan starts"}.get(anchor.driver, "")
+    click.echo(f"  critical path: {len(path)} steps, {format_duration(critical)} of work, "
+               f"{path[0]} → {path[-1]}" + (f" ({anchored})" if anchored else ""))
     verdict = (f"{format_duration(slack)} before the window ends" if slack.total_seconds() >= 0
                else f"{format_duration(-slack)} AFTER the window ends")
     click.echo(f"  planned end:   {sched.end.astimezone(zone):{fmt} %Z} — {verdict}")
     if schedule:
         click.echo("")
-        for step_id in sched.order:
+        width = max(len(ph.id) for ph in p.phases)
+        for step_id in sorted(sched.order, key=lambda i: (sched.slots[i].start, sched.order.index(i))):
             slot, step = sched.slots[step_id], p.step(step_id)
             mark = "*" if step_id in path else " "
             flags = " PONR" if step.point_of_no_return else ""
-            flags += f" sign:{step.signoff.count}×{'/'.join(step.signoff.roles)}" if step.signoff else ""
+            if step.signoff:
+                joiner = "+" if step.signoff.each_role else "/"
+                flags += f" sign:{step.signoff.count}×{joiner.join(step.signoff.roles)}"
             click.echo(f" {mark} {slot.start.astimezone(zone):%a %H:%M}–{slot.end.astimezone(zone):%H:%M} "
-                       f"{step.phase:<12} {step_id:<28} {step.owner:<12}{flags}")
+                       f"{step.phase:<{width}} {step_id:<28} {step.owner:<12}{flags}")
         click.echo("\n  * on the critical path")

@@ -21,7 +21,7 @@ SECRET_REFERENCE = re.compile(r"^(env|file):\S+$")
 
 
 def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    near = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    near = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.7)
     return f"did you mean '{near[0]}'?" if near else ""
 
 
@@ -41,9 +41,11 @@ class _Checker:
     def run(self) -> list[PlanProblem]:
         self.window()
         self.unique_ids()
+        duplicated = bool(self.problems)
         self.people()
         self.steps()
-        self.cycles()
+        if not duplicated:  # with duplicate ids a "cycle" could be two different steps
+            self.cycles()
         self.gates()
         self.secrets(self.data, ())
         if not any(p.severity == "error" for p in self.problems):
@@ -55,6 +57,10 @@ class _Checker:
         if window.end <= window.start:
             self.error(("cutover", "window", "end"), "the window ends before it starts",
                        f"end must be after {window.start:%Y-%m-%d %H:%M}")
+        prepare = self.plan.cutover.prepare_from
+        if prepare is not None and prepare > window.start:
+            self.error(("cutover", "prepare_from"), "preparation starts after the window opens",
+                       f"prepare_from must be at or before {window.start:%Y-%m-%d %H:%M}")
 
     def unique_ids(self) -> None:
         sections: dict[str, list[Any]] = {
@@ -132,9 +138,11 @@ class _Checker:
                                f"needs {step.signoff.count} distinct signers but only {len(eligible)} "
                                "people hold those roles",
                                "lower `count` or add people with those roles")
-            if step.not_before is not None and not (window.start <= step.not_before <= window.end):
-                self.warn((*here, "not_before"), "not_before lies outside the change window",
-                          f"window is {window.start:%Y-%m-%d %H:%M} to {window.end:%Y-%m-%d %H:%M}")
+            origin = self.plan.cutover.origin
+            if step.not_before is not None and not (origin <= step.not_before <= window.end):
+                self.warn((*here, "not_before"), "not_before lies outside the cutover",
+                          f"preparation and window run {origin:%Y-%m-%d %H:%M} to "
+                          f"{window.end:%Y-%m-%d %H:%M}; set cutover.prepare_from for earlier steps")
 
     def cycles(self) -> None:
         graph = {s.id: [d for d in s.depends_on if d != s.id] for s in self.plan.steps}
@@ -210,16 +218,17 @@ class _Checker:
         if isinstance(node, dict):
             for key, value in node.items():
                 child = (*path, key)
-                if isinstance(value, str) and _SECRET_KEY.search(str(key)) \
-                        and not SECRET_REFERENCE.match(value):
+                if _SECRET_KEY.search(str(key)) and isinstance(value, str | int | float) \
+                        and not isinstance(value, bool) \
+                        and not SECRET_REFERENCE.match(str(value)):
                     self.error(child, f"'{key}' looks like a secret written into the plan",
-                               f"reference it instead: env:VARIABLE or file:/path (got {len(value)} characters)")
+                               "reference it as env:VARIABLE or file:/path instead")
                 else:
                     self.secrets(value, child)
         elif isinstance(node, list):
             for index, value in enumerate(node):
                 self.secrets(value, (*path, index))
-        elif isinstance(node, str) and _SECRET_VALUE.search(node) and path[:1] != ("steps",):
+        elif isinstance(node, str) and _SECRET_VALUE.search(node):
             self.error(path, "this text carries a password (PWD=/Password=)",
                        "move the connection string to env:VARIABLE or file:/path")
 

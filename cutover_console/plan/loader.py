@@ -7,6 +7,7 @@ author can write produces a traceback.
 from __future__ import annotations
 
 import difflib
+import re
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -94,6 +95,9 @@ def _translate(exc: ValidationError, data: Any, source: SourceMap) -> list[PlanP
     for error in exc.errors(include_url=False):
         path = _data_path(error["loc"], data)
         kind = error["type"]
+        item = (error.get("ctx") or {}).get("item")
+        if item is not None:  # a model validator that knows which list entry is wrong
+            path = (*path, *item)
         problem = _problem(kind, error, path, data, source)
         if (path, problem.message) not in seen:
             seen.add((path, problem.message))
@@ -129,7 +133,7 @@ def _problem(
     if kind == "extra_forbidden":
         key = str(path[-1]) if path else "?"
         fields = sorted(_model_fields(path[:-1]))
-        near = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
+        near = difflib.get_close_matches(key, fields, n=1, cutoff=0.7)
         hint = f"did you mean '{near[0]}'?" if near else ""
         hint = (hint + " " if hint else "") + f"valid keys: {', '.join(fields)}"
         return source.problem(path, f"unknown key '{key}'", hint, key=True)
@@ -141,7 +145,10 @@ def _problem(
         return source.problem(path, f"expected {_TYPE_WORDS[kind]}, got {got}")
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
-        return source.problem(path, f"{value!r} is not allowed", f"one of: {expected}")
+        options = re.findall(r"'([^']*)'", expected)
+        near = difflib.get_close_matches(str(value), options, n=1, cutoff=0.7)
+        hint = (f"did you mean '{near[0]}'? " if near else "") + f"one of: {expected}"
+        return source.problem(path, f"{value!r} is not allowed", hint)
     if kind == "string_pattern_mismatch":
         return source.problem(
             path,

@@ -80,7 +80,15 @@ class CutoverInfo(Strict):
     client: str
     timezone: str = Field(description="IANA zone of the client, e.g. America/Chicago")
     window: Window
+    # Preparation (TTL lowering, comms) starts before the change window; steps may be scheduled
+    # from here without a warning. The window is when customers are affected.
+    prepare_from: WallTime | None = None
     description: Markdown = ""
+
+    @property
+    def origin(self) -> datetime:
+        """Where the planned schedule starts."""
+        return self.prepare_from or self.window.start
 
     @field_validator("timezone")
     @classmethod
@@ -146,10 +154,21 @@ class Gate(Strict):
 
 
 class SignOff(Strict):
-    """Who must approve a step: `count` distinct people, each holding one of `roles`."""
+    """Who must approve a step: `count` distinct people, each holding one of `roles`; with
+    `each_role`, the signers must between them cover every listed role (lead AND approver)."""
 
     roles: list[Ident] = Field(min_length=1)
     count: int = Field(default=1, ge=1, le=10)
+    each_role: bool = False
+
+    @model_validator(mode="after")
+    def _enough_signers(self) -> SignOff:
+        if self.each_role and self.count < len(self.roles):
+            raise PydanticCustomError(
+                "plan", "each_role needs count >= the number of roles (set count: {n})",
+                {"n": len(self.roles), "item": ("count",)},
+            )
+        return self
 
 
 class Action(BaseModel):
@@ -236,16 +255,18 @@ class DnsRecord(Strict):
             )
         if self.type in ("A", "AAAA"):
             version = 4 if self.type == "A" else 6
-            for value in [*self.old, *self.new]:
-                try:
-                    ok = ipaddress.ip_address(value).version == version
-                except ValueError:
-                    ok = False
-                if not ok:
-                    raise PydanticCustomError(
-                        "plan", "'{value}' is not an IPv{v} address (type {type})",
-                        {"value": value, "v": version, "type": self.type},
-                    )
+            for side in ("old", "new"):
+                for index, value in enumerate(getattr(self, side)):
+                    try:
+                        ok = ipaddress.ip_address(value).version == version
+                    except ValueError:
+                        ok = False
+                    if not ok:
+                        raise PydanticCustomError(
+                            "plan", "'{value}' is not an IPv{v} address (type {type} records hold one)",
+                            {"value": value, "v": version, "type": self.type,
+                             "item": (side, index)},
+                        )
         return self
 
     def expanded(self) -> list[str]:
@@ -341,6 +362,8 @@ class Plan(Strict):
 
         self.cutover.window.start = local(self.cutover.window.start)
         self.cutover.window.end = local(self.cutover.window.end)
+        if self.cutover.prepare_from is not None:
+            self.cutover.prepare_from = local(self.cutover.prepare_from)
         for step in self.steps:
             if step.not_before is not None:
                 step.not_before = local(step.not_before)

@@ -108,5 +108,5 @@ def project(
 
 
 def planned(plan: Plan) -> Schedule:
-    """The plan's own schedule, from the start of the change window."""
-    return project(plan, plan.cutover.window.start)
+    """The plan's own schedule, from the start of preparation (or of the change window)."""
+    return project(plan, plan.cutover.origin)

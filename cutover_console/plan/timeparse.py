@@ -9,6 +9,7 @@ _DURATION = re.compile(
     r"^\s*(?:(?P<d>\d+)\s*d)?\s*(?:(?P<h>\d+)\s*h)?\s*(?:(?P<m>\d+)\s*m(?:in)?)?\s*"
     r"(?:(?P<s>\d+)\s*s)?\s*$"
 )
+MAX_DURATION_S = 30 * 86400
 _TIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
 
 
@@ -28,24 +29,23 @@ def parse_duration(value: object) -> timedelta:
     if not value.strip() or not match or not any(match.groupdict().values()):
         raise TimeSyntaxError(f"'{value}' is not a duration (write e.g. 45s, 15m, 1h30m or 2d)")
     parts = {k: int(v) for k, v in match.groupdict().items() if v}
-    return timedelta(
-        days=parts.get("d", 0),
-        hours=parts.get("h", 0),
-        minutes=parts.get("m", 0),
-        seconds=parts.get("s", 0),
-    )
+    seconds = (parts.get("d", 0) * 86400 + parts.get("h", 0) * 3600 + parts.get("m", 0) * 60
+               + parts.get("s", 0))
+    if seconds > MAX_DURATION_S:
+        raise TimeSyntaxError(f"'{value}' is longer than any cutover step (at most 30d)")
+    return timedelta(seconds=seconds)
 
 
 def parse_time(value: object) -> datetime:
     """`2026-12-05 06:00` (the cutover's time zone) or ISO 8601 with an offset or `Z`."""
     if isinstance(value, datetime):
-        return value
+        return _sane(value, value)
     if not isinstance(value, str):
         raise TimeSyntaxError("a time must be text (such as 2026-12-05 06:00)")
     text = value.strip()
     for fmt in _TIME_FORMATS:
         try:
-            return datetime.strptime(text, fmt)
+            return _sane(datetime.strptime(text, fmt), value)
         except ValueError:
             continue
     try:
@@ -57,7 +57,14 @@ def parse_time(value: object) -> datetime:
             f"'{value}' is not a time (write YYYY-MM-DD HH:MM in the client's time zone, "
             "or ISO 8601 with an offset)"
         )
-    return parsed
+    return _sane(parsed, value)
+
+
+def _sane(when: datetime, value: object) -> datetime:
+    # Far-future years overflow date arithmetic (a step's end) and are always typos.
+    if not 1970 <= when.year <= 2999:
+        raise TimeSyntaxError(f"'{value}' is not a plausible cutover time (years 1970-2999)")
+    return when
 
 
 def format_duration(delta: timedelta) -> str:

@@ -125,6 +125,27 @@ class _Builder:
         return {**merged, **result}
 
 
+def _syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> PlanProblem:
+    """Point at what a person must fix: the opening quote or bracket of an unclosed one."""
+    problem = exc.problem or "not valid YAML"
+    context = exc.context or ""
+    unclosed = context.startswith(("while scanning a quoted", "while parsing a flow"))
+    mark = exc.context_mark if unclosed and exc.context_mark else exc.problem_mark
+    mark = mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    if "\\t" in problem or "\t" in problem:
+        return PlanProblem(file, line, col, (), "YAML syntax error: a tab character",
+                           "YAML indents with spaces only; replace the tab")
+    if unclosed:
+        what = "quote" if "quoted" in context else "bracket or brace"
+        return PlanProblem(file, line, col, (), f"YAML syntax error: this {what} is never closed",
+                           f"close it; the parser ran on to line {exc.problem_mark.line + 1}"
+                           if exc.problem_mark else "close it")
+    detail = f"{problem}" + (f", {context}" if context else "")
+    return PlanProblem(file, line, col, (), f"YAML syntax error: {detail}",
+                       "check the indentation, colons and quotes around here")
+
+
 def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     """Parse one YAML document into plain values plus its source map.
 
@@ -134,14 +155,14 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = exc.problem or "not valid YAML"
-        context = f"{exc.context}" if exc.context else "check indentation, colons and quotes"
-        raise PlanInvalid(
-            [PlanProblem(file, line, col, (), f"YAML syntax error: {what}", context)]
-        ) from None
-    except yaml.YAMLError as exc:  # e.g. a second document or a reader error
+        raise PlanInvalid([_syntax_problem(exc, file)]) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise PlanInvalid([PlanProblem(
+            file, line, col, (), f"character {exc.character!r} is not allowed in YAML",
+            "remove it or quote the text")]) from None
+    except yaml.YAMLError as exc:
         raise PlanInvalid([PlanProblem(file, 1, 1, (), f"YAML error: {exc}", "")]) from None
     if node is None:
         raise PlanInvalid(

@@ -209,7 +209,7 @@ class CutoverState:
             s.id: Actual(s.started_at, s.ended_at, s.status in FINISHED)
             for s in self.steps.values()
         }
-        return project(self.plan, self.plan.cutover.window.start, actuals, now)
+        return project(self.plan, self.plan.cutover.origin, actuals, now)
 
     def progress(self) -> tuple[int, int]:
         """(finished steps, steps in the plan)."""

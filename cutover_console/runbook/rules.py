@@ -93,6 +93,10 @@ def missing_signoffs(state: CutoverState, step: Step, current: StepState) -> str
         return f"needs {spec.count} distinct sign-offs by {roles}; has {len(signers)} ({have})"
     if current.started_by is not None and signers <= {current.started_by}:
         return f"{current.started_by} did this step and cannot be its only signer"
+    if spec.each_role:
+        uncovered = [r for r in spec.roles if r not in {s.role for s in current.signoffs}]
+        if uncovered:
+            return f"needs a sign-off by each of {', '.join(spec.roles)}; missing {', '.join(uncovered)}"
     return ""
 
 
@@ -135,6 +139,16 @@ def signoff_refusals(state: CutoverState, step: Step, person: Person,
     if not eligible:
         return [Refusal("role", f"{person.id} ({', '.join(person.roles)}) cannot sign '{step.id}': "
                                 f"needs {'/'.join(spec.roles)}")], ""
+    if spec.each_role and role is None:
+        covered = {s.role for s in current.signoffs}
+        uncovered = [r for r in spec.roles if r not in covered]
+        fresh = [r for r in eligible if r in uncovered]
+        slots_left = spec.count - len({s.person for s in current.signoffs})
+        if fresh:
+            eligible = fresh
+        elif uncovered and slots_left <= len(uncovered):
+            return [Refusal("role", f"'{step.id}' still needs {', '.join(uncovered)}; "
+                                    f"{person.id} ({', '.join(person.roles)}) cannot fill that")], ""
     if any(s.person == person.id for s in current.signoffs):
         return [Refusal("duplicate", f"{person.id} has already signed '{step.id}'; "
                                      "sign-offs must come from distinct people")], ""
