@@ -1,4 +1,4 @@
-"""Time, injectable: the real clock in production, a manual or sped-up one in tests and rehearsals."""
+"""Time, injectable: the real clock in production, a manual or sped-up one in tests."""
 
 from __future__ import annotations
 
@@ -42,4 +42,5 @@ def format_ts(when: datetime) -> str:
 
 
 def parse_ts(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    # fromisoformat is ~30x faster than strptime; replay parses one per event.
+    return datetime.fromisoformat(text)

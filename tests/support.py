@@ -30,11 +30,15 @@ def require_binary(name: str) -> str:
     return path
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None,
-            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real `cutover` entry point in a subprocess."""
     return subprocess.run(
         [sys.executable, "-m", "cutover_console", *args],
-        capture_output=True, text=True, env={**os.environ, **(env or {})},
-        cwd=cwd, timeout=120,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=120,
     )

@@ -53,4 +53,4 @@ from . import journal_cmds, plan_cmds, status_cmds  # noqa: E402  (registers the
 __all__ = ["cli", "journal_cmds", "main", "plan_cmds", "status_cmds"]
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main(sys.argv[1:])

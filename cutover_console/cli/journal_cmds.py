@@ -8,10 +8,11 @@ from pathlib import Path
 
 import click
 
-from ..clock import SystemClock
-from ..journal import Actor, Event, JournalWriter
+from ..clock import ManualClock, SystemClock
+from ..journal import Actor, Event, JournalReader, JournalWriter
 from ..plan import load_plan
 from ..runbook import Cutover
+from ..runbook.autopilot import lead_of, run_tabletop
 from . import cli
 from .options import by_option, idem_option, journal_option
 
@@ -31,10 +32,19 @@ def _done(event: Event, what: str) -> None:
 
 @cli.command()
 @click.argument("plan", type=click.Path(path_type=Path))
-@click.option("--journal", "-j", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to create it (default: state/<cutover id>.sqlite).")
-@click.option("--by", default=None, envvar="CUTOVER_PERSON",
-              help="Who creates it (a person id; default: the first lead of the plan).")
+@click.option(
+    "--journal",
+    "-j",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to create it (default: state/<cutover id>.sqlite).",
+)
+@click.option(
+    "--by",
+    default=None,
+    envvar="CUTOVER_PERSON",
+    help="Who creates it (a person id; default: the first lead of the plan).",
+)
 @click.option("--rehearsal", is_flag=True, help="Mark this journal as a rehearsal run.")
 def init(plan: Path, journal: Path | None, by: str | None, rehearsal: bool) -> None:
     """Create a journal for PLAN (the plan's full text is stored in it)."""
@@ -47,12 +57,21 @@ def init(plan: Path, journal: Path | None, by: str | None, rehearsal: bool) -> N
     elif by not in {x.id for x in p.people}:
         raise click.BadParameter(f"'{by}' is not a person in the plan", param_hint="--by")
     path = journal or Path("state") / f"{p.cutover.id}{'-rehearsal' if rehearsal else ''}.sqlite"
-    writer = JournalWriter.create(path, document.text, document.sha256, document.file,
-                                  Actor.here(by), cutover_id=p.cutover.id, rehearsal=rehearsal)
+    writer = JournalWriter.create(
+        path,
+        document.text,
+        document.sha256,
+        document.file,
+        Actor.here(by),
+        cutover_id=p.cutover.id,
+        mode="rehearsal" if rehearsal else "live",
+    )
     head = writer.head()
     writer.close()
-    click.echo(f"created {path} for '{p.cutover.name}' ({len(p.steps)} steps)"
-               f"{' — rehearsal' if rehearsal else ''}")
+    click.echo(
+        f"created {path} for '{p.cutover.name}' ({len(p.steps)} steps)"
+        f"{' — rehearsal' if rehearsal else ''}"
+    )
     click.echo(f"checkpoint {head}")
 
 
@@ -67,12 +86,22 @@ def _step_command(name: str, help_text: str, *, reason: str | None, override: bo
     @journal_option
     @by_option
     @idem_option
-    @click.option("--reason", default=None, help=reason or "Why (optional).",
-                  required=False)
-    @click.option("--override", default=None, metavar="REASON", hidden=not override,
-                  help="Lead only: override the rules that refuse this, with a reason.")
-    def command(step_id: str, journal: Path, by: str, idem: str | None, reason: str | None,
-                override: str | None) -> None:
+    @click.option("--reason", default=None, help=reason or "Why (optional).", required=False)
+    @click.option(
+        "--override",
+        default=None,
+        metavar="REASON",
+        hidden=not override,
+        help="Lead only: override the rules that refuse this, with a reason.",
+    )
+    def command(
+        step_id: str,
+        journal: Path,
+        by: str,
+        idem: str | None,
+        reason: str | None,
+        override: str | None,
+    ) -> None:
         with open_cutover(journal, f"cutover step {name}") as cutover:
             if name == "start":
                 event = cutover.start(step_id, by, override=override, idem=idem)
@@ -92,14 +121,24 @@ def _step_command(name: str, help_text: str, *, reason: str | None, override: bo
 
 _step_command("start", "Start STEP (dependencies, not_before checked).", reason=None, override=True)
 _step_command("done", "Complete STEP (gates and sign-offs checked).", reason=None, override=True)
-_step_command("fail", "Mark STEP failed (needs --reason).", reason="Why it failed (required).",
-              override=False)
-_step_command("skip", "Skip STEP (needs --reason).", reason="Why it is skipped (required).",
-              override=False)
-_step_command("reopen", "Re-open a finished STEP (needs --reason).",
-              reason="Why it is re-opened (required).", override=False)
-_step_command("rollback", "Record that STEP was rolled back (needs --reason).",
-              reason="Why it was rolled back (required).", override=True)
+_step_command(
+    "fail", "Mark STEP failed (needs --reason).", reason="Why it failed (required).", override=False
+)
+_step_command(
+    "skip", "Skip STEP (needs --reason).", reason="Why it is skipped (required).", override=False
+)
+_step_command(
+    "reopen",
+    "Re-open a finished STEP (needs --reason).",
+    reason="Why it is re-opened (required).",
+    override=False,
+)
+_step_command(
+    "rollback",
+    "Record that STEP was rolled back (needs --reason).",
+    reason="Why it was rolled back (required).",
+    override=True,
+)
 
 
 @cli.command()
@@ -113,8 +152,11 @@ def signoff(step_id: str, journal: Path, by: str, idem: str | None, role: str | 
     with open_cutover(journal, "cutover signoff") as cutover:
         event = cutover.signoff(step_id, by, role=role, idem=idem)
         missing = [b for b in cutover.state.steps[step_id].signoffs]
-    _done(event, f"{step_id}: signed off by {by} as {event.payload['role']} "
-                 f"({len(missing)} sign-off(s) so far)")
+    _done(
+        event,
+        f"{step_id}: signed off by {by} as {event.payload['role']} "
+        f"({len(missing)} sign-off(s) so far)",
+    )
 
 
 @cli.command()
@@ -137,8 +179,9 @@ def note(text: str, journal: Path, by: str, idem: str | None, step_id: str | Non
 @by_option
 @idem_option
 @click.option("--reason", required=True, help="Why the gate is overridden (kept forever).")
-def override_gate(step_id: str, gate_id: str, journal: Path, by: str, idem: str | None,
-                  reason: str) -> None:
+def override_gate(
+    step_id: str, gate_id: str, journal: Path, by: str, idem: str | None, reason: str
+) -> None:
     """Lead only: treat GATE of STEP as met, with a reason, marked as an override forever."""
     with open_cutover(journal, "cutover override-gate") as cutover:
         event = cutover.override_gate(step_id, gate_id, by, reason, idem=idem)
@@ -157,7 +200,8 @@ def revise(plan: Path, journal: Path, by: str, reason: str) -> None:
         if document.plan.cutover.id != cutover.state.plan.cutover.id:
             raise click.UsageError(
                 f"{plan} is cutover '{document.plan.cutover.id}', the journal is "
-                f"'{cutover.state.plan.cutover.id}'")
+                f"'{cutover.state.plan.cutover.id}'"
+            )
         event = cutover.revise_plan(document, by, reason)
     if event is None:
         click.echo("the plan is unchanged; nothing recorded")
@@ -165,3 +209,72 @@ def revise(plan: Path, journal: Path, by: str, reason: str) -> None:
         _done(event, f"plan revised ({document.sha256[:12]})")
 
 
+@cli.command()
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option(
+    "--journal",
+    "-j",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write it (default: state/<cutover id>-tabletop-<time>.sqlite).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Only the summary.")
+def tabletop(plan: Path, journal: Path | None, quiet: bool) -> None:
+    """Tabletop rehearsal: walk PLAN through the real rules on a simulated clock.
+
+    Every step is started and completed by its owner at its planned time, signed off by eligible
+    distinct people, and gates that need live evidence are overridden by the lead with a reason
+    that says so. The result is a complete rehearsal journal you can inspect, report on and verify.
+    """
+    document = load_plan(plan)
+    p = document.plan
+    zone = p.zone
+    clock = ManualClock(p.cutover.origin)
+    stamp = SystemClock().now().strftime("%Y%m%d-%H%M%S")
+    path = journal or Path("state") / f"{p.cutover.id}-tabletop-{stamp}.sqlite"
+    lead = lead_of(p).id
+    writer = JournalWriter.create(
+        path,
+        document.text,
+        document.sha256,
+        document.file,
+        Actor.here(lead),
+        cutover_id=p.cutover.id,
+        mode="tabletop",
+        clock=clock,
+    )
+    try:
+        cutover = Cutover(writer, clock)
+        click.echo(f"tabletop rehearsal of '{p.cutover.name}' on a simulated clock → {path}")
+        for outcome in run_tabletop(cutover, clock):
+            if quiet:
+                continue
+            signed = f"  signed {'+'.join(outcome.signers)}" if outcome.signers else ""
+            gates = (
+                f"  {len(outcome.gates_overridden)} gate(s) overridden (no live evidence)"
+                if outcome.gates_overridden
+                else ""
+            )
+            click.echo(
+                f"  {outcome.started_at.astimezone(zone):%a %H:%M}–"
+                f"{outcome.ended_at.astimezone(zone):%H:%M}  {outcome.step:<26} "
+                f"by {outcome.by}{signed}{gates}"
+            )
+        state = cutover.state
+    finally:
+        writer.close()
+    with JournalReader(path) as reader:
+        report = reader.verify()
+    done, total = state.progress()
+    end = state.last_at.astimezone(zone) if state.last_at else None
+    click.echo(
+        f"\n{done}/{total} steps done; simulated end {end:%a %Y-%m-%d %H:%M %Z}; "
+        f"window ends {p.cutover.window.end.astimezone(zone):%a %H:%M}; "
+        f"{len(state.overrides)} override(s) recorded"
+    )
+    click.echo(
+        f"journal {path}: {report.count} events, chain "
+        f"{'intact' if report.ok else 'BROKEN: ' + str(report.problem)}"
+    )
+    click.echo(f"checkpoint {report.head}")
+    click.echo(f"next: cutover status -j {path}   cutover events -j {path}   cutover verify {path}")

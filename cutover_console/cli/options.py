@@ -13,7 +13,11 @@ F = Callable[..., Any]
 
 def journal_option(fn: F) -> F:
     return click.option(
-        "--journal", "-j", "journal", required=True, envvar="CUTOVER_JOURNAL",
+        "--journal",
+        "-j",
+        "journal",
+        required=True,
+        envvar="CUTOVER_JOURNAL",
         type=click.Path(dir_okay=False, path_type=Path),
         help="The journal file (or set CUTOVER_JOURNAL).",
     )(fn)
@@ -21,13 +25,18 @@ def journal_option(fn: F) -> F:
 
 def by_option(fn: F) -> F:
     return click.option(
-        "--by", "by", required=True, envvar="CUTOVER_PERSON",
+        "--by",
+        "by",
+        required=True,
+        envvar="CUTOVER_PERSON",
         help="Who is acting: a person id from the plan (or set CUTOVER_PERSON).",
     )(fn)
 
 
 def idem_option(fn: F) -> F:
     return click.option(
-        "--idempotency-key", "idem", default=None,
+        "--idempotency-key",
+        "idem",
+        default=None,
         help="Retry-safe key: the same key records the action once, however often it is sent.",
     )(fn)

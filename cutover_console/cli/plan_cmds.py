@@ -32,42 +32,67 @@ def check(plan: Path, schedule: bool, as_json: bool) -> None:
     ponr = [s.id for s in p.steps if s.point_of_no_return]
     critical = sum((p.step(s).duration for s in path), start=window.end - window.end)
     if as_json:
-        click.echo(json.dumps({
-            "plan": str(plan), "sha256": document.sha256, "cutover": p.cutover.id,
-            "phases": len(p.phases), "steps": len(p.steps), "people": len(p.people),
-            "critical_path": path, "critical_path_s": critical.total_seconds(),
-            "planned_end": sched.end.astimezone(zone).isoformat(),
-            "window_end": window.end.isoformat(), "fits_window": slack.total_seconds() >= 0,
-            "warnings": [str(w) for w in document.warnings],
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "plan": str(plan),
+                    "sha256": document.sha256,
+                    "cutover": p.cutover.id,
+                    "phases": len(p.phases),
+                    "steps": len(p.steps),
+                    "people": len(p.people),
+                    "critical_path": path,
+                    "critical_path_s": critical.total_seconds(),
+                    "planned_end": sched.end.astimezone(zone).isoformat(),
+                    "window_end": window.end.isoformat(),
+                    "fits_window": slack.total_seconds() >= 0,
+                    "warnings": [str(w) for w in document.warnings],
+                },
+                indent=2,
+            )
+        )
         return
     fmt = "%a %Y-%m-%d %H:%M"
     click.echo(f"{plan}: OK ({len(document.warnings)} warning(s))")
     click.echo(f"  {p.cutover.name} — {p.cutover.client} ({p.cutover.timezone})")
-    click.echo(f"  {len(p.phases)} phases, {len(p.steps)} steps, {len(p.people)} people; "
-               f"{len(two_person)} two-person sign-offs; point of no return: "
-               f"{', '.join(ponr) or 'none'}")
-    click.echo(f"  window:        {window.start.astimezone(zone):{fmt}} → "
-               f"{window.end.astimezone(zone):{fmt} %Z} ({format_duration(window.end - window.start)})")
+    click.echo(
+        f"  {len(p.phases)} phases, {len(p.steps)} steps, {len(p.people)} people; "
+        f"{len(two_person)} two-person sign-offs; point of no return: "
+        f"{', '.join(ponr) or 'none'}"
+    )
+    click.echo(
+        f"  window:        {window.start.astimezone(zone):{fmt}} → "
+        f"{window.end.astimezone(zone):{fmt} %Z} ({format_duration(window.end - window.start)})"
+    )
     anchor = sched.slots[path[0]]
-    anchored = {"not_before": f"{path[0]} may not start before "
-                f"{anchor.start.astimezone(zone):%a %H:%M}",
-                "origin": "starts when the plan starts"}.get(anchor.driver, "")
-    click.echo(f"  critical path: {len(path)} steps, {format_duration(critical)} of work, "
-               f"{path[0]} → {path[-1]}" + (f" ({anchored})" if anchored else ""))
-    verdict = (f"{format_duration(slack)} before the window ends" if slack.total_seconds() >= 0
-               else f"{format_duration(-slack)} AFTER the window ends")
+    anchored = {
+        "not_before": f"{path[0]} may not start before {anchor.start.astimezone(zone):%a %H:%M}",
+        "origin": "starts when the plan starts",
+    }.get(anchor.driver, "")
+    click.echo(
+        f"  critical path: {len(path)} steps, {format_duration(critical)} of work, "
+        f"{path[0]} → {path[-1]}" + (f" ({anchored})" if anchored else "")
+    )
+    verdict = (
+        f"{format_duration(slack)} before the window ends"
+        if slack.total_seconds() >= 0
+        else f"{format_duration(-slack)} AFTER the window ends"
+    )
     click.echo(f"  planned end:   {sched.end.astimezone(zone):{fmt} %Z} — {verdict}")
     if schedule:
         click.echo("")
         width = max(len(ph.id) for ph in p.phases)
-        for step_id in sorted(sched.order, key=lambda i: (sched.slots[i].start, sched.order.index(i))):
+        for step_id in sorted(
+            sched.order, key=lambda i: (sched.slots[i].start, sched.order.index(i))
+        ):
             slot, step = sched.slots[step_id], p.step(step_id)
             mark = "*" if step_id in path else " "
             flags = " PONR" if step.point_of_no_return else ""
             if step.signoff:
                 joiner = "+" if step.signoff.each_role else "/"
                 flags += f" sign:{step.signoff.count}×{joiner.join(step.signoff.roles)}"
-            click.echo(f" {mark} {slot.start.astimezone(zone):%a %H:%M}–{slot.end.astimezone(zone):%H:%M} "
-                       f"{step.phase:<{width}} {step_id:<28} {step.owner:<12}{flags}")
+            click.echo(
+                f" {mark} {slot.start.astimezone(zone):%a %H:%M}–{slot.end.astimezone(zone):%H:%M} "
+                f"{step.phase:<{width}} {step_id:<28} {step.owner:<12}{flags}"
+            )
         click.echo("\n  * on the critical path")

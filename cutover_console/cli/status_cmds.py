@@ -18,8 +18,12 @@ from . import cli
 from .options import journal_option
 
 _STATUS_STYLE = {
-    "pending": "dim", "in_progress": "bold yellow", "done": "green", "failed": "bold red",
-    "skipped": "magenta", "rolled_back": "bold red",
+    "pending": "dim",
+    "in_progress": "bold yellow",
+    "done": "green",
+    "failed": "bold red",
+    "skipped": "magenta",
+    "rolled_back": "bold red",
 }
 
 
@@ -48,21 +52,35 @@ def _render_status(summary: dict[str, Any]) -> None:
     console = Console()
     c = summary["cutover"]
     progress = summary["progress"]
-    console.print(f"[bold]{c['name']}[/] — {c['client']}"
-                  f"{'  [reverse] REHEARSAL [/]' if c['rehearsal'] else ''}")
-    console.print(f"now {_hm(summary['now'])} ({c['timezone']})  window {_hm(c['window']['start'])}"
-                  f" → {_hm(c['window']['end'])}  progress {progress['finished']}/{progress['total']}")
-    fits = "[green]fits the window[/]" if summary["fits_window"] else "[bold red]OVERRUNS the window[/]"
-    console.print(f"planned end {_hm(summary['planned_end'])}  forecast end "
-                  f"{_hm(summary['forecast_end'])}  {fits}")
+    console.print(
+        f"[bold]{c['name']}[/] — {c['client']}"
+        f"{'  [reverse] REHEARSAL [/]' if c['rehearsal'] else ''}"
+    )
+    console.print(
+        f"now {_hm(summary['now'])} ({c['timezone']})  window {_hm(c['window']['start'])}"
+        f" → {_hm(c['window']['end'])}  progress {progress['finished']}/{progress['total']}"
+    )
+    fits = (
+        "[green]fits the window[/]"
+        if summary["fits_window"]
+        else "[bold red]OVERRUNS the window[/]"
+    )
+    console.print(
+        f"planned end {_hm(summary['planned_end'])}  forecast end "
+        f"{_hm(summary['forecast_end'])}  {fits}"
+    )
     ponr = summary["point_of_no_return"]
     if ponr:
         if ponr["passed_at"]:
-            console.print(f"[bold red]point of no return passed[/] at {_hm(ponr['passed_at'])} "
-                          f"({ponr['step']})")
+            console.print(
+                f"[bold red]point of no return passed[/] at {_hm(ponr['passed_at'])} "
+                f"({ponr['step']})"
+            )
         else:
-            console.print(f"rollback still possible until [bold]{_hm(ponr['rollback_possible_until'])}"
-                          f"[/] ({ponr['step']})")
+            console.print(
+                f"rollback still possible until [bold]{_hm(ponr['rollback_possible_until'])}"
+                f"[/] ({ponr['step']})"
+            )
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("step", "status", "owner", "planned", "actual", "delay", "blocked by"):
         table.add_column(col, overflow="fold")
@@ -74,13 +92,24 @@ def _render_status(summary: dict[str, Any]) -> None:
         actual = _hm(s["actual_start"])
         if s["actual_end"]:
             actual += f"–{_hm(s['actual_end'])[-5:]}"
-        delay = "" if s["delay_s"] is None or abs(s["delay_s"]) < 60 else \
-            format_duration(__import__("datetime").timedelta(seconds=s["delay_s"]))
+        delay = (
+            ""
+            if s["delay_s"] is None or abs(s["delay_s"]) < 60
+            else format_duration(__import__("datetime").timedelta(seconds=s["delay_s"]))
+        )
         status_text = s["status"].replace("_", " ") + (" OVERRUN" if s["overrun"] else "")
-        table.add_row(f"  {s['id']}", f"[{_STATUS_STYLE[s['status']]}]{status_text}[/]", s["owner"],
-                      _hm(s["planned_start"]), actual, delay,
-                      "; ".join(s["blockers"]) if s["status"] in ("in_progress",) or s["blockers"]
-                      and s["status"] == "pending" and _next_up(s, summary) else "")
+        table.add_row(
+            f"  {s['id']}",
+            f"[{_STATUS_STYLE[s['status']]}]{status_text}[/]",
+            s["owner"],
+            _hm(s["planned_start"]),
+            actual,
+            delay,
+            "; ".join(s["blockers"])
+            if s["status"] in ("in_progress",)
+            or (s["blockers"] and s["status"] == "pending" and _next_up(s, summary))
+            else "",
+        )
     console.print(table)
     head = summary["head"]
     console.print(f"journal checkpoint [bold]{head['seq']}:{head['hash']}[/]")
@@ -93,8 +122,12 @@ def _next_up(step: dict[str, Any], summary: dict[str, Any]) -> bool:
 
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--expect-head", default=None, metavar="SEQ:HASH",
-              help="A checkpoint written down earlier: catches a cut-off or rewritten tail.")
+@click.option(
+    "--expect-head",
+    default=None,
+    metavar="SEQ:HASH",
+    help="A checkpoint written down earlier: catches a cut-off or rewritten tail.",
+)
 @click.option("--json", "as_json", is_flag=True)
 def verify(path: Path, expect_head: str | None, as_json: bool) -> None:
     """Verify a journal's hash chain and SQLite integrity (exit 0 intact, 1 not)."""
@@ -107,12 +140,22 @@ def verify(path: Path, expect_head: str | None, as_json: bool) -> None:
     with JournalReader(path) as reader:
         report = reader.verify(expect)
     if as_json:
-        click.echo(json.dumps({"ok": report.ok, "events": report.count,
-                               "head": str(report.head) if report.head else None,
-                               "problem": report.problem, "seq": report.bad_seq}))
+        click.echo(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "events": report.count,
+                    "head": str(report.head) if report.head else None,
+                    "problem": report.problem,
+                    "seq": report.bad_seq,
+                }
+            )
+        )
     elif report.ok:
-        click.echo(f"OK: {report.count} events, chain intact; head {report.head}"
-                   + (f" matches the checkpoint" if expect else ""))
+        click.echo(
+            f"OK: {report.count} events, chain intact; head {report.head}"
+            + (" matches the checkpoint" if expect else "")
+        )
     else:
         click.echo(f"FAILED at event {report.bad_seq}: {report.problem}", err=True)
     sys.exit(0 if report.ok else 1)
@@ -130,9 +173,15 @@ def events(journal: Path, after: int, jsonl: bool) -> None:
                 click.echo(json.dumps(event.as_json(), ensure_ascii=False, sort_keys=True))
                 continue
             about = f" [{event.step}]" if event.step else ""
-            detail = event.payload.get("reason") or event.payload.get("text") or \
-                event.payload.get("role") or ""
+            detail = (
+                event.payload.get("reason")
+                or event.payload.get("text")
+                or event.payload.get("role")
+                or ""
+            )
             if event.kind == "journal.created":
                 detail = f"plan {event.payload['plan']['sha256'][:12]}"
-            click.echo(f"{event.seq:>6} {event.ts[:19]}Z {event.actor:<10} {event.kind:<18}"
-                       f"{about} {detail}".rstrip())
+            click.echo(
+                f"{event.seq:>6} {event.ts[:19]}Z {event.actor:<10} {event.kind:<18}"
+                f"{about} {detail}".rstrip()
+            )

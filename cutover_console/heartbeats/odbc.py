@@ -13,9 +13,9 @@ from types import ModuleType
 
 INSTALL_HINT = {
     "Linux": "install unixODBC: `apt-get install unixodbc` (Debian/Ubuntu) or "
-             "`dnf install unixODBC` (Fedora/RHEL); then the driver for your database, e.g. "
-             "Microsoft's `msodbcsql18` or FreeTDS (`tdsodbc`) for SQL Server, `odbc-postgresql` "
-             "for PostgreSQL, `libsqliteodbc` for SQLite",
+    "`dnf install unixODBC` (Fedora/RHEL); then the driver for your database, e.g. "
+    "Microsoft's `msodbcsql18` or FreeTDS (`tdsodbc`) for SQL Server, `odbc-postgresql` "
+    "for PostgreSQL, `libsqliteodbc` for SQLite",
     "Darwin": "install unixODBC: `brew install unixodbc`, then your database's ODBC driver",
 }
 
@@ -34,6 +34,9 @@ def import_pyodbc() -> ModuleType:
             what = "the system ODBC library is missing"
         else:
             what = "the Python package pyodbc is missing (`pip install pyodbc`)"
-        hint = INSTALL_HINT.get(platform.system(), "install unixODBC and your database's ODBC driver")
-        raise OdbcUnavailable(f"SQL probes need ODBC, but {what} ({detail}). To fix: {hint}.") \
-            from None
+        hint = INSTALL_HINT.get(
+            platform.system(), "install unixODBC and your database's ODBC driver"
+        )
+        raise OdbcUnavailable(
+            f"SQL probes need ODBC, but {what} ({detail}). To fix: {hint}."
+        ) from None

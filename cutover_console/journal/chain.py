@@ -18,13 +18,14 @@ GENESIS = "0" * 64
 
 
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: frozen init costs ~4x, and replay builds one per event
 class Event:
-    """One journaled fact. `payload` is the kind's own data; `v` its schema version."""
+    """One journaled fact (treat as immutable): `payload` is per kind, `v` its version."""
 
     seq: int
     ts: str
@@ -39,25 +40,61 @@ class Event:
     hash: str
 
     def body(self) -> str:
-        return event_body(self.seq, self.ts, self.actor, self.os_user, self.kind, self.step,
-                          self.payload, self.v, self.idem, self.prev)
+        return event_body(
+            self.seq,
+            self.ts,
+            self.actor,
+            self.os_user,
+            self.kind,
+            self.step,
+            self.payload,
+            self.v,
+            self.idem,
+            self.prev,
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "seq": self.seq, "ts": self.ts, "actor": self.actor, "os_user": self.os_user,
-            "kind": self.kind, "step": self.step, "payload": self.payload, "v": self.v,
-            "idem": self.idem, "prev": self.prev, "hash": self.hash,
+            "seq": self.seq,
+            "ts": self.ts,
+            "actor": self.actor,
+            "os_user": self.os_user,
+            "kind": self.kind,
+            "step": self.step,
+            "payload": self.payload,
+            "v": self.v,
+            "idem": self.idem,
+            "prev": self.prev,
+            "hash": self.hash,
         }
 
 
 def event_body(
-    seq: int, ts: str, actor: str, os_user: str, kind: str, step: str | None,
-    payload: dict[str, Any], v: int, idem: str | None, prev: str,
+    seq: int,
+    ts: str,
+    actor: str,
+    os_user: str,
+    kind: str,
+    step: str | None,
+    payload: dict[str, Any],
+    v: int,
+    idem: str | None,
+    prev: str,
 ) -> str:
-    return canonical_json({
-        "seq": seq, "ts": ts, "actor": actor, "os_user": os_user, "kind": kind, "step": step,
-        "payload": payload, "v": v, "idem": idem, "prev": prev,
-    })
+    return canonical_json(
+        {
+            "seq": seq,
+            "ts": ts,
+            "actor": actor,
+            "os_user": os_user,
+            "kind": kind,
+            "step": step,
+            "payload": payload,
+            "v": v,
+            "idem": idem,
+            "prev": prev,
+        }
+    )
 
 
 def body_hash(body: str) -> str:
@@ -75,8 +112,11 @@ class Checkpoint:
     def parse(cls, text: str) -> Checkpoint:
         seq, sep, digest = text.strip().partition(":")
         digest = digest.lower()
-        if not sep or not seq.isdigit() or len(digest) != 64 or any(
-            c not in "0123456789abcdef" for c in digest
+        if (
+            not sep
+            or not seq.isdigit()
+            or len(digest) != 64
+            or any(c not in "0123456789abcdef" for c in digest)
         ):
             raise ValueError(f"'{text}' is not a checkpoint (expected SEQ:HASH, 64 hex digits)")
         return cls(int(seq), digest)
@@ -125,8 +165,20 @@ def recompute_hash(row: StoredRow, seq: int | None = None) -> str | None:
         return None
     if not isinstance(payload, dict) or canonical_json(payload) != row.payload_text:
         return None
-    return body_hash(event_body(row.seq if seq is None else seq, row.ts, row.actor, row.os_user,
-                                row.kind, row.step, payload, row.v, row.idem, row.prev))
+    return body_hash(
+        event_body(
+            row.seq if seq is None else seq,
+            row.ts,
+            row.actor,
+            row.os_user,
+            row.kind,
+            row.step,
+            payload,
+            row.v,
+            row.idem,
+            row.prev,
+        )
+    )
 
 
 def _original_seq(row: StoredRow, table: list[StoredRow], by_hash: dict[str, int]) -> int | None:
@@ -160,35 +212,63 @@ def verify_rows(rows: Iterable[StoredRow], expect: Checkpoint | None = None) -> 
         expected = index + 1 if index == 0 else table[index - 1].seq + 1
         if row.seq != expected:
             if row.seq < expected or expected in seqs:
-                return _fail(report, row.seq, "reordered",
-                             f"event {row.seq} is stored where event {expected} belongs")
+                return _fail(
+                    report,
+                    row.seq,
+                    "reordered",
+                    f"event {row.seq} is stored where event {expected} belongs",
+                )
             gap = f"{expected}" if row.seq == expected + 1 else f"{expected}-{row.seq - 1}"
-            return _fail(report, expected, "missing",
-                         f"event(s) {gap} missing before event {row.seq}")
+            return _fail(
+                report, expected, "missing", f"event(s) {gap} missing before event {row.seq}"
+            )
         if recompute_hash(row) != row.hash:
             moved_from = _original_seq(row, table, by_hash)
             if moved_from is not None:
-                return _fail(report, row.seq, "reordered",
-                             f"the event stored as {row.seq} ({row.kind}) is event {moved_from}, "
-                             "moved")
-            return _fail(report, row.seq, "changed",
-                         f"event {row.seq} ({row.kind}) no longer matches its hash")
+                return _fail(
+                    report,
+                    row.seq,
+                    "reordered",
+                    f"the event stored as {row.seq} ({row.kind}) is event {moved_from}, moved",
+                )
+            return _fail(
+                report,
+                row.seq,
+                "changed",
+                f"event {row.seq} ({row.kind}) no longer matches its hash",
+            )
         if row.prev != prev_hash:
             before = table[index - 1] if index else None
             if before is None:
-                return _fail(report, row.seq, "changed",
-                             "the first event does not start the chain (its prev is not genesis)")
+                return _fail(
+                    report,
+                    row.seq,
+                    "changed",
+                    "the first event does not start the chain (its prev is not genesis)",
+                )
             if index >= 2 and row.prev == table[index - 2].hash:
-                return _fail(report, before.seq, "inserted",
-                             f"event {before.seq} ({before.kind}) was inserted: event {row.seq} "
-                             f"links past it to event {table[index - 2].seq}")
+                return _fail(
+                    report,
+                    before.seq,
+                    "inserted",
+                    f"event {before.seq} ({before.kind}) was inserted: event {row.seq} "
+                    f"links past it to event {table[index - 2].seq}",
+                )
             if row.prev in by_hash:
-                return _fail(report, row.seq, "reordered",
-                             f"event {row.seq} links to event {table[by_hash[row.prev]].seq}, "
-                             f"not to event {before.seq}")
-            return _fail(report, before.seq, "changed",
-                         f"event {before.seq} ({before.kind}) was changed and re-hashed: event "
-                         f"{row.seq} recorded a different hash for it")
+                return _fail(
+                    report,
+                    row.seq,
+                    "reordered",
+                    f"event {row.seq} links to event {table[by_hash[row.prev]].seq}, "
+                    f"not to event {before.seq}",
+                )
+            return _fail(
+                report,
+                before.seq,
+                "changed",
+                f"event {before.seq} ({before.kind}) was changed and re-hashed: event "
+                f"{row.seq} recorded a different hash for it",
+            )
         prev_hash = row.hash
     if table:
         report.head = Checkpoint(table[-1].seq, table[-1].hash)
@@ -202,13 +282,21 @@ def _check_expectation(
 ) -> ChainReport:
     head_seq = report.head.seq if report.head else 0
     if head_seq < expect.seq:
-        return _fail(report, head_seq + 1, "truncated",
-                     f"the journal ends at event {head_seq} but the checkpoint is at event "
-                     f"{expect.seq}: events were cut off")
+        return _fail(
+            report,
+            head_seq + 1,
+            "truncated",
+            f"the journal ends at event {head_seq} but the checkpoint is at event "
+            f"{expect.seq}: events were cut off",
+        )
     if hashes_seen.get(expect.hash) != expect.seq:
-        return _fail(report, expect.seq, "rewritten",
-                     f"event {expect.seq} differs from the checkpoint {expect.seq}:"
-                     f"{expect.hash[:12]}…: history was rewritten (or the checkpoint is wrong)")
+        return _fail(
+            report,
+            expect.seq,
+            "rewritten",
+            f"event {expect.seq} differs from the checkpoint {expect.seq}:"
+            f"{expect.hash[:12]}…: history was rewritten (or the checkpoint is wrong)",
+        )
     return report
 
 

@@ -24,9 +24,19 @@ GATE_OVERRIDDEN = "gate.overridden"
 CURRENT_VERSION: dict[str, int] = {
     kind: 1
     for kind in (
-        JOURNAL_CREATED, JOURNAL_RECOVERED, PLAN_REVISED, STEP_STARTED, STEP_COMPLETED,
-        STEP_FAILED, STEP_SKIPPED, STEP_REOPENED, STEP_ROLLED_BACK, STEP_SIGNED_OFF, NOTE_ADDED,
-        GATE_EVALUATED, GATE_OVERRIDDEN,
+        JOURNAL_CREATED,
+        JOURNAL_RECOVERED,
+        PLAN_REVISED,
+        STEP_STARTED,
+        STEP_COMPLETED,
+        STEP_FAILED,
+        STEP_SKIPPED,
+        STEP_REOPENED,
+        STEP_ROLLED_BACK,
+        STEP_SIGNED_OFF,
+        NOTE_ADDED,
+        GATE_EVALUATED,
+        GATE_OVERRIDDEN,
     )
 }
 
@@ -42,6 +52,10 @@ def register_upgrader(kind: str, from_version: int) -> Callable[[Upgrader], Upgr
         return fn
 
     return wrap
+
+
+def needs_upgrade(kind: str, version: int) -> bool:
+    return (kind, version) in _UPGRADERS
 
 
 def upgrade(kind: str, version: int, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:

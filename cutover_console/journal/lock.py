@@ -1,7 +1,7 @@
 """The single-writer lock: one process writes a journal; everyone else reads.
 
 An exclusive `flock` on `<journal>.writer.lock`, held for the writer's lifetime. The kernel drops it
-when the process dies (even by `kill -9`), so a crash never leaves a stale lock. The file records who
+when the process dies (even by `kill -9`), so a crash never leaves a stale lock. The file says who
 holds it (pid, host, user, since) so a refused second writer can say whom to ask; a holder record
 left behind by a process that did not close cleanly tells the next writer to journal a recovery.
 """
@@ -27,7 +27,8 @@ class JournalLocked(Exception):
         who = (
             f"pid {holder.get('pid', '?')} ({holder.get('user', '?')}@{holder.get('host', '?')}, "
             f"`{holder.get('command', '?')}`) since {holder.get('since', '?')}"
-            if holder else "another process"
+            if holder
+            else "another process"
         )
         super().__init__(
             f"{path} is being written by {who}. Only one writer per journal: record actions in "

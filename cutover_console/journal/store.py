@@ -55,8 +55,9 @@ class Actor:
 
 def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     if readonly:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
         conn.execute("PRAGMA query_only = ON")
     else:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -68,7 +69,9 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
 
 def _row_event(row: tuple[Any, ...]) -> Event:
     seq, ts, actor, os_user, kind, step, payload_text, v, idem, prev, digest = row
-    v, payload = ev.upgrade(kind, v, json.loads(payload_text))
+    payload = json.loads(payload_text)
+    if ev.needs_upgrade(kind, v):
+        v, payload = ev.upgrade(kind, v, payload)
     return Event(seq, ts, actor, os_user, kind, step, payload, v, idem, prev, digest)
 
 
@@ -78,7 +81,9 @@ class JournalReader:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         if not self.path.exists():
-            raise JournalError(f"{self.path}: no such journal (create one with `cutover init PLAN`)")
+            raise JournalError(
+                f"{self.path}: no such journal (create one with `cutover init PLAN`)"
+            )
         self.conn = self._open()
         self.db = sqlite_utils.Database(self.conn)
         self._check_identity()
@@ -104,7 +109,7 @@ class JournalReader:
         self.close()
 
     def events(self, after: int = 0, until_ts: str | None = None) -> Iterator[Event]:
-        """Events with seq > `after` (and ts <= `until_ts`), payloads upgraded to today's version."""
+        """Events with seq > `after` (and ts <= `until_ts`), payloads upgraded on read."""
         sql = f"SELECT {_COLUMNS} FROM events WHERE seq > ?"
         params: list[Any] = [after]
         if until_ts is not None:
@@ -151,17 +156,27 @@ class JournalReader:
 
 
 def _create_schema(db: sqlite_utils.Database) -> None:
-    db["events"].create(
+    events = db.table("events")
+    events.create(
         {
-            "seq": int, "ts": str, "actor": str, "os_user": str, "kind": str, "step": str,
-            "payload": str, "v": int, "idem": str, "prev": str, "hash": str,
+            "seq": int,
+            "ts": str,
+            "actor": str,
+            "os_user": str,
+            "kind": str,
+            "step": str,
+            "payload": str,
+            "v": int,
+            "idem": str,
+            "prev": str,
+            "hash": str,
         },
         pk="seq",
         not_null={"ts", "actor", "os_user", "kind", "payload", "v", "prev", "hash"},
     )
-    db["events"].create_index(["idem"], unique=True, index_name="events_idem")
-    db["events"].create_index(["kind"], index_name="events_kind")
-    db["events"].create_index(["step"], index_name="events_step")
+    events.create_index(["idem"], unique=True, index_name="events_idem")
+    events.create_index(["kind"], index_name="events_kind")
+    events.create_index(["step"], index_name="events_step")
     db.execute(
         "CREATE TRIGGER events_no_update BEFORE UPDATE ON events "
         "BEGIN SELECT RAISE(ABORT, 'the journal is append-only: events cannot be changed'); END"
@@ -201,7 +216,7 @@ class JournalWriter(JournalReader):
         actor: Actor,
         *,
         cutover_id: str,
-        rehearsal: bool = False,
+        mode: str = "live",
         clock: Clock | None = None,
     ) -> JournalWriter:
         """Create a journal for a plan. Refuses to touch an existing file."""
@@ -225,7 +240,8 @@ class JournalWriter(JournalReader):
             {
                 "cutover": cutover_id,
                 "plan": {"text": plan_text, "sha256": plan_sha256, "file": Path(plan_file).name},
-                "rehearsal": rehearsal,
+                "mode": mode,  # live | rehearsal | tabletop (simulated clock)
+                "rehearsal": mode != "live",
                 "tool": f"cutover-console {__version__}",
             },
             actor=actor,
@@ -233,8 +249,9 @@ class JournalWriter(JournalReader):
         return writer
 
     @classmethod
-    def open(cls, path: str | Path, *, clock: Clock | None = None,
-             command: str = "cutover") -> JournalWriter:
+    def open(
+        cls, path: str | Path, *, clock: Clock | None = None, command: str = "cutover"
+    ) -> JournalWriter:
         """Open an existing journal for writing; journal a recovery if the last writer crashed."""
         path = Path(path)
         if not path.exists():
@@ -253,7 +270,8 @@ class JournalWriter(JournalReader):
     def _check_head(self) -> None:
         """Refuse to extend a chain whose last link is already broken."""
         rows = self.conn.execute(
-            f"SELECT {_COLUMNS} FROM events ORDER BY seq DESC LIMIT 2").fetchall()
+            f"SELECT {_COLUMNS} FROM events ORDER BY seq DESC LIMIT 2"
+        ).fetchall()
         if not rows:
             return
         last = StoredRow(*rows[0])
@@ -285,27 +303,62 @@ class JournalWriter(JournalReader):
         event recorded the first time instead of writing another."""
         if idem is not None:
             existing = self.conn.execute(
-                f"SELECT {_COLUMNS} FROM events WHERE idem = ?", (idem,)).fetchone()
+                f"SELECT {_COLUMNS} FROM events WHERE idem = ?", (idem,)
+            ).fetchone()
             if existing is not None:
                 return _row_event(existing)
         seq = self._head_seq + 1
         ts = format_ts(self.clock.now())
         version = ev.version_for(kind)
         payload_text = canonical_json(payload)
-        digest = body_hash(event_body(seq, ts, actor.person, actor.os_user, kind, step, payload,
-                                      version, idem, self._head_hash))
+        digest = body_hash(
+            event_body(
+                seq,
+                ts,
+                actor.person,
+                actor.os_user,
+                kind,
+                step,
+                payload,
+                version,
+                idem,
+                self._head_hash,
+            )
+        )
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             self.conn.execute(
                 f"INSERT INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (seq, ts, actor.person, actor.os_user, kind, step, payload_text, version, idem,
-                 self._head_hash, digest),
+                (
+                    seq,
+                    ts,
+                    actor.person,
+                    actor.os_user,
+                    kind,
+                    step,
+                    payload_text,
+                    version,
+                    idem,
+                    self._head_hash,
+                    digest,
+                ),
             )
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
-        event = Event(seq, ts, actor.person, actor.os_user, kind, step, payload, version, idem,
-                      self._head_hash, digest)
+        event = Event(
+            seq,
+            ts,
+            actor.person,
+            actor.os_user,
+            kind,
+            step,
+            payload,
+            version,
+            idem,
+            self._head_hash,
+            digest,
+        )
         self._head_seq, self._head_hash = seq, digest
         return event

@@ -1,4 +1,4 @@
-"""Checks that span sections: ids, references, cycles, secrets and whether the plan fits its window."""
+"""Checks that span sections: ids, references, cycles, secrets, and fitting the window."""
 
 from __future__ import annotations
 
@@ -55,12 +55,18 @@ class _Checker:
     def window(self) -> None:
         window = self.plan.cutover.window
         if window.end <= window.start:
-            self.error(("cutover", "window", "end"), "the window ends before it starts",
-                       f"end must be after {window.start:%Y-%m-%d %H:%M}")
+            self.error(
+                ("cutover", "window", "end"),
+                "the window ends before it starts",
+                f"end must be after {window.start:%Y-%m-%d %H:%M}",
+            )
         prepare = self.plan.cutover.prepare_from
         if prepare is not None and prepare > window.start:
-            self.error(("cutover", "prepare_from"), "preparation starts after the window opens",
-                       f"prepare_from must be at or before {window.start:%Y-%m-%d %H:%M}")
+            self.error(
+                ("cutover", "prepare_from"),
+                "preparation starts after the window opens",
+                f"prepare_from must be at or before {window.start:%Y-%m-%d %H:%M}",
+            )
 
     def unique_ids(self) -> None:
         sections: dict[str, list[Any]] = {
@@ -76,8 +82,11 @@ class _Checker:
             for index, item in enumerate(items):
                 if item.id in first:
                     line = self.source.locate((section, first[item.id], "id"))[0]
-                    self.error((section, index, "id"), f"duplicate id '{item.id}'",
-                               f"already used on line {line}; ids must be unique")
+                    self.error(
+                        (section, index, "id"),
+                        f"duplicate id '{item.id}'",
+                        f"already used on line {line}; ids must be unique",
+                    )
                 else:
                     first[item.id] = index
         for s_index, step in enumerate(self.plan.steps):
@@ -85,8 +94,11 @@ class _Checker:
             for g_index, gate in enumerate(step.gates):
                 assert gate.id is not None
                 if gate.id in seen:
-                    self.error(("steps", s_index, "gates", g_index), f"duplicate gate id '{gate.id}'",
-                               "give each gate of a step its own `id`")
+                    self.error(
+                        ("steps", s_index, "gates", g_index),
+                        f"duplicate gate id '{gate.id}'",
+                        "give each gate of a step its own `id`",
+                    )
                 seen.add(gate.id)
         if self.plan.dns is not None:
             names: dict[str, int] = {}
@@ -94,8 +106,11 @@ class _Checker:
                 for name in record.expanded():
                     key = f"{name}/{record.type}"
                     if key in names and names[key] != r_index:
-                        self.error(("dns", "records", r_index), f"record {name} {record.type} is listed twice",
-                                   f"also in records[{names[key]}]")
+                        self.error(
+                            ("dns", "records", r_index),
+                            f"record {name} {record.type} is listed twice",
+                            f"also in records[{names[key]}]",
+                        )
                         break
                     names[key] = r_index
 
@@ -103,8 +118,11 @@ class _Checker:
         ids = {p.id for p in self.plan.people}
         for index, person in enumerate(self.plan.people):
             if person.backup is not None and person.backup not in ids:
-                self.error(("people", index, "backup"), f"unknown person '{person.backup}'",
-                           _did_you_mean(person.backup, ids) or "name a person id from `people`")
+                self.error(
+                    ("people", index, "backup"),
+                    f"unknown person '{person.backup}'",
+                    _did_you_mean(person.backup, ids) or "name a person id from `people`",
+                )
 
     def steps(self) -> None:
         people = {p.id for p in self.plan.people}
@@ -115,34 +133,59 @@ class _Checker:
         for index, step in enumerate(self.plan.steps):
             here = ("steps", index)
             if step.phase not in phases:
-                self.error((*here, "phase"), f"unknown phase '{step.phase}'",
-                           _did_you_mean(step.phase, phases) or f"one of: {', '.join(sorted(phases))}")
+                self.error(
+                    (*here, "phase"),
+                    f"unknown phase '{step.phase}'",
+                    _did_you_mean(step.phase, phases) or f"one of: {', '.join(sorted(phases))}",
+                )
             if step.owner not in people and step.owner not in roles:
-                hint = _did_you_mean(step.owner, people | roles) or "a person id or a role someone holds"
-                self.error((*here, "owner"), f"owner '{step.owner}' is neither a person nor a role", hint)
+                hint = (
+                    _did_you_mean(step.owner, people | roles)
+                    or "a person id or a role someone holds"
+                )
+                self.error(
+                    (*here, "owner"), f"owner '{step.owner}' is neither a person nor a role", hint
+                )
             for d_index, dep in enumerate(step.depends_on):
                 if dep == step.id:
-                    self.error((*here, "depends_on", d_index), "a step cannot depend on itself",
-                               "remove it")
+                    self.error(
+                        (*here, "depends_on", d_index),
+                        "a step cannot depend on itself",
+                        "remove it",
+                    )
                 elif dep not in steps:
-                    self.error((*here, "depends_on", d_index), f"unknown step '{dep}'",
-                               _did_you_mean(dep, steps) or "name a step id")
+                    self.error(
+                        (*here, "depends_on", d_index),
+                        f"unknown step '{dep}'",
+                        _did_you_mean(dep, steps) or "name a step id",
+                    )
             if step.signoff is not None:
                 for r_index, role in enumerate(step.signoff.roles):
                     if role not in roles:
-                        self.error((*here, "signoff", "roles", r_index), f"no one holds the role '{role}'",
-                                   _did_you_mean(role, roles) or f"roles in this plan: {', '.join(sorted(roles))}")
-                eligible = {p.id for p in self.plan.people if set(p.roles) & set(step.signoff.roles)}
+                        self.error(
+                            (*here, "signoff", "roles", r_index),
+                            f"no one holds the role '{role}'",
+                            _did_you_mean(role, roles)
+                            or f"roles in this plan: {', '.join(sorted(roles))}",
+                        )
+                eligible = {
+                    p.id for p in self.plan.people if set(p.roles) & set(step.signoff.roles)
+                }
                 if len(eligible) < step.signoff.count and set(step.signoff.roles) <= roles:
-                    self.error((*here, "signoff", "count"),
-                               f"needs {step.signoff.count} distinct signers but only {len(eligible)} "
-                               "people hold those roles",
-                               "lower `count` or add people with those roles")
+                    self.error(
+                        (*here, "signoff", "count"),
+                        f"needs {step.signoff.count} distinct signers but only {len(eligible)} "
+                        "people hold those roles",
+                        "lower `count` or add people with those roles",
+                    )
             origin = self.plan.cutover.origin
             if step.not_before is not None and not (origin <= step.not_before <= window.end):
-                self.warn((*here, "not_before"), "not_before lies outside the cutover",
-                          f"preparation and window run {origin:%Y-%m-%d %H:%M} to "
-                          f"{window.end:%Y-%m-%d %H:%M}; set cutover.prepare_from for earlier steps")
+                self.warn(
+                    (*here, "not_before"),
+                    "not_before lies outside the cutover",
+                    f"preparation and window run {origin:%Y-%m-%d %H:%M} to "
+                    f"{window.end:%Y-%m-%d %H:%M}; set cutover.prepare_from for earlier steps",
+                )
 
     def cycles(self) -> None:
         graph = {s.id: [d for d in s.depends_on if d != s.id] for s in self.plan.steps}
@@ -157,18 +200,20 @@ class _Checker:
                 if dep not in graph:
                     continue
                 if state.get(dep) == 1:
-                    cycle = stack[stack.index(dep):]
+                    cycle = stack[stack.index(dep) :]
                     key = frozenset(cycle)
                     if key not in reported:
                         reported.add(key)
-                        # stack order: each step depends on the next; rotate to the earliest in the file.
+                        # each step depends on the next; start at the earliest in the file
                         at = cycle.index(min(cycle, key=lambda s: index_of[s]))
                         ring = cycle[at:] + cycle[:at]
                         nxt = ring[1] if len(ring) > 1 else ring[0]
                         first = self.plan.steps[index_of[ring[0]]]
-                        self.error(("steps", index_of[ring[0]], "depends_on", first.depends_on.index(nxt)),
-                                   f"dependency cycle: {' → '.join([*ring, ring[0]])}",
-                                   "each depends on the next; remove one of these dependencies")
+                        self.error(
+                            ("steps", index_of[ring[0]], "depends_on", first.depends_on.index(nxt)),
+                            f"dependency cycle: {' → '.join([*ring, ring[0]])}",
+                            "each depends on the next; remove one of these dependencies",
+                        )
                 elif state.get(dep) is None:
                     visit(dep, stack)
             stack.pop()
@@ -189,48 +234,81 @@ class _Checker:
                 here = ("steps", s_index, "gates", g_index)
                 if gate.check in ("dns_propagated", "ttl_lowered", "authority_new"):
                     if dns is None or not dns.records:
-                        self.error((*here, "check"), f"gate '{gate.check}' needs records in the `dns:` section",
-                                   "add `dns: records:` or remove the gate")
+                        self.error(
+                            (*here, "check"),
+                            f"gate '{gate.check}' needs records in the `dns:` section",
+                            "add `dns: records:` or remove the gate",
+                        )
                         continue
                     for r_index, name in enumerate(gate.records or []):
                         if name.rstrip(".").lower() not in record_names:
-                            self.error((*here, "records", r_index), f"unknown DNS record '{name}'",
-                                       _did_you_mean(name, plain_names) or "name a record from `dns.records`")
+                            self.error(
+                                (*here, "records", r_index),
+                                f"unknown DNS record '{name}'",
+                                _did_you_mean(name, plain_names)
+                                or "name a record from `dns.records`",
+                            )
                 if gate.flow is not None and gate.flow not in flows:
-                    self.error((*here, "flow"), f"unknown flow '{gate.flow}'",
-                               _did_you_mean(gate.flow, flows) or "name a flow id from `flows`")
+                    self.error(
+                        (*here, "flow"),
+                        f"unknown flow '{gate.flow}'",
+                        _did_you_mean(gate.flow, flows) or "name a flow id from `flows`",
+                    )
                 if gate.check == "probe_ok" and gate.flow in flows and gate.probe is not None:
                     flow = flows[gate.flow]
                     probes = {p.id for p in (flow.old, flow.new) if p is not None and p.id}
                     if gate.probe not in probes:
-                        self.error((*here, "probe"), f"flow '{gate.flow}' has no probe '{gate.probe}'",
-                                   f"probe ids there: {', '.join(sorted(probes)) or 'none (give probes an id)'}")
-                if gate.check == "sites_on_new" and gate.flow in flows and not flows[gate.flow].sites:
-                    self.error((*here, "flow"), f"flow '{gate.flow}' does not report sites",
-                               "set `sites: true` on the flow, or use flow_healthy")
+                        known = ", ".join(sorted(probes)) or "none (give probes an id)"
+                        self.error(
+                            (*here, "probe"),
+                            f"flow '{gate.flow}' has no probe '{gate.probe}'",
+                            f"probe ids there: {known}",
+                        )
+                if (
+                    gate.check == "sites_on_new"
+                    and gate.flow in flows
+                    and not flows[gate.flow].sites
+                ):
+                    self.error(
+                        (*here, "flow"),
+                        f"flow '{gate.flow}' does not report sites",
+                        "set `sites: true` on the flow, or use flow_healthy",
+                    )
                 if gate.reconciliation is not None and gate.reconciliation not in reconciliations:
-                    self.error((*here, "reconciliation"), f"unknown reconciliation '{gate.reconciliation}'",
-                               _did_you_mean(gate.reconciliation, reconciliations)
-                               or "name an id from `reconcile`")
+                    self.error(
+                        (*here, "reconciliation"),
+                        f"unknown reconciliation '{gate.reconciliation}'",
+                        _did_you_mean(gate.reconciliation, reconciliations)
+                        or "name an id from `reconcile`",
+                    )
 
     def secrets(self, node: Any, path: Path) -> None:
         """Connection strings and passwords must be references, never values."""
         if isinstance(node, dict):
             for key, value in node.items():
                 child = (*path, key)
-                if _SECRET_KEY.search(str(key)) and isinstance(value, str | int | float) \
-                        and not isinstance(value, bool) \
-                        and not SECRET_REFERENCE.match(str(value)):
-                    self.error(child, f"'{key}' looks like a secret written into the plan",
-                               "reference it as env:VARIABLE or file:/path instead")
+                if (
+                    _SECRET_KEY.search(str(key))
+                    and isinstance(value, str | int | float)
+                    and not isinstance(value, bool)
+                    and not SECRET_REFERENCE.match(str(value))
+                ):
+                    self.error(
+                        child,
+                        f"'{key}' looks like a secret written into the plan",
+                        "reference it as env:VARIABLE or file:/path instead",
+                    )
                 else:
                     self.secrets(value, child)
         elif isinstance(node, list):
             for index, value in enumerate(node):
                 self.secrets(value, (*path, index))
         elif isinstance(node, str) and _SECRET_VALUE.search(node):
-            self.error(path, "this text carries a password (PWD=/Password=)",
-                       "move the connection string to env:VARIABLE or file:/path")
+            self.error(
+                path,
+                "this text carries a password (PWD=/Password=)",
+                "move the connection string to env:VARIABLE or file:/path",
+            )
 
     def fit(self) -> None:
         schedule = planned(self.plan)
@@ -239,9 +317,13 @@ class _Checker:
             over = format_duration(schedule.end - end)
             last = schedule.critical_path()[-1]
             index = [s.id for s in self.plan.steps].index(last)
-            self.warn(("steps", index), f"the plan does not fit its window: it ends {over} late",
-                      f"planned end {schedule.end.astimezone(self.plan.zone):%a %H:%M} vs window end "
-                      f"{end.astimezone(self.plan.zone):%a %H:%M}; shorten the critical path or widen the window")
+            self.warn(
+                ("steps", index),
+                f"the plan does not fit its window: it ends {over} late",
+                f"planned end {schedule.end.astimezone(self.plan.zone):%a %H:%M} vs window end "
+                f"{end.astimezone(self.plan.zone):%a %H:%M}; shorten the critical path or widen "
+                "the window",
+            )
 
 
 def check(plan: Plan, data: dict[str, Any], source: SourceMap) -> list[PlanProblem]:

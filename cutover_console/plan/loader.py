@@ -7,8 +7,8 @@ author can write produces a traceback.
 from __future__ import annotations
 
 import difflib
-import re
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any, get_args, get_origin
@@ -110,10 +110,9 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> Path:
     path: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-            path.append(part)
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
             node = node[part]
             path.append(part)
         elif isinstance(node, dict) and isinstance(part, str) and not path_is_tag(part):
@@ -126,9 +125,7 @@ def path_is_tag(part: str) -> bool:
     return "[" in part or part.startswith(("function-", "literal["))
 
 
-def _problem(
-    kind: str, error: Any, path: Path, data: Any, source: SourceMap
-) -> PlanProblem:
+def _problem(kind: str, error: Any, path: Path, data: Any, source: SourceMap) -> PlanProblem:
     value = error.get("input")
     if kind == "extra_forbidden":
         key = str(path[-1]) if path else "?"
@@ -153,7 +150,8 @@ def _problem(
         return source.problem(
             path,
             f"{value!r} is not a valid id",
-            "ids are 1-64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit",
+            "ids are 1-64 lowercase letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit",
         )
     if kind == "too_short":
         return source.problem(path, "must not be empty", "add at least one entry")

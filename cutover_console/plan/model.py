@@ -1,6 +1,6 @@
 """The cutover plan: what a migration lead writes in `checklists/*.yaml` and reviews like code.
 
-Validation is strict (unknown keys are errors) because a typo in a runbook is found at review time or
+Validation is strict (unknown keys are errors) so that a typo in a runbook is found at review or
 at 3 a.m. Cross-references between sections (owners, dependencies, gate targets) are checked in
 `crossrefs.py`, after the shapes here are known to be right.
 """
@@ -97,7 +97,8 @@ class CutoverInfo(Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise PydanticCustomError(
-                "plan", "unknown time zone '{zone}' (use an IANA name such as Europe/Berlin)",
+                "plan",
+                "unknown time zone '{zone}' (use an IANA name such as Europe/Berlin)",
                 {"zone": value},
             ) from None
         return value
@@ -165,7 +166,8 @@ class SignOff(Strict):
     def _enough_signers(self) -> SignOff:
         if self.each_role and self.count < len(self.roles):
             raise PydanticCustomError(
-                "plan", "each_role needs count >= the number of roles (set count: {n})",
+                "plan",
+                "each_role needs count >= the number of roles (set count: {n})",
                 {"n": len(self.roles), "item": ("count",)},
             )
         return self
@@ -211,7 +213,8 @@ class Resolver(Strict):
             ipaddress.ip_address(value)
         except ValueError:
             raise PydanticCustomError(
-                "plan", "'{value}' is not an IP address (resolvers are asked by address)",
+                "plan",
+                "'{value}' is not an IP address (resolvers are asked by address)",
                 {"value": value},
             ) from None
         return value
@@ -263,9 +266,14 @@ class DnsRecord(Strict):
                         ok = False
                     if not ok:
                         raise PydanticCustomError(
-                            "plan", "'{value}' is not an IPv{v} address (type {type} records hold one)",
-                            {"value": value, "v": version, "type": self.type,
-                             "item": (side, index)},
+                            "plan",
+                            "'{value}' is not an IPv{v} address (type {type} records hold one)",
+                            {
+                                "value": value,
+                                "v": version,
+                                "type": self.type,
+                                "item": (side, index),
+                            },
                         )
         return self
 
@@ -287,13 +295,21 @@ class DnsSection(Strict):
 
 
 ProbeKind = Literal[
-    "sql", "sqlite", "sql_agent_job", "ssis_execution", "ssrs_execution",
-    "ssh", "http", "tcp", "aws", "file",
+    "sql",
+    "sqlite",
+    "sql_agent_job",
+    "ssis_execution",
+    "ssrs_execution",
+    "ssh",
+    "http",
+    "tcp",
+    "aws",
+    "file",
 ]
 
 
 class Probe(BaseModel):
-    """Where a flow's heartbeat is read. Each kind's parameters are its own; secrets are references."""
+    """Where a flow's heartbeat is read. Parameters belong to each kind; secrets are references."""
 
     model_config = ConfigDict(extra="allow")
     id: Ident | None = None

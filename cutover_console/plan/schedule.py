@@ -27,7 +27,9 @@ class Slot:
     step: str
     start: datetime
     end: datetime
-    driver: str  # "origin", "now", "not_before", "actual" or the id of the predecessor that gates it
+    driver: (
+        str  # "origin", "now", "not_before", "actual" or the id of the predecessor that gates it
+    )
 
 
 @dataclass(frozen=True)

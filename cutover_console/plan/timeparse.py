@@ -29,8 +29,12 @@ def parse_duration(value: object) -> timedelta:
     if not value.strip() or not match or not any(match.groupdict().values()):
         raise TimeSyntaxError(f"'{value}' is not a duration (write e.g. 45s, 15m, 1h30m or 2d)")
     parts = {k: int(v) for k, v in match.groupdict().items() if v}
-    seconds = (parts.get("d", 0) * 86400 + parts.get("h", 0) * 3600 + parts.get("m", 0) * 60
-               + parts.get("s", 0))
+    seconds = (
+        parts.get("d", 0) * 86400
+        + parts.get("h", 0) * 3600
+        + parts.get("m", 0) * 60
+        + parts.get("s", 0)
+    )
     if seconds > MAX_DURATION_S:
         raise TimeSyntaxError(f"'{value}' is longer than any cutover step (at most 30d)")
     return timedelta(seconds=seconds)
@@ -75,9 +79,7 @@ def format_duration(delta: timedelta) -> str:
     days, rem = divmod(total, 86400)
     hours, rem = divmod(rem, 3600)
     minutes, seconds = divmod(rem, 60)
-    out = "".join(
-        f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n
-    )
+    out = "".join(f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n)
     if seconds and not days:
         out += f"{seconds}s"
     return sign + (out or "0m")

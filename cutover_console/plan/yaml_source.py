@@ -41,7 +41,13 @@ class SourceMap:
             key = False
 
     def problem(
-        self, path: Path, message: str, hint: str = "", *, key: bool = False, severity: str = "error"
+        self,
+        path: Path,
+        message: str,
+        hint: str = "",
+        *,
+        key: bool = False,
+        severity: str = "error",
     ) -> PlanProblem:
         line, col = self.locate(path, key=key)
         return PlanProblem(self.file, line, col, tuple(path), message, hint, severity)
@@ -64,8 +70,13 @@ class _Builder:
         self._built += 1
         if self._built > _MAX_NODES:
             raise PlanInvalid(
-                [self.source.problem(path, "the plan expands to too many values",
-                                     f"at most {_MAX_NODES}; check for alias loops")]
+                [
+                    self.source.problem(
+                        path,
+                        "the plan expands to too many values",
+                        f"at most {_MAX_NODES}; check for alias loops",
+                    )
+                ]
             )
         if id(node) in self._open:
             raise PlanInvalid(
@@ -134,16 +145,35 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> PlanProblem:
     mark = mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     if "\\t" in problem or "\t" in problem:
-        return PlanProblem(file, line, col, (), "YAML syntax error: a tab character",
-                           "YAML indents with spaces only; replace the tab")
+        return PlanProblem(
+            file,
+            line,
+            col,
+            (),
+            "YAML syntax error: a tab character",
+            "YAML indents with spaces only; replace the tab",
+        )
     if unclosed:
         what = "quote" if "quoted" in context else "bracket or brace"
-        return PlanProblem(file, line, col, (), f"YAML syntax error: this {what} is never closed",
-                           f"close it; the parser ran on to line {exc.problem_mark.line + 1}"
-                           if exc.problem_mark else "close it")
+        return PlanProblem(
+            file,
+            line,
+            col,
+            (),
+            f"YAML syntax error: this {what} is never closed",
+            f"close it; the parser ran on to line {exc.problem_mark.line + 1}"
+            if exc.problem_mark
+            else "close it",
+        )
     detail = f"{problem}" + (f", {context}" if context else "")
-    return PlanProblem(file, line, col, (), f"YAML syntax error: {detail}",
-                       "check the indentation, colons and quotes around here")
+    return PlanProblem(
+        file,
+        line,
+        col,
+        (),
+        f"YAML syntax error: {detail}",
+        "check the indentation, colons and quotes around here",
+    )
 
 
 def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
@@ -159,9 +189,18 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
-        raise PlanInvalid([PlanProblem(
-            file, line, col, (), f"character {exc.character!r} is not allowed in YAML",
-            "remove it or quote the text")]) from None
+        raise PlanInvalid(
+            [
+                PlanProblem(
+                    file,
+                    line,
+                    col,
+                    (),
+                    f"character {exc.character!r} is not allowed in YAML",
+                    "remove it or quote the text",
+                )
+            ]
+        ) from None
     except yaml.YAMLError as exc:
         raise PlanInvalid([PlanProblem(file, 1, 1, (), f"YAML error: {exc}", "")]) from None
     if node is None:

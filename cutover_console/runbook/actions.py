@@ -60,8 +60,11 @@ class Cutover:
             return self.state.plan.step(step_id)
         except KeyError:
             known = ", ".join(s.id for s in self.state.plan.steps[:8])
-            raise ActionRefused(action, step_id, [Refusal(
-                "step", f"no step '{step_id}' in the plan (e.g. {known}, …)")]) from None
+            raise ActionRefused(
+                action,
+                step_id,
+                [Refusal("step", f"no step '{step_id}' in the plan (e.g. {known}, …)")],
+            ) from None
 
     def _person(self, action: str, step_id: str | None, person_id: str) -> Person:
         found = person_or_refusal(self.state, person_id)
@@ -69,15 +72,22 @@ class Cutover:
             raise ActionRefused(action, step_id, [found])
         return found
 
-    def _record(self, kind: str, person: str, payload: dict[str, Any], step: str | None,
-                idem: str | None) -> Event:
+    def _record(
+        self, kind: str, person: str, payload: dict[str, Any], step: str | None, idem: str | None
+    ) -> Event:
         event = self.writer.append(kind, payload, actor=Actor.here(person), step=step, idem=idem)
         if event.seq > (self.state.head.seq if self.state.head else 0):
             self.state.apply(event)
         return event
 
-    def _decide(self, action: str, step_id: str | None, person: Person,
-                refusals: list[Refusal], override: str | None) -> list[str]:
+    def _decide(
+        self,
+        action: str,
+        step_id: str | None,
+        person: Person,
+        refusals: list[Refusal],
+        override: str | None,
+    ) -> list[str]:
         """Raise unless every refusal may be and is overridden; return the overridden rules."""
         if not refusals:
             return []
@@ -85,10 +95,18 @@ class Cutover:
         if absolute or override is None:
             raise ActionRefused(action, step_id, refusals)
         if not override.strip():
-            raise ActionRefused(action, step_id, [Refusal("override", "an override needs a reason")])
+            raise ActionRefused(
+                action, step_id, [Refusal("override", "an override needs a reason")]
+            )
         if not is_lead(person):
-            raise ActionRefused(action, step_id, [
-                *refusals, Refusal("override", f"only a lead may override; {person.id} is not one")])
+            raise ActionRefused(
+                action,
+                step_id,
+                [
+                    *refusals,
+                    Refusal("override", f"only a lead may override; {person.id} is not one"),
+                ],
+            )
         return [f"{r.rule}: {r.message}" for r in refusals]
 
     def _drive(self, action: str, step: Step, person: Person) -> list[Refusal]:
@@ -97,7 +115,9 @@ class Cutover:
         if refusal:
             out.append(refusal)
         if not may_drive(step, person):
-            out.append(Refusal("owner", f"{person.id} is neither the owner ({step.owner}) nor a lead"))
+            out.append(
+                Refusal("owner", f"{person.id} is neither the owner ({step.owner}) nor a lead")
+            )
         return out
 
     @staticmethod
@@ -111,26 +131,30 @@ class Cutover:
         return self.clock.now()
 
     # -- the actions -----------------------------------------------------------------------
-    def start(self, step_id: str, by: str, *, override: str | None = None,
-              idem: str | None = None) -> Event:
+    def start(
+        self, step_id: str, by: str, *, override: str | None = None, idem: str | None = None
+    ) -> Event:
         step, person = self._step("start", step_id), self._person("start", step_id, by)
         refusals = self._drive("start", step, person)
         if not refusals:
             refusals = start_blockers(self.state, step, self.now)
         overridden = self._decide("start", step_id, person, refusals, override)
-        return self._record(ev.STEP_STARTED, by, _with_overrides({}, overridden, override),
-                            step_id, idem)
+        return self._record(
+            ev.STEP_STARTED, by, _with_overrides({}, overridden, override), step_id, idem
+        )
 
-    def complete(self, step_id: str, by: str, *, override: str | None = None,
-                 idem: str | None = None) -> Event:
+    def complete(
+        self, step_id: str, by: str, *, override: str | None = None, idem: str | None = None
+    ) -> Event:
         step, person = self._step("complete", step_id), self._person("complete", step_id, by)
         refusals = self._drive("complete", step, person)
         if not refusals:
             refusals = completion_blockers(self.state, step)
         overridden = self._decide("complete", step_id, person, refusals, override)
         payload = {"planned_duration_s": step.duration.total_seconds()}
-        return self._record(ev.STEP_COMPLETED, by, _with_overrides(payload, overridden, override),
-                            step_id, idem)
+        return self._record(
+            ev.STEP_COMPLETED, by, _with_overrides(payload, overridden, override), step_id, idem
+        )
 
     def fail(self, step_id: str, by: str, reason: str | None, *, idem: str | None = None) -> Event:
         step, person = self._step("fail", step_id), self._person("fail", step_id, by)
@@ -144,15 +168,23 @@ class Cutover:
         self._decide("skip", step_id, person, self._drive("skip", step, person), None)
         return self._record(ev.STEP_SKIPPED, by, {"reason": text}, step_id, idem)
 
-    def reopen(self, step_id: str, by: str, reason: str | None, *,
-               idem: str | None = None) -> Event:
+    def reopen(
+        self, step_id: str, by: str, reason: str | None, *, idem: str | None = None
+    ) -> Event:
         step, person = self._step("reopen", step_id), self._person("reopen", step_id, by)
         text = self._need_reason("reopen", step_id, reason)
         self._decide("reopen", step_id, person, self._drive("reopen", step, person), None)
         return self._record(ev.STEP_REOPENED, by, {"reason": text}, step_id, idem)
 
-    def rollback(self, step_id: str, by: str, reason: str | None, *,
-                 override: str | None = None, idem: str | None = None) -> Event:
+    def rollback(
+        self,
+        step_id: str,
+        by: str,
+        reason: str | None,
+        *,
+        override: str | None = None,
+        idem: str | None = None,
+    ) -> Event:
         step, person = self._step("rollback", step_id), self._person("rollback", step_id, by)
         text = self._need_reason("rollback", step_id, reason)
         refusals = self._drive("rollback", step, person)
@@ -160,11 +192,17 @@ class Cutover:
         if not refusals and ponr is not None:
             refusals = [ponr]
         overridden = self._decide("rollback", step_id, person, refusals, override)
-        return self._record(ev.STEP_ROLLED_BACK, by,
-                            _with_overrides({"reason": text}, overridden, override), step_id, idem)
+        return self._record(
+            ev.STEP_ROLLED_BACK,
+            by,
+            _with_overrides({"reason": text}, overridden, override),
+            step_id,
+            idem,
+        )
 
-    def signoff(self, step_id: str, by: str, *, role: str | None = None,
-                idem: str | None = None) -> Event:
+    def signoff(
+        self, step_id: str, by: str, *, role: str | None = None, idem: str | None = None
+    ) -> Event:
         step, person = self._step("sign off", step_id), self._person("sign off", step_id, by)
         current = self.state.steps[step_id]
         refusal = transition_refusal(current, "signoff")
@@ -174,15 +212,21 @@ class Cutover:
         if refusals:
             raise ActionRefused("sign off", step_id, refusals)
         evidence = {
-            gate_id: {"ok": g.ok, "detail": g.detail, "overridden": g.overridden_by is not None,
-                      "evidence": g.evidence}
+            gate_id: {
+                "ok": g.ok,
+                "detail": g.detail,
+                "overridden": g.overridden_by is not None,
+                "evidence": g.evidence,
+            }
             for gate_id, g in current.gates.items()
         }
-        return self._record(ev.STEP_SIGNED_OFF, by, {"role": signed_role, "evidence": evidence},
-                            step_id, idem)
+        return self._record(
+            ev.STEP_SIGNED_OFF, by, {"role": signed_role, "evidence": evidence}, step_id, idem
+        )
 
-    def note(self, text: str, by: str, *, step_id: str | None = None,
-             idem: str | None = None) -> Event:
+    def note(
+        self, text: str, by: str, *, step_id: str | None = None, idem: str | None = None
+    ) -> Event:
         self._person("note", step_id, by)
         if step_id is not None:
             self._step("note", step_id)
@@ -190,28 +234,58 @@ class Cutover:
             raise ActionRefused("note", step_id, [Refusal("note", "the note is empty")])
         return self._record(ev.NOTE_ADDED, by, {"text": text}, step_id, idem)
 
-    def override_gate(self, step_id: str, gate_id: str, by: str, reason: str | None, *,
-                      idem: str | None = None) -> Event:
-        step, person = self._step("override gate", step_id), self._person("override gate", step_id, by)
+    def override_gate(
+        self, step_id: str, gate_id: str, by: str, reason: str | None, *, idem: str | None = None
+    ) -> Event:
+        step, person = (
+            self._step("override gate", step_id),
+            self._person("override gate", step_id, by),
+        )
         text = self._need_reason("override gate", step_id, reason)
         gates = [g.id for g in step.gates]
         if gate_id not in gates:
-            raise ActionRefused("override gate", step_id, [Refusal(
-                "gate", f"step '{step_id}' has no gate '{gate_id}' (gates: {', '.join(map(str, gates)) or 'none'})")])
+            raise ActionRefused(
+                "override gate",
+                step_id,
+                [
+                    Refusal(
+                        "gate",
+                        f"step '{step_id}' has no gate '{gate_id}' "
+                        f"(gates: {', '.join(map(str, gates)) or 'none'})",
+                    )
+                ],
+            )
         if not is_lead(person):
-            raise ActionRefused("override gate", step_id, [Refusal(
-                "override", f"only a lead may override a gate; {person.id} is not one")])
-        return self._record(ev.GATE_OVERRIDDEN, by, {"gate": gate_id, "reason": text}, step_id, idem)
+            raise ActionRefused(
+                "override gate",
+                step_id,
+                [Refusal("override", f"only a lead may override a gate; {person.id} is not one")],
+            )
+        return self._record(
+            ev.GATE_OVERRIDDEN, by, {"gate": gate_id, "reason": text}, step_id, idem
+        )
 
-    def record_gate(self, step_id: str, gate_id: str, ok: bool, detail: str,
-                    evidence: dict[str, Any], *, source: str = "engine") -> Event | None:
+    def record_gate(
+        self,
+        step_id: str,
+        gate_id: str,
+        ok: bool,
+        detail: str,
+        evidence: dict[str, Any],
+        *,
+        source: str = "engine",
+    ) -> Event | None:
         """Evidence from an engine. Journaled only when the verdict or detail changes."""
         current = self.state.steps[step_id].gates.get(gate_id)
         if current is not None and current.ok == ok and current.detail == detail:
             return None
-        return self._record(ev.GATE_EVALUATED, source,
-                            {"gate": gate_id, "ok": ok, "detail": detail, "evidence": evidence},
-                            step_id, None)
+        return self._record(
+            ev.GATE_EVALUATED,
+            source,
+            {"gate": gate_id, "ok": ok, "detail": detail, "evidence": evidence},
+            step_id,
+            None,
+        )
 
     def revise_plan(self, document: PlanDocument, by: str, reason: str | None) -> Event | None:
         """Record a changed plan as a revision. Returns None when the text is unchanged."""
@@ -219,18 +293,42 @@ class Cutover:
         text = self._need_reason("revise plan", None, reason)
         if document.sha256 == self.state.document.sha256:
             return None
-        missing = [s for s, st in self.state.steps.items()
-                   if st.status != "pending" and s not in {x.id for x in document.plan.steps}]
+        missing = [
+            s
+            for s, st in self.state.steps.items()
+            if st.status != "pending" and s not in {x.id for x in document.plan.steps}
+        ]
         if missing:
-            raise ActionRefused("revise plan", None, [Refusal(
-                "revision", f"the revision drops steps that already have history: {', '.join(missing)}")])
-        return self._record(ev.PLAN_REVISED, by, {
-            "plan": {"text": document.text, "sha256": document.sha256, "file": document.file.rsplit('/', 1)[-1]},
-            "previous_sha256": self.state.document.sha256, "reason": text}, None, None)
+            raise ActionRefused(
+                "revise plan",
+                None,
+                [
+                    Refusal(
+                        "revision",
+                        f"the revision drops steps that already have history: {', '.join(missing)}",
+                    )
+                ],
+            )
+        return self._record(
+            ev.PLAN_REVISED,
+            by,
+            {
+                "plan": {
+                    "text": document.text,
+                    "sha256": document.sha256,
+                    "file": document.file.rsplit("/", 1)[-1],
+                },
+                "previous_sha256": self.state.document.sha256,
+                "reason": text,
+            },
+            None,
+            None,
+        )
 
 
-def _with_overrides(payload: dict[str, Any], overridden: list[str],
-                    reason: str | None) -> dict[str, Any]:
+def _with_overrides(
+    payload: dict[str, Any], overridden: list[str], reason: str | None
+) -> dict[str, Any]:
     if overridden:
         payload = {**payload, "overrides": overridden, "override_reason": (reason or "").strip()}
     return payload

@@ -6,7 +6,7 @@ event at a time, so a watcher keeps up by applying what is new.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -94,14 +94,15 @@ class CutoverState:
     document: PlanDocument
     created_at: datetime
     rehearsal: bool = False
+    mode: str = "live"
     steps: dict[str, StepState] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)
     overrides: list[Override] = field(default_factory=list)
     revisions: list[dict[str, Any]] = field(default_factory=list)
     recoveries: list[dict[str, Any]] = field(default_factory=list)
     point_of_no_return_at: datetime | None = None
-    head: Checkpoint | None = None
-    count: int = 0
+    head_seq: int = 0
+    head_hash: str = ""
     last_at: datetime | None = None
 
     @property
@@ -119,9 +120,10 @@ class CutoverState:
             document=load_plan_text(plan["text"], plan.get("file", "<journal>")),
             created_at=parse_ts(first.ts),
             rehearsal=bool(first.payload.get("rehearsal", False)),
+            mode=str(first.payload.get("mode", "live")),
         )
         state._sync_steps()
-        state._mark(first)
+        state._mark(first, state.created_at)
         for event in iterator:
             state.apply(event)
         return state
@@ -133,69 +135,137 @@ class CutoverState:
                 assert gate.id is not None
                 current.gates.setdefault(gate.id, GateState(gate.id))
 
-    def _mark(self, event: Event) -> None:
-        self.head = Checkpoint(event.seq, event.hash)
-        self.count = event.seq
-        self.last_at = parse_ts(event.ts)
+    def _mark(self, event: Event, at: datetime) -> None:
+        self.head_seq, self.head_hash, self.last_at = event.seq, event.hash, at
+
+    @property
+    def head(self) -> Checkpoint | None:
+        return Checkpoint(self.head_seq, self.head_hash) if self.head_seq else None
+
+    @property
+    def count(self) -> int:
+        return self.head_seq
 
     def apply(self, event: Event) -> None:
         """Fold one event in. Events about unknown steps are kept in history, never dropped."""
         at = parse_ts(event.ts)
-        kind, payload, person = event.kind, event.payload, event.actor
         step = self.steps.get(event.step) if event.step else None
         if step is not None:
             step.history.append(event.seq)
-        if kind == ev.STEP_STARTED and step:
-            step.status, step.started_at, step.started_by = "in_progress", at, person
+        handler = _HANDLERS.get(event.kind)
+        if handler is not None:
+            handler(self, event, step, at)
+        overrides = event.payload.get("overrides")
+        if overrides:
+            self.overrides.append(
+                Override(
+                    event.step,
+                    event.kind,
+                    [str(o) for o in overrides],
+                    str(event.payload.get("override_reason", "")),
+                    event.actor,
+                    at,
+                    event.seq,
+                )
+            )
+        self._mark(event, at)
+
+    def _started(self, event: Event, step: StepState | None, at: datetime) -> None:
+        if step:
+            step.status, step.started_at, step.started_by = "in_progress", at, event.actor
             step.ended_at = step.ended_by = None
             step.reason = ""
             step.attempt += 1
-        elif kind in (ev.STEP_COMPLETED, ev.STEP_FAILED, ev.STEP_SKIPPED, ev.STEP_ROLLED_BACK) and step:
-            step.status = {
-                ev.STEP_COMPLETED: "done", ev.STEP_FAILED: "failed",
-                ev.STEP_SKIPPED: "skipped", ev.STEP_ROLLED_BACK: "rolled_back",
-            }[kind]  # type: ignore[assignment]
-            step.ended_at, step.ended_by = at, person
-            step.reason = str(payload.get("reason", ""))
-            if kind == ev.STEP_COMPLETED and self.plan_step_is_ponr(step.id) \
-                    and self.point_of_no_return_at is None:
-                self.point_of_no_return_at = at
-        elif kind == ev.STEP_REOPENED and step:
+
+    def _ended(self, event: Event, step: StepState | None, at: datetime) -> None:
+        if not step:
+            return
+        step.status = _END_STATUS[event.kind]
+        step.ended_at, step.ended_by = at, event.actor
+        step.reason = str(event.payload.get("reason", ""))
+        if (
+            event.kind == ev.STEP_COMPLETED
+            and self.point_of_no_return_at is None
+            and self.plan_step_is_ponr(step.id)
+        ):
+            self.point_of_no_return_at = at
+
+    def _reopened(self, event: Event, step: StepState | None, at: datetime) -> None:
+        if step:
             step.status = "pending"
             step.started_at = step.started_by = step.ended_at = step.ended_by = None
-            step.reason = str(payload.get("reason", ""))
+            step.reason = str(event.payload.get("reason", ""))
             step.earlier_signoffs.extend(step.signoffs)
             step.signoffs = []
-        elif kind == ev.STEP_SIGNED_OFF and step:
-            step.signoffs.append(SignOffRecord(person, str(payload.get("role", "")), at, event.seq,
-                                               dict(payload.get("evidence", {}))))
-        elif kind == ev.NOTE_ADDED:
-            note = Note(person, str(payload.get("text", "")), at, event.seq, event.step)
-            (step.notes if step else self.notes).append(note)
-        elif kind == ev.GATE_EVALUATED and step:
-            gate = step.gates.setdefault(str(payload["gate"]), GateState(str(payload["gate"])))
-            gate.ok, gate.detail, gate.at = bool(payload.get("ok")), str(payload.get("detail", "")), at
+
+    def _signed(self, event: Event, step: StepState | None, at: datetime) -> None:
+        if step:
+            payload = event.payload
+            step.signoffs.append(
+                SignOffRecord(
+                    event.actor,
+                    str(payload.get("role", "")),
+                    at,
+                    event.seq,
+                    dict(payload.get("evidence", {})),
+                )
+            )
+
+    def _noted(self, event: Event, step: StepState | None, at: datetime) -> None:
+        note = Note(event.actor, str(event.payload.get("text", "")), at, event.seq, event.step)
+        (step.notes if step else self.notes).append(note)
+
+    def _gate(self, step: StepState, gate_id: str) -> GateState:
+        gate = step.gates.get(gate_id)
+        if gate is None:
+            gate = step.gates[gate_id] = GateState(gate_id)
+        return gate
+
+    def _evaluated(self, event: Event, step: StepState | None, at: datetime) -> None:
+        if step:
+            payload = event.payload
+            gate = self._gate(step, str(payload["gate"]))
+            gate.ok, gate.detail, gate.at = (
+                bool(payload.get("ok")),
+                str(payload.get("detail", "")),
+                at,
+            )
             gate.evidence = dict(payload.get("evidence", {}))
-        elif kind == ev.GATE_OVERRIDDEN and step:
-            gate = step.gates.setdefault(str(payload["gate"]), GateState(str(payload["gate"])))
-            gate.overridden_by, gate.override_reason = person, str(payload.get("reason", ""))
+
+    def _gate_overridden(self, event: Event, step: StepState | None, at: datetime) -> None:
+        if step:
+            gate = self._gate(step, str(event.payload["gate"]))
+            gate.overridden_by = event.actor
+            gate.override_reason = str(event.payload.get("reason", ""))
             gate.override_seq = event.seq
-            self.overrides.append(Override(event.step, "override gate", [f"gate:{gate.id}"],
-                                           gate.override_reason, person, at, event.seq))
-        elif kind == ev.PLAN_REVISED:
-            plan = payload["plan"]
-            self.document = load_plan_text(plan["text"], plan.get("file", "<journal>"))
-            self.revisions.append({"seq": event.seq, "at": at, "by": person,
-                                   "sha256": plan["sha256"], "reason": payload.get("reason", "")})
-            self._sync_steps()
-        elif kind == ev.JOURNAL_RECOVERED:
-            self.recoveries.append({"seq": event.seq, "at": at, **payload})
-        overrides = payload.get("overrides") if isinstance(payload, dict) else None
-        if overrides:
-            self.overrides.append(Override(event.step, kind, [str(o) for o in overrides],
-                                           str(payload.get("override_reason", "")), person, at,
-                                           event.seq))
-        self._mark(event)
+            self.overrides.append(
+                Override(
+                    event.step,
+                    "override gate",
+                    [f"gate:{gate.id}"],
+                    gate.override_reason,
+                    event.actor,
+                    at,
+                    event.seq,
+                )
+            )
+
+    def _revised(self, event: Event, step: StepState | None, at: datetime) -> None:
+        plan = event.payload["plan"]
+        self.document = load_plan_text(plan["text"], plan.get("file", "<journal>"))
+        self.revisions.append(
+            {
+                "seq": event.seq,
+                "at": at,
+                "by": event.actor,
+                "sha256": plan["sha256"],
+                "reason": event.payload.get("reason", ""),
+            }
+        )
+        self._sync_steps()
+
+    def _recovered(self, event: Event, step: StepState | None, at: datetime) -> None:
+        self.recoveries.append({"seq": event.seq, "at": at, **event.payload})
 
     def plan_step_is_ponr(self, step_id: str) -> bool:
         try:
@@ -215,3 +285,23 @@ class CutoverState:
         """(finished steps, steps in the plan)."""
         ids = [s.id for s in self.plan.steps]
         return sum(1 for i in ids if self.steps[i].status in FINISHED), len(ids)
+
+
+_END_STATUS: dict[str, Status] = {
+    ev.STEP_COMPLETED: "done",
+    ev.STEP_FAILED: "failed",
+    ev.STEP_SKIPPED: "skipped",
+    ev.STEP_ROLLED_BACK: "rolled_back",
+}
+_Handler = Callable[[CutoverState, Event, StepState | None, datetime], None]
+_HANDLERS: dict[str, _Handler] = {
+    ev.STEP_STARTED: CutoverState._started,
+    **{kind: CutoverState._ended for kind in _END_STATUS},
+    ev.STEP_REOPENED: CutoverState._reopened,
+    ev.STEP_SIGNED_OFF: CutoverState._signed,
+    ev.NOTE_ADDED: CutoverState._noted,
+    ev.GATE_EVALUATED: CutoverState._evaluated,
+    ev.GATE_OVERRIDDEN: CutoverState._gate_overridden,
+    ev.PLAN_REVISED: CutoverState._revised,
+    ev.JOURNAL_RECOVERED: CutoverState._recovered,
+}

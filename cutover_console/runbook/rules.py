@@ -54,13 +54,20 @@ def start_blockers(state: CutoverState, step: Step, now: datetime) -> list[Refus
     for dep in step.depends_on:
         dep_state = state.steps[dep]
         if dep_state.status not in FINISHED:
-            out.append(Refusal("dependency",
-                               f"waits for '{dep}' ({dep_state.status.replace('_', ' ')})", True))
+            out.append(
+                Refusal(
+                    "dependency", f"waits for '{dep}' ({dep_state.status.replace('_', ' ')})", True
+                )
+            )
     if step.not_before is not None and now < step.not_before:
-        out.append(Refusal(
-            "not_before",
-            f"not before {_local(state, step.not_before)} "
-            f"({format_duration(step.not_before - now)} from now)", True))
+        out.append(
+            Refusal(
+                "not_before",
+                f"not before {_local(state, step.not_before)} "
+                f"({format_duration(step.not_before - now)} from now)",
+                True,
+            )
+        )
     return out
 
 
@@ -72,8 +79,11 @@ def completion_blockers(state: CutoverState, step: Step) -> list[Refusal]:
         assert gate.id is not None
         gate_state = current.gates.get(gate.id)
         if gate_state is None or not gate_state.satisfied:
-            why = "no evidence yet" if gate_state is None or gate_state.ok is None else \
-                (gate_state.detail or "not met")
+            why = (
+                "no evidence yet"
+                if gate_state is None or gate_state.ok is None
+                else (gate_state.detail or "not met")
+            )
             out.append(Refusal("gate", f"gate '{gate.id}' ({gate.check}) not met: {why}", True))
     missing = missing_signoffs(state, step, current)
     if missing:
@@ -96,7 +106,8 @@ def missing_signoffs(state: CutoverState, step: Step, current: StepState) -> str
     if spec.each_role:
         uncovered = [r for r in spec.roles if r not in {s.role for s in current.signoffs}]
         if uncovered:
-            return f"needs a sign-off by each of {', '.join(spec.roles)}; missing {', '.join(uncovered)}"
+            roles, missing = ", ".join(spec.roles), ", ".join(uncovered)
+            return f"needs a sign-off by each of {roles}; missing {missing}"
     return ""
 
 
@@ -121,8 +132,9 @@ def transition_refusal(current: StepState, action: str) -> Refusal | None:
     return Refusal("transition", f"step '{current.id}' is {status}; cannot {action} ({hint})")
 
 
-def signoff_refusals(state: CutoverState, step: Step, person: Person,
-                     role: str | None) -> tuple[list[Refusal], str]:
+def signoff_refusals(
+    state: CutoverState, step: Step, person: Person, role: str | None
+) -> tuple[list[Refusal], str]:
     """Absolute refusals for a sign-off, and the role it will be recorded under."""
     current = state.steps[step.id]
     spec = step.signoff
@@ -133,12 +145,20 @@ def signoff_refusals(state: CutoverState, step: Step, person: Person,
         if role not in person.roles:
             return [Refusal("role", f"{person.id} does not hold the role '{role}'")], ""
         if role not in spec.roles:
-            return [Refusal("role", f"role '{role}' cannot sign '{step.id}' "
-                                    f"(needs {'/'.join(spec.roles)})")], ""
+            return [
+                Refusal(
+                    "role", f"role '{role}' cannot sign '{step.id}' (needs {'/'.join(spec.roles)})"
+                )
+            ], ""
         eligible = [role]
     if not eligible:
-        return [Refusal("role", f"{person.id} ({', '.join(person.roles)}) cannot sign '{step.id}': "
-                                f"needs {'/'.join(spec.roles)}")], ""
+        return [
+            Refusal(
+                "role",
+                f"{person.id} ({', '.join(person.roles)}) cannot sign '{step.id}': "
+                f"needs {'/'.join(spec.roles)}",
+            )
+        ], ""
     if spec.each_role and role is None:
         covered = {s.role for s in current.signoffs}
         uncovered = [r for r in spec.roles if r not in covered]
@@ -147,20 +167,37 @@ def signoff_refusals(state: CutoverState, step: Step, person: Person,
         if fresh:
             eligible = fresh
         elif uncovered and slots_left <= len(uncovered):
-            return [Refusal("role", f"'{step.id}' still needs {', '.join(uncovered)}; "
-                                    f"{person.id} ({', '.join(person.roles)}) cannot fill that")], ""
+            return [
+                Refusal(
+                    "role",
+                    f"'{step.id}' still needs {', '.join(uncovered)}; "
+                    f"{person.id} ({', '.join(person.roles)}) cannot fill that",
+                )
+            ], ""
     if any(s.person == person.id for s in current.signoffs):
-        return [Refusal("duplicate", f"{person.id} has already signed '{step.id}'; "
-                                     "sign-offs must come from distinct people")], ""
+        return [
+            Refusal(
+                "duplicate",
+                f"{person.id} has already signed '{step.id}'; "
+                "sign-offs must come from distinct people",
+            )
+        ], ""
     if spec.count == 1 and current.started_by == person.id:
-        return [Refusal("self_approval", f"self-approval refused: {person.id} did '{step.id}'; "
-                                         "someone else must sign it off")], ""
+        return [
+            Refusal(
+                "self_approval",
+                f"self-approval refused: {person.id} did '{step.id}'; "
+                "someone else must sign it off",
+            )
+        ], ""
     return [], eligible[0]
 
 
 def ponr_refusal(state: CutoverState) -> Refusal | None:
     if state.point_of_no_return_at is None:
         return None
-    return Refusal("point_of_no_return",
-                   f"the point of no return was passed at {_local(state, state.point_of_no_return_at)}",
-                   True)
+    return Refusal(
+        "point_of_no_return",
+        f"the point of no return was passed at {_local(state, state.point_of_no_return_at)}",
+        True,
+    )

@@ -38,7 +38,8 @@ def status_summary(state: CutoverState, now: datetime) -> dict[str, Any]:
         ponr = {
             "step": ponr_step.id,
             "passed_at": _iso(state.point_of_no_return_at),
-            "rollback_possible_until": None if state.point_of_no_return_at
+            "rollback_possible_until": None
+            if state.point_of_no_return_at
             else _iso(forecast.slots[ponr_step.id].start.astimezone(zone)),
         }
     steps = []
@@ -51,47 +52,66 @@ def status_summary(state: CutoverState, now: datetime) -> dict[str, Any]:
         elif current.status not in FINISHED:
             delay = (slot.start - base_slot.start).total_seconds()
         overrun = (
-            current.status == "in_progress" and current.started_at is not None
+            current.status == "in_progress"
+            and current.started_at is not None
             and now - current.started_at > step.duration
         )
-        steps.append({
-            "id": step.id,
-            "title": step.title,
-            "phase": step.phase,
-            "owner": step.owner,
-            "kind": step.kind,
-            "status": current.status,
-            "planned_start": _iso(base_slot.start.astimezone(zone)),
-            "planned_end": _iso(base_slot.end.astimezone(zone)),
-            "forecast_start": _iso(slot.start.astimezone(zone)),
-            "forecast_end": _iso(slot.end.astimezone(zone)),
-            "actual_start": _iso(current.started_at and current.started_at.astimezone(zone)),
-            "actual_end": _iso(current.ended_at and current.ended_at.astimezone(zone)),
-            "started_by": current.started_by,
-            "ended_by": current.ended_by,
-            "delay_s": delay,
-            "overrun": overrun,
-            "reason": current.reason or None,
-            "blockers": step_blockers(state, step.id, now),
-            "signoffs": [{"person": s.person, "role": s.role, "at": _iso(s.at)}
-                         for s in current.signoffs],
-            "gates": [{"id": g.id, "ok": g.ok, "detail": g.detail,
-                       "overridden": g.overridden_by is not None}
-                      for g in current.gates.values()],
-            "point_of_no_return": step.point_of_no_return,
-        })
+        steps.append(
+            {
+                "id": step.id,
+                "title": step.title,
+                "phase": step.phase,
+                "owner": step.owner,
+                "kind": step.kind,
+                "status": current.status,
+                "planned_start": _iso(base_slot.start.astimezone(zone)),
+                "planned_end": _iso(base_slot.end.astimezone(zone)),
+                "forecast_start": _iso(slot.start.astimezone(zone)),
+                "forecast_end": _iso(slot.end.astimezone(zone)),
+                "actual_start": _iso(current.started_at and current.started_at.astimezone(zone)),
+                "actual_end": _iso(current.ended_at and current.ended_at.astimezone(zone)),
+                "started_by": current.started_by,
+                "ended_by": current.ended_by,
+                "delay_s": delay,
+                "overrun": overrun,
+                "reason": current.reason or None,
+                "blockers": step_blockers(state, step.id, now),
+                "signoffs": [
+                    {"person": s.person, "role": s.role, "at": _iso(s.at)} for s in current.signoffs
+                ],
+                "gates": [
+                    {
+                        "id": g.id,
+                        "ok": g.ok,
+                        "detail": g.detail,
+                        "overridden": g.overridden_by is not None,
+                    }
+                    for g in current.gates.values()
+                ],
+                "point_of_no_return": step.point_of_no_return,
+            }
+        )
     return {
         "cutover": {
-            "id": plan.cutover.id, "name": plan.cutover.name, "client": plan.cutover.client,
-            "timezone": plan.cutover.timezone, "rehearsal": state.rehearsal,
-            "window": {"start": _iso(plan.cutover.window.start),
-                       "end": _iso(plan.cutover.window.end)},
+            "id": plan.cutover.id,
+            "name": plan.cutover.name,
+            "client": plan.cutover.client,
+            "timezone": plan.cutover.timezone,
+            "rehearsal": state.rehearsal,
+            "mode": state.mode,
+            "window": {
+                "start": _iso(plan.cutover.window.start),
+                "end": _iso(plan.cutover.window.end),
+            },
             "plan_sha256": state.document.sha256,
         },
         "now": _iso(now.astimezone(zone)),
         "head": {"seq": state.head.seq, "hash": state.head.hash} if state.head else None,
-        "progress": {"finished": done, "total": total,
-                     "in_progress": [s["id"] for s in steps if s["status"] == "in_progress"]},
+        "progress": {
+            "finished": done,
+            "total": total,
+            "in_progress": [s["id"] for s in steps if s["status"] == "in_progress"],
+        },
         "planned_end": _iso(base.end.astimezone(zone)),
         "forecast_end": _iso(forecast.end.astimezone(zone)),
         "critical_path": forecast.critical_path(),

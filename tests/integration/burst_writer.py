@@ -14,8 +14,9 @@ def main() -> None:
     print("ready", flush=True)
     actor = Actor("lena", "test")
     for i in range(count):
-        event = writer.append("note.added", {"text": f"burst {i}", "pad": "x" * (i % 300)},
-                              actor=actor)
+        event = writer.append(
+            "note.added", {"text": f"burst {i}", "pad": "x" * (i % 300)}, actor=actor
+        )
         print(event.seq, flush=True)
     if len(sys.argv) > 3 and sys.argv[3] == "hold":
         sys.stdin.read()  # keep the lock until the parent closes stdin or kills us

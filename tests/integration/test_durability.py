@@ -24,13 +24,23 @@ WRITER = Path(__file__).with_name("burst_writer.py")
 
 def new_journal(path: Path) -> None:
     document = load_plan(SMALL)
-    JournalWriter.create(path, document.text, document.sha256, document.file,
-                         Actor("lena", "test"), cutover_id="small-cutover").close()
+    JournalWriter.create(
+        path,
+        document.text,
+        document.sha256,
+        document.file,
+        Actor("lena", "test"),
+        cutover_id="small-cutover",
+    ).close()
 
 
 def start_writer(path: Path, count: int, *extra: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, str(WRITER), str(path), str(count), *extra],
-                            stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(WRITER), str(path), str(count), *extra],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
     return proc
@@ -128,6 +138,6 @@ def test_reader_has_no_write_path(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     new_journal(path)
     reader = JournalReader(path)
-    with pytest.raises(Exception, match="readonly|read-only|query_only"):
+    with pytest.raises(Exception, match=r"readonly|read-only|query_only"):
         reader.conn.execute("INSERT INTO events (seq) VALUES (99)")
     reader.close()

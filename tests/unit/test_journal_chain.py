@@ -18,11 +18,11 @@ from cutover_console.journal.store import APPLICATION_ID
 @pytest.fixture
 def journal(tmp_path: Path) -> tuple[Path, Checkpoint]:
     path = tmp_path / "j.sqlite"
-    writer = JournalWriter.create(path, "plan: text", "0" * 64, "p.yaml", Actor("lena", "root"),
-                                  cutover_id="t")
+    writer = JournalWriter.create(
+        path, "plan: text", "0" * 64, "p.yaml", Actor("lena", "root"), cutover_id="t"
+    )
     for i in range(2, 11):
-        writer.append("note.added", {"text": f"note {i}"}, actor=Actor("lena", "root"),
-                      step=None)
+        writer.append("note.added", {"text": f"note {i}"}, actor=Actor("lena", "root"), step=None)
     head = writer.head()
     writer.close()
     assert head is not None and head.seq == 10
@@ -43,10 +43,25 @@ def attack(path: Path, *statements: str, params: tuple[object, ...] = ()) -> Non
 def rehash(path: Path, seq: int) -> None:
     """Recompute one row's own hash after editing it (a careful attacker)."""
     conn = sqlite3.connect(path)
-    row = conn.execute("SELECT seq, ts, actor, os_user, kind, step, payload, v, idem, prev "
-                       "FROM events WHERE seq = ?", (seq,)).fetchone()
-    digest = body_hash(event_body(row[0], row[1], row[2], row[3], row[4], row[5],
-                                  json.loads(row[6]), row[7], row[8], row[9]))
+    row = conn.execute(
+        "SELECT seq, ts, actor, os_user, kind, step, payload, v, idem, prev "
+        "FROM events WHERE seq = ?",
+        (seq,),
+    ).fetchone()
+    digest = body_hash(
+        event_body(
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            row[5],
+            json.loads(row[6]),
+            row[7],
+            row[8],
+            row[9],
+        )
+    )
     conn.execute("UPDATE events SET hash = ? WHERE seq = ?", (digest, seq))
     conn.commit()
     conn.close()
@@ -89,7 +104,7 @@ def test_edit_of_payload_formatting_is_caught(journal: tuple[Path, Checkpoint]) 
 
 def test_edit_and_rehash_is_caught_at_the_next_link(journal: tuple[Path, Checkpoint]) -> None:
     path, _ = journal
-    attack(path, "UPDATE events SET payload = '{\"text\":\"forged\"}' WHERE seq = 6")
+    attack(path, 'UPDATE events SET payload = \'{"text":"forged"}\' WHERE seq = 6')
     rehash(path, 6)
     report = verify(path)
     assert report.bad_seq == 6 and report.problem.startswith("changed")
@@ -109,19 +124,45 @@ def test_insert_is_named_inserted(journal: tuple[Path, Checkpoint]) -> None:
     conn = sqlite3.connect(path)
     conn.execute("DROP TRIGGER events_no_update")
     conn.execute("DROP TRIGGER events_no_delete")
-    rows = conn.execute("SELECT seq, ts, actor, os_user, kind, step, payload, v, idem, prev, hash "
-                        "FROM events ORDER BY seq").fetchall()
+    rows = conn.execute(
+        "SELECT seq, ts, actor, os_user, kind, step, payload, v, idem, prev, hash "
+        "FROM events ORDER BY seq"
+    ).fetchall()
     conn.execute("DELETE FROM events")
     prev_hash = rows[2][10]  # event 3
-    forged_body = event_body(4, rows[3][1], "mallory", "root", "note.added", None,
-                             {"text": "forged"}, 1, None, prev_hash)
-    forged = (4, rows[3][1], "mallory", "root", "note.added", None, '{"text":"forged"}', 1,
-              None, prev_hash, body_hash(forged_body))
+    forged_body = event_body(
+        4, rows[3][1], "mallory", "root", "note.added", None, {"text": "forged"}, 1, None, prev_hash
+    )
+    forged = (
+        4,
+        rows[3][1],
+        "mallory",
+        "root",
+        "note.added",
+        None,
+        '{"text":"forged"}',
+        1,
+        None,
+        prev_hash,
+        body_hash(forged_body),
+    )
     renumbered = []
     for row in rows[3:]:  # shift the rest by one and re-hash each so every row is self-consistent
         seq = row[0] + 1
-        digest = body_hash(event_body(seq, row[1], row[2], row[3], row[4], row[5],
-                                      json.loads(row[6]), row[7], row[8], row[9]))
+        digest = body_hash(
+            event_body(
+                seq,
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                json.loads(row[6]),
+                row[7],
+                row[8],
+                row[9],
+            )
+        )
         renumbered.append((seq, *row[1:10], digest))
     for row in [*rows[:3], forged, *renumbered]:
         conn.execute("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
@@ -133,9 +174,12 @@ def test_insert_is_named_inserted(journal: tuple[Path, Checkpoint]) -> None:
 
 def test_swapped_rows_are_named_reordered(journal: tuple[Path, Checkpoint]) -> None:
     path, _ = journal
-    attack(path, "UPDATE events SET seq = 1000 WHERE seq = 7",
-           "UPDATE events SET seq = 7 WHERE seq = 8",
-           "UPDATE events SET seq = 8 WHERE seq = 1000")
+    attack(
+        path,
+        "UPDATE events SET seq = 1000 WHERE seq = 7",
+        "UPDATE events SET seq = 7 WHERE seq = 8",
+        "UPDATE events SET seq = 8 WHERE seq = 1000",
+    )
     report = verify(path)
     assert report.bad_seq == 7 and report.problem.startswith("reordered"), report.problem
 
@@ -150,7 +194,7 @@ def test_truncated_tail_needs_a_checkpoint(journal: tuple[Path, Checkpoint]) -> 
 
 def test_rewritten_history_against_checkpoint(journal: tuple[Path, Checkpoint]) -> None:
     path, head = journal
-    attack(path, "UPDATE events SET payload = '{\"text\":\"rewritten\"}' WHERE seq = 10")
+    attack(path, 'UPDATE events SET payload = \'{"text":"rewritten"}\' WHERE seq = 10')
     rehash(path, 10)  # the last event: no later link reveals it
     assert verify(path).ok
     report = verify(path, head)

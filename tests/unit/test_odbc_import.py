@@ -38,6 +38,7 @@ def test_core_commands_never_import_pyodbc_or_textual() -> None:
         "    bad = [m for m in ('textual', 'pyodbc') if m in sys.modules]\n"
         "    print('LOADED', bad)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
     assert "LOADED []" in result.stdout, result.stdout + result.stderr

@@ -1,4 +1,4 @@
-"""Plan loading: valid plans, the broken-plan corpus (line and field asserted), a fuzz of the loader."""
+"""Plan loading: valid plans, the broken-plan corpus (line and field asserted), a fuzz."""
 
 from __future__ import annotations
 
@@ -60,9 +60,9 @@ def test_broken_plan_is_reported_at_its_line_and_field(path: Path) -> None:
     with pytest.raises(PlanInvalid) as exc:
         load_plan(path)
     found = [(p.line, p.column, format_path(p.path), p.message) for p in exc.value.problems]
-    assert any(
-        (ln, cl, fp) == (line, col, field) and needle in msg for ln, cl, fp, msg in found
-    ), f"{path.name}: expected {line}:{col} {field} '{needle}', got {found}"
+    assert any((ln, cl, fp) == (line, col, field) and needle in msg for ln, cl, fp, msg in found), (
+        f"{path.name}: expected {line}:{col} {field} '{needle}', got {found}"
+    )
 
 
 def test_corpus_is_large_enough() -> None:
@@ -82,7 +82,9 @@ def test_unknown_key_suggests_the_right_one() -> None:
     with pytest.raises(PlanInvalid) as exc:
         load_plan_text(text, "p.yaml")
     problem = exc.value.problems[0]
-    assert "unknown key 'dependson'" in problem.message and "did you mean 'depends_on'" in problem.hint
+    assert (
+        "unknown key 'dependson'" in problem.message and "did you mean 'depends_on'" in problem.hint
+    )
     assert str(problem).startswith("p.yaml:")
 
 
@@ -104,8 +106,11 @@ def test_secrets_must_be_references() -> None:
 
 
 def test_names_pattern_expands() -> None:
-    assert expand_names("shop{001..003}.x.test") == ["shop001.x.test", "shop002.x.test",
-                                                     "shop003.x.test"]
+    assert expand_names("shop{001..003}.x.test") == [
+        "shop001.x.test",
+        "shop002.x.test",
+        "shop003.x.test",
+    ]
     assert len(expand_names("s{1..800}.x")) == 800
 
 
@@ -115,12 +120,35 @@ def test_plan_that_overruns_its_window_warns() -> None:
     assert any("does not fit its window" in str(w) for w in document.warnings)
 
 
-yaml_fragments = st.sampled_from([
-    "cutover:", "  id: x", "steps:", "  - id: a", "    depends_on: [a]", "people: []", "- ",
-    ": :", "  window: {start: 2026-01-01 00:00}", "\t", "&a [*a]", "!!python/object:os.system",
-    "duration: 15", "'", '"', "{", "[", "phases: [{id: p, title: P}]", "version: 2",
-    "    owner: lead", "x: 1\nx: 2", "<<: *a", "---\n---", "\x00", "é: ü",
-])
+yaml_fragments = st.sampled_from(
+    [
+        "cutover:",
+        "  id: x",
+        "steps:",
+        "  - id: a",
+        "    depends_on: [a]",
+        "people: []",
+        "- ",
+        ": :",
+        "  window: {start: 2026-01-01 00:00}",
+        "\t",
+        "&a [*a]",
+        "!!python/object:os.system",
+        "duration: 15",
+        "'",
+        '"',
+        "{",
+        "[",
+        "phases: [{id: p, title: P}]",
+        "version: 2",
+        "    owner: lead",
+        "x: 1\nx: 2",
+        "<<: *a",
+        "---\n---",
+        "\x00",
+        "é: ü",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -8,7 +8,7 @@ import pytest
 from support import SMALL
 
 from cutover_console.clock import ManualClock
-from cutover_console.journal import JournalReader, JournalWriter
+from cutover_console.journal import Actor, JournalReader, JournalWriter
 from cutover_console.plan import load_plan, load_plan_text
 from cutover_console.runbook import ActionRefused, Cutover, load_state, status_summary
 
@@ -178,8 +178,9 @@ def test_reopen_clears_signoffs_but_keeps_history(cutover: Cutover) -> None:
     assert cutover.state.steps["backup"].attempt == 2
 
 
-def test_rollback_after_point_of_no_return_needs_override(cutover: Cutover,
-                                                          clock: ManualClock) -> None:
+def test_rollback_after_point_of_no_return_needs_override(
+    cutover: Cutover, clock: ManualClock
+) -> None:
     finish_backup(cutover)
     clock.set(datetime(2026, 12, 6, 12, 0, tzinfo=UTC))
     cutover.start("dns-switch", "nia")
@@ -248,6 +249,55 @@ def test_status_forecast_and_ponr(cutover: Cutover, clock: ManualClock) -> None:
 def test_overrun_flag(cutover: Cutover, clock: ManualClock) -> None:
     cutover.start("freeze", "omar")
     clock.advance(timedelta(minutes=16))
-    freeze = next(s for s in status_summary(cutover.state, clock.now())["steps"]
-                  if s["id"] == "freeze")
+    freeze = next(
+        s for s in status_summary(cutover.state, clock.now())["steps"] if s["id"] == "freeze"
+    )
     assert freeze["overrun"] is True
+
+
+def test_each_role_needs_every_listed_role(journal_path, clock) -> None:  # type: ignore[no-untyped-def]
+    text = SMALL.read_text().replace(
+        "signoff: {roles: [dba, lead], count: 2}",
+        "signoff: {roles: [dba, lead], count: 2, each_role: true}",
+    )
+    document = load_plan_text(text, "small.yaml")
+    writer = JournalWriter.create(
+        journal_path.with_name("each.sqlite"),
+        document.text,
+        document.sha256,
+        document.file,
+        Actor.here("lena"),
+        cutover_id="small-cutover",
+        clock=clock,
+    )
+    try:
+        c = Cutover(writer, clock)
+        c.start("freeze", "omar")
+        c.complete("freeze", "omar")
+        c.start("backup", "dmitri")
+        c.signoff("backup", "dmitri")
+        with pytest.raises(ActionRefused) as exc:
+            c.signoff("backup", "ravi")  # a second dba cannot stand in for the lead
+        assert "still needs lead" in str(exc.value)
+        c.signoff("backup", "lena")
+        c.complete("backup", "dmitri")
+    finally:
+        writer.close()
+
+
+def test_old_event_versions_are_upgraded_on_read(cutover: Cutover) -> None:
+    from cutover_console.journal import events as ev
+
+    event = cutover.note("v1 note", "lena")
+    assert event.v == 1
+
+    @ev.register_upgrader("note.added", 1)
+    def _v1_to_v2(payload: dict) -> dict:  # type: ignore[type-arg]
+        return {**payload, "text": payload["text"].upper(), "format": "markdown"}
+
+    try:
+        read = next(iter(JournalReader(cutover.writer.path).events(after=event.seq - 1)))
+        assert read.v == 2 and read.payload == {"text": "V1 NOTE", "format": "markdown"}
+        assert JournalReader(cutover.writer.path).verify().ok  # the stored v1 row is untouched
+    finally:
+        ev._UPGRADERS.pop(("note.added", 1))

@@ -1,0 +1,88 @@
+"""The `cutover` command end to end, in subprocesses, as a script or a second terminal uses it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from support import SHIPPED, SMALL, run_cli
+
+from cutover_console.journal import JournalReader
+from cutover_console.runbook import load_state
+
+
+def test_tabletop_walks_the_shipped_plan_through_the_rules(tmp_path: Path) -> None:
+    journal = tmp_path / "tt.sqlite"
+    result = run_cli("tabletop", str(SHIPPED), "--journal", str(journal))
+    assert result.returncode == 0, result.stderr
+    assert "43/43 steps done" in result.stdout and "chain intact" in result.stdout
+    with JournalReader(journal) as reader:
+        state = load_state(reader)
+    assert state.mode == "tabletop" and state.rehearsal
+    assert all(s.status == "done" for s in state.steps.values())
+    ponr = state.plan.step("open-new-writes")
+    assert ponr.point_of_no_return and state.point_of_no_return_at is not None
+    # every gate it could not evidence is an explicit, reasoned override by the lead
+    assert state.overrides and all("tabletop" in o.reason for o in state.overrides)
+    go = state.steps["saturday-go"]
+    roles = {s.role for s in go.signoffs}
+    assert roles == {"lead", "rollback-approver"}  # each_role honoured
+
+
+def test_script_flow_init_step_signoff_status(tmp_path: Path) -> None:
+    j = str(tmp_path / "j.sqlite")
+    assert run_cli("init", str(SMALL), "--journal", j).returncode == 0
+    assert run_cli("init", str(SMALL), "--journal", j).returncode == 2  # never overwrites
+    refused = run_cli("step", "start", "backup", "-j", j, "--by", "dmitri")
+    assert refused.returncode == 1 and "waits for 'freeze'" in refused.stderr
+    for args in (["step", "start", "freeze"], ["step", "done", "freeze"]):
+        assert run_cli(*args, "-j", j, "--by", "omar").returncode == 0
+    assert run_cli("step", "start", "backup", "-j", j, "--by", "dmitri").returncode == 0
+    bad_role = run_cli("signoff", "backup", "-j", j, "--by", "cleo")
+    assert bad_role.returncode == 1 and "cannot sign" in bad_role.stderr
+    skip = run_cli("step", "skip", "announce", "-j", j, "--by", "lena")
+    assert skip.returncode == 1 and "needs a reason" in skip.stderr
+    # retried with the same key: recorded once
+    for _ in range(2):
+        ok = run_cli("note", "bridge open", "-j", j, "--by", "lena", "--idempotency-key", "k1")
+        assert ok.returncode == 0
+    status = run_cli("status", "-j", j, "--json")
+    summary = json.loads(status.stdout)
+    assert summary["progress"]["finished"] == 1
+    assert summary["progress"]["in_progress"] == ["backup"]
+    backup = next(s for s in summary["steps"] if s["id"] == "backup")
+    assert backup["blockers"] == ["needs 2 distinct sign-offs by dba/lead; has 0 (none)"]
+    events = run_cli("events", "-j", j, "--jsonl").stdout.splitlines()
+    assert sum(1 for e in events if json.loads(e)["kind"] == "note.added") == 1
+    human = run_cli("status", "-j", j)
+    assert human.returncode == 0 and "rollback still possible until" in human.stdout
+    head = summary["head"]
+    assert run_cli("verify", j, "--expect-head", f"{head['seq']}:{head['hash']}").returncode == 0
+
+
+def test_unknown_person_and_step_are_clear(tmp_path: Path) -> None:
+    j = str(tmp_path / "j.sqlite")
+    run_cli("init", str(SMALL), "--journal", j)
+    who = run_cli("step", "start", "freeze", "-j", j, "--by", "mallory")
+    assert who.returncode == 1 and "not a person in this plan" in who.stderr
+    what = run_cli("step", "start", "frieze", "-j", j, "--by", "omar")
+    assert what.returncode == 1 and "no step 'frieze'" in what.stderr
+    missing = run_cli("status", "-j", str(tmp_path / "nope.sqlite"))
+    assert missing.returncode == 2 and "no such journal" in missing.stderr
+    for result in (who, what, missing):
+        assert "Traceback" not in result.stderr
+
+
+def test_revise_records_a_changed_plan(tmp_path: Path) -> None:
+    j = str(tmp_path / "j.sqlite")
+    run_cli("init", str(SMALL), "--journal", j)
+    same = run_cli("revise", str(SMALL), "-j", j, "--by", "lena", "--reason", "none")
+    assert "unchanged" in same.stdout
+    edited = tmp_path / "small.yaml"
+    edited.write_text(SMALL.read_text().replace("duration: 45m", "duration: 1h"))
+    changed = run_cli("revise", str(edited), "-j", j, "--by", "lena", "--reason", "longer tests")
+    assert changed.returncode == 0 and "plan revised" in changed.stdout
+    kinds = [
+        json.loads(x)["kind"] for x in run_cli("events", "-j", j, "--jsonl").stdout.splitlines()
+    ]
+    assert kinds == ["journal.created", "plan.revised"]
