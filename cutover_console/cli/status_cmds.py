@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -92,11 +92,9 @@ def _render_status(summary: dict[str, Any]) -> None:
         actual = _hm(s["actual_start"])
         if s["actual_end"]:
             actual += f"–{_hm(s['actual_end'])[-5:]}"
-        delay = (
-            ""
-            if s["delay_s"] is None or abs(s["delay_s"]) < 60
-            else format_duration(__import__("datetime").timedelta(seconds=s["delay_s"]))
-        )
+        delay = ""
+        if s["delay_s"] is not None and abs(s["delay_s"]) >= 60:
+            delay = format_duration(timedelta(seconds=s["delay_s"]))
         status_text = s["status"].replace("_", " ") + (" OVERRUN" if s["overrun"] else "")
         table.add_row(
             f"  {s['id']}",
@@ -105,19 +103,17 @@ def _render_status(summary: dict[str, Any]) -> None:
             _hm(s["planned_start"]),
             actual,
             delay,
-            "; ".join(s["blockers"])
-            if s["status"] in ("in_progress",)
-            or (s["blockers"] and s["status"] == "pending" and _next_up(s, summary))
-            else "",
+            "; ".join(_worth_showing(s["blockers"])),
         )
     console.print(table)
     head = summary["head"]
     console.print(f"journal checkpoint [bold]{head['seq']}:{head['hash']}[/]")
 
 
-def _next_up(step: dict[str, Any], summary: dict[str, Any]) -> bool:
-    """Show blockers for pending steps whose dependencies are all finished (the next wave)."""
-    return not any(b.startswith("waits for") for b in step["blockers"])
+def _worth_showing(blockers: list[str]) -> list[str]:
+    """A step waiting on others says only that; the next wave shows its real blockers."""
+    waiting = [b for b in blockers if b.startswith("waits for")]
+    return waiting[:1] + (["…"] if len(waiting) > 1 else []) if waiting else blockers
 
 
 @cli.command()

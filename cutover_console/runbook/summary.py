@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from ..plan.schedule import planned
@@ -10,8 +10,9 @@ from .fold import FINISHED, CutoverState
 from .rules import completion_blockers, start_blockers
 
 
-def _iso(when: datetime | None) -> str | None:
-    return when.isoformat() if when is not None else None
+def _iso(when: datetime | None, zone: tzinfo) -> str | None:
+    """ISO 8601 in the client's zone: what people on the bridge call read."""
+    return when.astimezone(zone).isoformat() if when is not None else None
 
 
 def step_blockers(state: CutoverState, step_id: str, now: datetime) -> list[str]:
@@ -37,10 +38,10 @@ def status_summary(state: CutoverState, now: datetime) -> dict[str, Any]:
     if ponr_step is not None:
         ponr = {
             "step": ponr_step.id,
-            "passed_at": _iso(state.point_of_no_return_at),
+            "passed_at": _iso(state.point_of_no_return_at, zone),
             "rollback_possible_until": None
             if state.point_of_no_return_at
-            else _iso(forecast.slots[ponr_step.id].start.astimezone(zone)),
+            else _iso(forecast.slots[ponr_step.id].start, zone),
         }
     steps = []
     for step in plan.steps:
@@ -64,12 +65,12 @@ def status_summary(state: CutoverState, now: datetime) -> dict[str, Any]:
                 "owner": step.owner,
                 "kind": step.kind,
                 "status": current.status,
-                "planned_start": _iso(base_slot.start.astimezone(zone)),
-                "planned_end": _iso(base_slot.end.astimezone(zone)),
-                "forecast_start": _iso(slot.start.astimezone(zone)),
-                "forecast_end": _iso(slot.end.astimezone(zone)),
-                "actual_start": _iso(current.started_at and current.started_at.astimezone(zone)),
-                "actual_end": _iso(current.ended_at and current.ended_at.astimezone(zone)),
+                "planned_start": _iso(base_slot.start, zone),
+                "planned_end": _iso(base_slot.end, zone),
+                "forecast_start": _iso(slot.start, zone),
+                "forecast_end": _iso(slot.end, zone),
+                "actual_start": _iso(current.started_at, zone),
+                "actual_end": _iso(current.ended_at, zone),
                 "started_by": current.started_by,
                 "ended_by": current.ended_by,
                 "delay_s": delay,
@@ -77,7 +78,8 @@ def status_summary(state: CutoverState, now: datetime) -> dict[str, Any]:
                 "reason": current.reason or None,
                 "blockers": step_blockers(state, step.id, now),
                 "signoffs": [
-                    {"person": s.person, "role": s.role, "at": _iso(s.at)} for s in current.signoffs
+                    {"person": s.person, "role": s.role, "at": _iso(s.at, zone)}
+                    for s in current.signoffs
                 ],
                 "gates": [
                     {
@@ -100,20 +102,20 @@ def status_summary(state: CutoverState, now: datetime) -> dict[str, Any]:
             "rehearsal": state.rehearsal,
             "mode": state.mode,
             "window": {
-                "start": _iso(plan.cutover.window.start),
-                "end": _iso(plan.cutover.window.end),
+                "start": _iso(plan.cutover.window.start, zone),
+                "end": _iso(plan.cutover.window.end, zone),
             },
             "plan_sha256": state.document.sha256,
         },
-        "now": _iso(now.astimezone(zone)),
+        "now": _iso(now, zone),
         "head": {"seq": state.head.seq, "hash": state.head.hash} if state.head else None,
         "progress": {
             "finished": done,
             "total": total,
             "in_progress": [s["id"] for s in steps if s["status"] == "in_progress"],
         },
-        "planned_end": _iso(base.end.astimezone(zone)),
-        "forecast_end": _iso(forecast.end.astimezone(zone)),
+        "planned_end": _iso(base.end, zone),
+        "forecast_end": _iso(forecast.end, zone),
         "critical_path": forecast.critical_path(),
         "fits_window": forecast.end <= plan.cutover.window.end,
         "point_of_no_return": ponr,

@@ -24,6 +24,9 @@ def test_tabletop_walks_the_shipped_plan_through_the_rules(tmp_path: Path) -> No
     assert ponr.point_of_no_return and state.point_of_no_return_at is not None
     # every gate it could not evidence is an explicit, reasoned override by the lead
     assert state.overrides and all("tabletop" in o.reason for o in state.overrides)
+    summary = json.loads(run_cli("status", "-j", str(journal), "--json").stdout)
+    # shown in the client's zone: open-new-writes ended Sun 11:05 Chicago (17:05 UTC)
+    assert summary["point_of_no_return"]["passed_at"] == "2026-12-06T11:05:00-06:00"
     go = state.steps["saturday-go"]
     roles = {s.role for s in go.signoffs}
     assert roles == {"lead", "rollback-approver"}  # each_role honoured
