@@ -14,7 +14,7 @@ from ..plan import load_plan
 from ..runbook import Cutover
 from ..runbook.autopilot import lead_of, run_tabletop
 from . import cli
-from .options import by_option, idem_option, journal_option
+from .options import by_option, idem_option, journal_option, new_journal_option
 
 
 @contextmanager
@@ -32,13 +32,7 @@ def _done(event: Event, what: str) -> None:
 
 @cli.command()
 @click.argument("plan", type=click.Path(path_type=Path))
-@click.option(
-    "--journal",
-    "-j",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where to create it (default: state/<cutover id>.sqlite).",
-)
+@new_journal_option("state/<cutover id>.sqlite")
 @click.option(
     "--by",
     default=None,
@@ -211,13 +205,7 @@ def revise(plan: Path, journal: Path, by: str, reason: str) -> None:
 
 @cli.command()
 @click.argument("plan", type=click.Path(path_type=Path))
-@click.option(
-    "--journal",
-    "-j",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where to write it (default: state/<cutover id>-tabletop-<time>.sqlite).",
-)
+@new_journal_option("state/<cutover id>-tabletop-<time>.sqlite")
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary.")
 def tabletop(plan: Path, journal: Path | None, quiet: bool) -> None:
     """Tabletop rehearsal: walk PLAN through the real rules on a simulated clock.

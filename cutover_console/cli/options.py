@@ -40,3 +40,18 @@ def idem_option(fn: F) -> F:
         default=None,
         help="Retry-safe key: the same key records the action once, however often it is sent.",
     )(fn)
+
+
+def new_journal_option(default_help: str) -> Callable[[F], F]:
+    """`--journal` for commands that create a journal (optional; a default path is derived)."""
+
+    def wrap(fn: F) -> F:
+        return click.option(
+            "--journal",
+            "-j",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help=f"Where to create it (default: {default_help}).",
+        )(fn)
+
+    return wrap

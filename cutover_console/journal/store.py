@@ -26,7 +26,6 @@ from .chain import (
     StoredRow,
     body_hash,
     canonical_json,
-    event_body,
     recompute_hash,
     verify_rows,
 )
@@ -307,58 +306,42 @@ class JournalWriter(JournalReader):
             ).fetchone()
             if existing is not None:
                 return _row_event(existing)
-        seq = self._head_seq + 1
-        ts = format_ts(self.clock.now())
-        version = ev.version_for(kind)
-        payload_text = canonical_json(payload)
-        digest = body_hash(
-            event_body(
-                seq,
-                ts,
-                actor.person,
-                actor.os_user,
-                kind,
-                step,
-                payload,
-                version,
-                idem,
-                self._head_hash,
-            )
-        )
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            self.conn.execute(
-                f"INSERT INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    seq,
-                    ts,
-                    actor.person,
-                    actor.os_user,
-                    kind,
-                    step,
-                    payload_text,
-                    version,
-                    idem,
-                    self._head_hash,
-                    digest,
-                ),
-            )
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
         event = Event(
-            seq,
-            ts,
+            self._head_seq + 1,
+            format_ts(self.clock.now()),
             actor.person,
             actor.os_user,
             kind,
             step,
             payload,
-            version,
+            ev.version_for(kind),
             idem,
             self._head_hash,
-            digest,
+            "",
         )
+        event.hash = body_hash(event.body())
+        row = (
+            event.seq,
+            event.ts,
+            event.actor,
+            event.os_user,
+            event.kind,
+            event.step,
+            canonical_json(payload),
+            event.v,
+            event.idem,
+            event.prev,
+            event.hash,
+        )
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute(
+                f"INSERT INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", row
+            )
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        seq, digest = event.seq, event.hash
         self._head_seq, self._head_hash = seq, digest
         return event
