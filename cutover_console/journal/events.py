@@ -18,6 +18,9 @@ STEP_SIGNED_OFF = "step.signed_off"
 NOTE_ADDED = "note.added"
 GATE_EVALUATED = "gate.evaluated"
 GATE_OVERRIDDEN = "gate.overridden"
+DNS_VERDICT = "dns.verdict"  # a resolver's verdict (or flags) for a record changed
+DNS_RECORD = "dns.record"  # a record's percent new or flip ETA moved
+DNS_AUTHORITY = "dns.authority"  # what the authorities serve (status, TTL, serials) changed
 
 # The payload version each kind is written with today. Bump it when a payload changes shape, and
 # register an upgrader from the previous version so that old journals still fold.

@@ -205,6 +205,7 @@ class Resolver(Strict):
     operator: str = ""
     region: str = ""
     anycast: bool = False
+    qps: float = Field(default=20.0, gt=0, le=10000)  # our politeness budget for it
 
     @field_validator("address")
     @classmethod
@@ -243,7 +244,7 @@ class DnsRecord(Strict):
     name: str | None = None
     names: list[str] | None = None
     type: Literal["A", "AAAA", "CNAME", "MX", "TXT"] = "A"
-    old: list[str] = Field(min_length=1)
+    old: list[str] = Field(default_factory=list)  # empty: the name did not exist before
     new: list[str] = Field(min_length=1)
     ttl: int | None = Field(default=None, ge=0, le=604800)
     zone: str | None = None
@@ -286,10 +287,21 @@ class DnsRecord(Strict):
         return out
 
 
+class Authority(Strict):
+    """An authoritative server, asked directly with recursion off."""
+
+    name: str
+    address: str
+    port: int = Field(default=53, ge=1, le=65535)
+
+    _ip = field_validator("address")(Resolver._ip.__func__)  # type: ignore[attr-defined]
+
+
 class DnsSection(Strict):
+    zone: str | None = None  # default: found from the records' SOA
     resolvers: list[Resolver] | None = None
     extra_resolvers: list[Resolver] = Field(default_factory=list)
-    authorities: list[str] | None = None
+    authorities: list[Authority] | None = None
     records: list[DnsRecord] = Field(default_factory=list)
     switch_at: WallTime | None = None
 

@@ -1,0 +1,142 @@
+"""Putting propagation into the journal: changes, not every answer.
+
+A resolver's verdict for a record is journaled when its status or flags change; a record's summary
+when its percent new or its flip ETA moves; the authorities' view when status, TTL or serials
+change. DNS gates of the plan's steps are evaluated and journaled (on change) through `Cutover`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..clock import parse_ts
+from ..journal import Actor, JournalReader
+from ..journal import events as ev
+from ..runbook import Cutover
+from .evidence import DNS_GATES, gate_verdict
+from .monitor import PropagationMonitor, _iso
+from .tracker import pair_flips_by
+
+ENGINE = Actor("engine:dns", "cutover")
+ETA_STEP = timedelta(seconds=2)  # an ETA that moves less than this is not news
+
+
+class DnsJournal:
+    """Remembers what was last journaled, so only changes are written."""
+
+    def __init__(self, cutover: Cutover) -> None:
+        self.cutover = cutover
+        self.verdicts: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {}
+        self.records: dict[str, tuple[float, str | None]] = {}
+        self.authorities: dict[str, tuple[str, int | None, tuple[tuple[str, int | None], ...]]] = {}
+        self.ttl_history: dict[str, list[tuple[datetime, int]]] = {}
+        self._resume(cutover.writer)
+
+    def _resume(self, reader: JournalReader) -> None:
+        """Continue from what the journal already says (after a restart)."""
+        for event in reader.events():
+            p = event.payload
+            if event.kind == ev.DNS_VERDICT:
+                self.verdicts[(p["resolver"], p["record"])] = (p["status"], tuple(p["flags"]))
+            elif event.kind == ev.DNS_RECORD:
+                self.records[p["record"]] = (p["percent_new"], p["eta"])
+            elif event.kind == ev.DNS_AUTHORITY:
+                serials = tuple(sorted((k, v) for k, v in p["serials"].items()))
+                self.authorities[p["record"]] = (p["status"], p["ttl"], serials)
+                if p["ttl"] is not None:
+                    self.ttl_history.setdefault(p["record"], []).append(
+                        (parse_ts(event.ts), int(p["ttl"]))
+                    )
+
+    def record(self, monitor: PropagationMonitor) -> int:
+        """Journal what changed since the last call; returns how many events were written."""
+        batch: list[tuple[str, dict[str, Any], Actor, str | None]] = []
+        for record in monitor.records:
+            for resolver in monitor.resolvers:
+                pair = monitor.pairs[(resolver.key, record.key)]
+                if pair.verdict is None:
+                    continue
+                state = (pair.status, tuple(sorted(pair.flags)))
+                if self.verdicts.get((resolver.name, record.key)) != state:
+                    self.verdicts[(resolver.name, record.key)] = state
+                    v = pair.verdict
+                    batch.append(
+                        (
+                            ev.DNS_VERDICT,
+                            {
+                                "record": record.key,
+                                "resolver": resolver.name,
+                                "status": v.status,
+                                "answers": v.answers,
+                                "ttl": v.ttl,
+                                "observed_at": _iso(v.observed_at),
+                                "flips_by": _iso(pair_flips_by(pair)),
+                                "flags": list(state[1]),
+                                "detail": v.detail,
+                            },
+                            ENGINE,
+                            None,
+                        )
+                    )
+            summary = monitor.record_summary(record)
+            last = self.records.get(record.key)
+            if last is None or last[0] != summary["percent_new"] or _moved(last[1], summary["eta"]):
+                self.records[record.key] = (summary["percent_new"], summary["eta"])
+                batch.append((ev.DNS_RECORD, {"record": record.key, **summary}, ENGINE, None))
+            auth = monitor.authority[record.key]
+            if auth.status != "pending":
+                serials = tuple(sorted(auth.serials.items()))
+                if self.authorities.get(record.key) != (auth.status, auth.ttl, serials):
+                    self.authorities[record.key] = (auth.status, auth.ttl, serials)
+                    batch.append(
+                        (
+                            ev.DNS_AUTHORITY,
+                            {
+                                "record": record.key,
+                                "status": auth.status,
+                                "ttl": auth.ttl,
+                                "serials": dict(auth.serials),
+                                "agree": auth.agree,
+                            },
+                            ENGINE,
+                            None,
+                        )
+                    )
+                    if auth.ttl is not None:
+                        self.ttl_history.setdefault(record.key, []).append(
+                            (monitor.clock.now(), auth.ttl)
+                        )
+        written = len(self.cutover.writer.append_many(batch))
+        return written + self.evaluate_gates(monitor)
+
+    def evaluate_gates(self, monitor: PropagationMonitor) -> int:
+        """Journal the DNS gates of every step that is not finished yet (on change only)."""
+        written = 0
+        now = monitor.clock.now()
+        for step in self.cutover.state.plan.steps:
+            if self.cutover.state.steps[step.id].status in ("done", "skipped"):
+                continue
+            for gate in step.gates:
+                if gate.check not in DNS_GATES:
+                    continue
+                assert gate.id is not None
+                ok, detail, evidence = gate_verdict(monitor, gate, now, self.ttl_history)
+                if (
+                    self.cutover.record_gate(
+                        step.id, gate.id, ok, detail, evidence, source=ENGINE.person
+                    )
+                    is not None
+                ):
+                    written += 1
+        return written
+
+
+def _moved(before: str | None, after: str | None) -> bool:
+    if before is None or after is None:
+        return before != after
+    return abs(parse_ts_z(after) - parse_ts_z(before)) >= ETA_STEP
+
+
+def parse_ts_z(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -1,0 +1,413 @@
+"""The propagation engine: health checks, authorities, TTL-scheduled probing, snapshots.
+
+Politeness: a global bound on queries in flight and a per-resolver rate (token spacing), both
+enforced here for every query, whatever asked for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dns.exception
+import dns.name
+import dns.rdatatype
+
+from ..clock import Clock
+from ..plan.model import Authority, DnsSection
+from .classify import ANSWERED, FAILED, TrackedRecord, Verdict, failure, tracked_records
+from .probe import DEFAULT_TIMEOUT, ask, make_query, observe
+from .resolvers import ResolverInfo, resolvers_for
+from .schedule import SchedulePolicy, hold_for_quiet, next_due
+from .tracker import PairState, pair_flips_by, update_pair
+
+AUTHORITY_INTERVAL = timedelta(seconds=5)
+HEALTH_INTERVAL = timedelta(seconds=60)
+
+
+@dataclass
+class ResolverHealth:
+    ok: bool | None = None  # None: not checked yet
+    detail: str = ""
+    checked_at: datetime | None = None
+
+
+@dataclass
+class AuthorityState:
+    """What the authoritative servers (asked with recursion off) say about one record."""
+
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
+    serials: dict[str, int | None] = field(default_factory=dict)
+    new_since: datetime | None = None
+    ttl_history: list[tuple[datetime, int]] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        statuses = {v.status for v in self.verdicts.values()}
+        if not statuses:
+            return "pending"
+        if len(statuses) == 1:
+            return statuses.pop()
+        return "split"
+
+    @property
+    def ttl(self) -> int | None:
+        ttls = [v.ttl for v in self.verdicts.values() if v.ttl is not None and v.status in ANSWERED]
+        return max(ttls) if ttls else None
+
+    @property
+    def agree(self) -> bool:
+        serials = set(self.serials.values())
+        return self.status not in ("split", "pending") and len(serials) == 1 and None not in serials
+
+
+class PropagationMonitor:
+    """Tracks every (resolver, record) pair of a plan's `dns:` section."""
+
+    def __init__(
+        self,
+        section: DnsSection,
+        clock: Clock,
+        *,
+        resolvers: list[ResolverInfo] | None = None,
+        concurrency: int = 32,
+        timeout: float = DEFAULT_TIMEOUT,
+        policy: SchedulePolicy | None = None,
+    ) -> None:
+        self.section = section
+        self.clock = clock
+        self.records: list[TrackedRecord] = tracked_records(section.records)
+        self.resolvers = resolvers if resolvers is not None else resolvers_for(section)
+        self.timeout = timeout
+        self.authorities: list[Authority] | None = section.authorities
+        self.zone = section.zone.rstrip(".").lower() if section.zone else None
+        self.pairs: dict[tuple[str, str], PairState] = {
+            (r.key, rec.key): PairState() for r in self.resolvers for rec in self.records
+        }
+        self.health: dict[str, ResolverHealth] = {r.key: ResolverHealth() for r in self.resolvers}
+        self.authority: dict[str, AuthorityState] = {
+            rec.key: AuthorityState() for rec in self.records
+        }
+        self.policy = policy or self._default_policy()
+        self.queries_sent = 0
+        self._limit = asyncio.Semaphore(concurrency)
+        self._next_send: dict[str, float] = {}
+        self._by_key = {r.key: r for r in self.resolvers}
+        self._records_by_key = {rec.key: rec for rec in self.records}
+
+    def _default_policy(self) -> SchedulePolicy:
+        quiet = max((rec.ttl or 0 for rec in self.records), default=0)
+        return SchedulePolicy(switch_at=self.section.switch_at, quiet=timedelta(seconds=quiet))
+
+    # -- politeness ----------------------------------------------------------------------
+    async def _send_slot(self, resolver: ResolverInfo) -> None:
+        """Space queries to one resolver at 1/qps seconds."""
+        now = time.monotonic()
+        slot = max(now, self._next_send.get(resolver.key, now))
+        self._next_send[resolver.key] = slot + 1.0 / resolver.qps
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+    async def _observe(self, resolver: ResolverInfo, record: TrackedRecord) -> Verdict:
+        await self._send_slot(resolver)
+        async with self._limit:
+            self.queries_sent += 1
+            return await observe(
+                record, resolver.address, resolver.port, self.clock, timeout=self.timeout
+            )
+
+    # -- health --------------------------------------------------------------------------
+    async def health_check(self) -> None:
+        """Ask every resolver for the zone's SOA: a resolver that cannot answer is marked, so
+        that it is never read as 'not propagated'."""
+        probe_name = self.zone or (self.records[0].name if self.records else ".")
+
+        async def one(resolver: ResolverInfo) -> None:
+            await self._send_slot(resolver)
+            async with self._limit:
+                self.queries_sent += 1
+                health = self.health[resolver.key]
+                health.checked_at = self.clock.now()
+                try:
+                    response, _ = await ask(
+                        make_query(probe_name, "SOA"), resolver.address, resolver.port, self.timeout
+                    )
+                except dns.exception.Timeout:
+                    health.ok, health.detail = False, f"no answer within {self.timeout:g} s"
+                    return
+                except (OSError, dns.exception.DNSException) as exc:
+                    health.ok, health.detail = False, str(exc)[:200] or type(exc).__name__
+                    return
+                rcode = dns.rcode.to_text(response.rcode())
+                health.ok = rcode in ("NOERROR", "NXDOMAIN")
+                health.detail = "" if health.ok else f"cannot resolve {probe_name}: {rcode}"
+
+        await asyncio.gather(*(one(r) for r in self.resolvers))
+
+    # -- authorities ---------------------------------------------------------------------
+    async def discover_authorities(self) -> list[Authority]:
+        """The zone's NS set, found through the first healthy resolver."""
+        if self.authorities is not None:
+            return self.authorities
+        helper = next((r for r in self.resolvers if self.health[r.key].ok), None)
+        if helper is None or not self.records:
+            return []
+        try:
+            if self.zone is None:
+                response, _ = await ask(
+                    make_query(self.records[0].name, "SOA"),
+                    helper.address,
+                    helper.port,
+                    self.timeout,
+                )
+                owners = [
+                    rr.name
+                    for rr in response.answer + response.authority
+                    if rr.rdtype == dns.rdatatype.SOA
+                ]
+                if not owners:
+                    return []
+                self.zone = owners[0].to_text(omit_final_dot=True).lower()
+            response, _ = await ask(
+                make_query(self.zone, "NS"), helper.address, helper.port, self.timeout
+            )
+            found: list[Authority] = []
+            for rrset in response.answer:
+                for rd in rrset:
+                    host = rd.target.to_text()
+                    addr, _ = await ask(
+                        make_query(host, "A"), helper.address, helper.port, self.timeout
+                    )
+                    for arr in addr.answer:
+                        if arr.rdtype == dns.rdatatype.A:
+                            found.extend(
+                                Authority(name=host.rstrip("."), address=a.address) for a in arr
+                            )
+            self.authorities = found
+            return found
+        except (OSError, dns.exception.DNSException):
+            return []
+
+    async def check_authorities(self) -> None:
+        """Every record at every authority, recursion off, plus each authority's SOA serial."""
+        authorities = await self.discover_authorities()
+        if not authorities:
+            return
+        zone = self.zone or (_parent(self.records[0].name) if self.records else None)
+
+        async def serial(auth: Authority) -> tuple[str, int | None]:
+            if zone is None:
+                return auth.name, None
+            try:
+                response, _ = await ask(
+                    make_query(zone, "SOA", recursion=False), auth.address, auth.port, self.timeout
+                )
+            except (OSError, dns.exception.DNSException):
+                return auth.name, None
+            for rrset in response.answer:
+                if rrset.rdtype == dns.rdatatype.SOA:
+                    return auth.name, int(rrset[0].serial)
+            return auth.name, None
+
+        async def record_at(auth: Authority, rec: TrackedRecord) -> tuple[str, str, Verdict]:
+            async with self._limit:
+                self.queries_sent += 1
+                verdict = await observe(
+                    rec, auth.address, auth.port, self.clock, recursion=False, timeout=self.timeout
+                )
+            return auth.name, rec.key, verdict
+
+        serials = dict(await asyncio.gather(*(serial(a) for a in authorities)))
+        results = await asyncio.gather(
+            *(record_at(a, rec) for a in authorities for rec in self.records)
+        )
+        now = self.clock.now()
+        for name, key, verdict in results:
+            self.authority[key].verdicts[name] = verdict
+        for state in self.authority.values():
+            state.serials = dict(serials)
+            if state.status == "new":
+                state.new_since = state.new_since or now
+            else:
+                state.new_since = None
+            ttl = state.ttl
+            if ttl is not None and (not state.ttl_history or state.ttl_history[-1][1] != ttl):
+                state.ttl_history.append((now, ttl))
+
+    # -- probing -------------------------------------------------------------------------
+    def apply(self, resolver_key: str, record_key: str, verdict: Verdict) -> set[str]:
+        auth = self.authority[record_key]
+        return update_pair(
+            self.pairs[(resolver_key, record_key)], verdict, auth.ttl, auth.new_since
+        )
+
+    async def probe(self, pairs: Iterable[tuple[str, str]]) -> int:
+        """Ask the given pairs now (rate limits and concurrency honoured)."""
+
+        async def one(res_key: str, rec_key: str) -> None:
+            verdict = await self._observe(self._by_key[res_key], self._records_by_key[rec_key])
+            self.apply(res_key, rec_key, verdict)
+
+        batch = list(pairs)
+        await asyncio.gather(*(one(r, k) for r, k in batch))
+        return len(batch)
+
+    async def sweep(self) -> dict[str, Any]:
+        """One full pass: health, authorities, every pair. Returns the snapshot."""
+        await self.health_check()
+        await self.check_authorities()
+        await self.probe(self.pairs)
+        return self.snapshot()
+
+    def due(self, now: datetime) -> tuple[list[tuple[str, str]], datetime | None]:
+        """Pairs due now, and the earliest future due time."""
+        ready: list[tuple[str, str]] = []
+        earliest: datetime | None = None
+        for (res_key, rec_key), pair in self.pairs.items():
+            resolver = self._by_key[res_key]
+            when = hold_for_quiet(
+                next_due(pair, resolver, self.policy, self.authority[rec_key].ttl), now, self.policy
+            )
+            if when is None or when <= now:
+                ready.append((res_key, rec_key))
+            elif earliest is None or when < earliest:
+                earliest = when
+        return ready, earliest
+
+    async def run(
+        self,
+        stop: asyncio.Event,
+        on_update: Callable[[dict[str, Any]], None] | None = None,
+        *,
+        max_sleep: float = 1.0,
+    ) -> None:
+        """Probe by schedule until `stop` is set; call `on_update` after every batch."""
+        last_health = last_auth = None
+        while not stop.is_set():
+            now = self.clock.now()
+            if last_health is None or now - last_health >= HEALTH_INTERVAL:
+                await self.health_check()
+                last_health = now
+            if last_auth is None or now - last_auth >= AUTHORITY_INTERVAL:
+                await self.check_authorities()
+                last_auth = now
+            ready, earliest = self.due(self.clock.now())
+            if ready:
+                await self.probe(ready)
+                if on_update is not None:
+                    on_update(self.snapshot())
+                continue
+            wait = max_sleep
+            if earliest is not None:
+                wait = min(max_sleep, max(0.05, (earliest - self.clock.now()).total_seconds()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=wait)
+
+    # -- reporting -----------------------------------------------------------------------
+    def record_summary(self, record: TrackedRecord) -> dict[str, Any]:
+        counts = {"healthy": 0, "new": 0, "old": 0, "failed": 0}
+        eta: datetime | None = None
+        for resolver in self.resolvers:
+            pair = self.pairs[(resolver.key, record.key)]
+            status = pair.status
+            if status in FAILED:
+                counts["failed"] += 1
+            elif status in ANSWERED:
+                counts["healthy"] += 1
+                if status == "new":
+                    counts["new"] += 1
+                elif status in ("old", "mixed"):
+                    counts["old"] += 1
+            flips = pair_flips_by(pair)
+            if flips is not None and (eta is None or flips > eta):
+                eta = flips
+        percent = round(100.0 * counts["new"] / counts["healthy"], 1) if counts["healthy"] else 0.0
+        return {**counts, "percent_new": percent, "eta": _iso(eta)}
+
+    def snapshot(self) -> dict[str, Any]:
+        """The `cutover dns --json` document."""
+        now = self.clock.now()
+        records = []
+        for record in self.records:
+            auth = self.authority[record.key]
+            records.append(
+                {
+                    "name": record.name,
+                    "type": record.rdtype,
+                    "authority": {
+                        "status": auth.status,
+                        "serial": max(
+                            (s for s in auth.serials.values() if s is not None), default=None
+                        ),
+                        "serials": auth.serials,
+                        "agree": auth.agree,
+                        "ttl": auth.ttl,
+                        "servers": {name: _verdict_json(v) for name, v in auth.verdicts.items()},
+                    },
+                    "resolvers": [self._pair_json(r, record) for r in self.resolvers],
+                    "summary": self.record_summary(record),
+                }
+            )
+        return {
+            "observed_at": _iso(now),
+            "quiet_period": self.policy.in_quiet_period(now),
+            "switch_at": _iso(self.policy.switch_at),
+            "queries": self.queries_sent,
+            "resolvers": [
+                {
+                    "name": r.name,
+                    "address": r.address,
+                    "port": r.port,
+                    "operator": r.operator,
+                    "region": r.region,
+                    "anycast": r.anycast,
+                    "healthy": self.health[r.key].ok,
+                    "detail": self.health[r.key].detail,
+                }
+                for r in self.resolvers
+            ],
+            "records": records,
+        }
+
+    def _pair_json(self, resolver: ResolverInfo, record: TrackedRecord) -> dict[str, Any]:
+        pair = self.pairs[(resolver.key, record.key)]
+        out: dict[str, Any] = {"name": resolver.name, "address": resolver.address}
+        if resolver.port != 53:
+            out["port"] = resolver.port
+        verdict = pair.verdict or failure("timeout", self.clock.now(), "not asked yet", None)
+        out.update(_verdict_json(verdict) if pair.verdict else {"status": "pending"})
+        out["flips_by"] = _iso(pair_flips_by(pair))
+        out["flags"] = sorted(pair.flags)
+        return out
+
+
+def _verdict_json(v: Verdict) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "status": v.status,
+        "answers": v.answers,
+        "ttl": v.ttl,
+        "rtt_ms": round(v.rtt_ms, 2) if v.rtt_ms is not None else None,
+        "ad": v.ad,
+        "observed_at": _iso(v.observed_at),
+    }
+    if v.chain:
+        out["chain"] = v.chain
+    if v.detail:
+        out["detail"] = v.detail
+    return out
+
+
+def _iso(when: datetime | None) -> str | None:
+    """UTC with milliseconds and `Z`, as the JSON schema says."""
+    if when is None:
+        return None
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _parent(name: str) -> str:
+    return dns.name.from_text(name).parent().to_text(omit_final_dot=True)
