@@ -8,6 +8,7 @@ Started by the `dnsbed` fixture, stopped by pid. Everything binds to 127.0.53.0/
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -229,6 +230,7 @@ remote-control:
 
     def _kresd(self, name: str, addr: tuple[str, int]) -> None:
         d = self.root / name
+        shutil.rmtree(d / "cache", ignore_errors=True)  # its cache persists across restarts
         d.mkdir(exist_ok=True)
         conf = d / "config"
         conf.write_text(f"""
