@@ -104,16 +104,9 @@ class DnsBed:
     def start(self) -> None:
         for name, addr in (("nsd1", AUTH), ("nsd2", AUTH2)):
             self._nsd(name, addr)
-        for name, addr in (("nsd1", AUTH), ("nsd2", AUTH2)):
+        for addr in (AUTH, AUTH2):
             _wait_udp(addr)
-        self._unbound("unbound", RESOLVERS["unbound"], f"{AUTH[0]}@{AUTH[1]}")
-        self._unbound("capped", RESOLVERS["capped"], f"{AUTH[0]}@{AUTH[1]}", "cache-max-ttl: 20")
-        self._unbound("deadup", RESOLVERS["deadup"], f"{NOBODY[0]}@{NOBODY[1]}", DEAD_UPSTREAM)
-        self._dnsmasq("dnsmasq", RESOLVERS["dnsmasq"])
-        self._dnsmasq("wrong", RESOLVERS["wrong"], f"--address=/upload.{ZONE}/{WRONG}")
-        self._kresd("kresd", RESOLVERS["kresd"])
-        for addr in RESOLVERS.values():
-            _wait_udp(addr)
+        self.start_resolvers_only()
 
     def stop(self) -> None:
         for proc in self.procs.values():
