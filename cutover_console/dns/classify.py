@@ -5,6 +5,7 @@ Pure functions of a DNS message; the network lives in `probe.py`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -24,6 +25,7 @@ Status = Literal[
 ]
 ANSWERED: frozenset[str] = frozenset({"new", "old", "mixed", "other", "nxdomain", "nodata"})
 FAILED: frozenset[str] = frozenset({"servfail", "refused", "timeout", "error"})
+_RDTYPES = {t: dns.rdatatype.from_text(t) for t in ("A", "AAAA", "CNAME", "MX", "TXT")}
 EDE_STALE_ANSWER = 3  # RFC 8914 Extended DNS Error "Stale Answer"
 MAX_CNAME_HOPS = 16
 
@@ -41,6 +43,15 @@ class TrackedRecord:
     @property
     def key(self) -> str:
         return f"{self.name}/{self.rdtype}"
+
+    @property
+    def qname(self) -> dns.name.Name:
+        return _qname(self.name)
+
+
+@functools.lru_cache(maxsize=65536)
+def _qname(name: str) -> dns.name.Name:
+    return dns.name.from_text(name)
 
 
 def tracked_records(records: list[DnsRecord]) -> list[TrackedRecord]:
@@ -105,8 +116,8 @@ def classify(
         return Verdict("refused", **base)  # type: ignore[arg-type]
     if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
         return Verdict("error", detail=dns.rcode.to_text(rcode), **base)  # type: ignore[arg-type]
-    wanted = dns.rdatatype.from_text(record.rdtype)
-    name = dns.name.from_text(record.name)
+    wanted = _RDTYPES[record.rdtype]
+    name = record.qname
     chain: list[str] = []
     rrset = None
     for _ in range(MAX_CNAME_HOPS):
@@ -122,7 +133,10 @@ def classify(
         negative = _negative_ttl(message)
         status: Status = "nxdomain" if rcode == dns.rcode.NXDOMAIN else "nodata"
         return Verdict(status, ttl=negative, chain=chain, **base)  # type: ignore[arg-type]
-    values = sorted(normalise(record.rdtype, rd.to_text()) for rd in rrset)
+    if wanted in (dns.rdatatype.A, dns.rdatatype.AAAA):
+        values = sorted(rd.address for rd in rrset)  # already canonical text off the wire
+    else:
+        values = sorted(normalise(record.rdtype, rd.to_text()) for rd in rrset)
     found = set(values)
     if found == record.new:
         status = "new"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -95,6 +96,7 @@ class PropagationMonitor:
         }
         self.policy = policy or self._default_policy()
         self.queries_sent = 0
+        self.concurrency = concurrency
         self._limit = asyncio.Semaphore(concurrency)
         self._next_send: dict[str, float] = {}
         self._by_key = {r.key: r for r in self.resolvers}
@@ -110,16 +112,8 @@ class PropagationMonitor:
         now = time.monotonic()
         slot = max(now, self._next_send.get(resolver.key, now))
         self._next_send[resolver.key] = slot + 1.0 / resolver.qps
-        if slot > now:
+        if slot - now > 0.001:  # below a millisecond, sleeping costs more than it spaces
             await asyncio.sleep(slot - now)
-
-    async def _observe(self, resolver: ResolverInfo, record: TrackedRecord) -> Verdict:
-        await self._send_slot(resolver)
-        async with self._limit:
-            self.queries_sent += 1
-            return await observe(
-                record, resolver.address, resolver.port, self.clock, timeout=self.timeout
-            )
 
     # -- health --------------------------------------------------------------------------
     async def health_check(self) -> None:
@@ -247,15 +241,43 @@ class PropagationMonitor:
         )
 
     async def probe(self, pairs: Iterable[tuple[str, str]]) -> int:
-        """Ask the given pairs now (rate limits and concurrency honoured)."""
+        """Ask the given pairs now, rate limits and concurrency honoured.
 
-        async def one(res_key: str, rec_key: str) -> None:
-            verdict = await self._observe(self._by_key[res_key], self._records_by_key[rec_key])
-            self.apply(res_key, rec_key, verdict)
+        A pool of workers, each taking the next pair from whichever resolver may be asked
+        soonest: a query is paced when it is sent, not when it is queued, so a slow-rated
+        resolver never holds up the others and an unhurried one costs no timers."""
+        queues: dict[str, deque[str]] = {}
+        for res_key, rec_key in pairs:
+            queues.setdefault(res_key, deque()).append(rec_key)
+        total = sum(len(q) for q in queues.values())
 
-        batch = list(pairs)
-        await asyncio.gather(*(one(r, k) for r, k in batch))
-        return len(batch)
+        async def worker() -> None:
+            while queues:
+                now = time.monotonic()
+                res_key = min(queues, key=lambda k: self._next_send.get(k, now))
+                ready_at = self._next_send.get(res_key, now)
+                if ready_at > now:
+                    await asyncio.sleep(ready_at - now)
+                    continue
+                resolver = self._by_key[res_key]
+                self._next_send[res_key] = max(now, ready_at) + 1.0 / resolver.qps
+                queue = queues[res_key]
+                rec_key = queue.popleft()
+                if not queue:
+                    del queues[res_key]
+                async with self._limit:
+                    self.queries_sent += 1
+                    verdict = await observe(
+                        self._records_by_key[rec_key],
+                        resolver.address,
+                        resolver.port,
+                        self.clock,
+                        timeout=self.timeout,
+                    )
+                self.apply(res_key, rec_key, verdict)
+
+        await asyncio.gather(*(worker() for _ in range(min(self.concurrency, total))))
+        return total
 
     async def sweep(self) -> dict[str, Any]:
         """One full pass: health, authorities, every pair. Returns the snapshot."""

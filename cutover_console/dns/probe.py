@@ -7,12 +7,13 @@ queries lets replies be stolen (dnspython issue 930).
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import dns.asyncquery
 import dns.exception
 import dns.flags
 import dns.message
+import dns.name
 import dns.rdatatype
 
 from ..clock import Clock
@@ -21,7 +22,9 @@ from .classify import TrackedRecord, Verdict, classify, failure
 DEFAULT_TIMEOUT = 2.0
 
 
-def make_query(name: str, rdtype: str, *, recursion: bool = True) -> dns.message.Message:
+def make_query(
+    name: str | dns.name.Name, rdtype: str, *, recursion: bool = True
+) -> dns.message.Message:
     """A query with EDNS (so EDE options come back), CD=0 (show validation), RD as asked."""
     query = dns.message.make_query(name, dns.rdatatype.from_text(rdtype), use_edns=0, payload=1232)
     if not recursion:
@@ -50,7 +53,7 @@ async def observe(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> Verdict:
     """Ask and classify; network failures become `timeout` or `error` verdicts, never raise."""
-    query = make_query(record.name, record.rdtype, recursion=recursion)
+    query = make_query(record.qname, record.rdtype, recursion=recursion)  # parsed once per name
     start = time.perf_counter()
     try:
         response, rtt = await ask(query, address, port, timeout)
@@ -65,8 +68,6 @@ async def observe(
 
 
 def _midpoint(clock: Clock, rtt_ms: float) -> datetime:
-    from datetime import timedelta
-
     return clock.now() - timedelta(milliseconds=rtt_ms / 2)
 
 
