@@ -21,6 +21,8 @@ AFTER_EXPIRY = timedelta(milliseconds=500)  # ask just after the copy expires
 @dataclass(frozen=True)
 class SchedulePolicy:
     anycast_sample: timedelta = timedelta(seconds=60)  # between expiries, for other caches
+    discovery: timedelta = timedelta(seconds=5)  # while an anycast address keeps showing new copies
+    discovery_repeats: int = 3  # old answers with no unseen copy before discovery ends
     new_recheck: timedelta = timedelta(seconds=300)  # a flipped pair, for old-after-new
     min_gap: timedelta = timedelta(seconds=1)
     max_backoff: timedelta = timedelta(seconds=60)
@@ -50,7 +52,10 @@ def next_due(
         assert expiry is not None
         due = max(expiry + AFTER_EXPIRY, seen + policy.min_gap)
         if resolver.anycast:
-            due = min(due, seen + policy.anycast_sample)
+            # Learn the caches behind the address first (each answer may come from another one),
+            # then visit each known expiry and only sample for caches not seen yet.
+            learning = pair.repeats < policy.discovery_repeats
+            due = min(due, seen + (policy.discovery if learning else policy.anycast_sample))
         if (
             zone_ttl is not None
             and verdict.ttl < zone_ttl
@@ -61,7 +66,11 @@ def next_due(
             due = min(due, seen + timedelta(seconds=verdict.ttl / 2))
         return due
     if verdict.status == "new":
-        recheck = policy.new_recheck if resolver.anycast else policy.new_recheck * 2
+        upcoming = [e for e in pair.pending if e > seen]
+        if upcoming:  # other caches behind this address still hold old copies we have seen
+            return max(upcoming[0] + AFTER_EXPIRY, seen + policy.min_gap)
+        # anycast: a cache we never hit may still be old; unicast: watch for old-after-new
+        recheck = policy.anycast_sample if resolver.anycast else policy.new_recheck
         return seen + recheck
     return seen + policy.anycast_sample
 

@@ -22,7 +22,11 @@ class PairState:
     """One resolver's view of one record."""
 
     verdict: Verdict | None = None
-    flips_by: datetime | None = None  # max(t + r) over old observations still pending
+    # Expiry of every distinct old copy seen and not yet expired: behind an anycast address each
+    # cache holds its own copy. The prediction is their max; the scheduler visits each expiry.
+    pending: list[datetime] = field(default_factory=list)
+    known_copies: int = 0  # distinct old copies seen so far
+    repeats: int = 0  # old answers in a row that showed no copy we had not seen
     first_new_at: datetime | None = None
     flags: set[str] = field(default_factory=set)
     failures: int = 0  # consecutive failed probes (for back-off)
@@ -31,6 +35,20 @@ class PairState:
     @property
     def status(self) -> str:
         return self.verdict.status if self.verdict is not None else "pending"
+
+    @property
+    def flips_by(self) -> datetime | None:
+        return max(self.pending) if self.pending else None
+
+    def _note_copy(self, expiry: datetime, now: datetime) -> None:
+        self.pending = [e for e in self.pending if e > now]
+        if all(abs((e - expiry).total_seconds()) > 1 for e in self.pending):
+            self.pending.append(expiry)
+            self.pending.sort()
+            self.known_copies += 1
+            self.repeats = 0
+        else:
+            self.repeats += 1
 
 
 def update_pair(
@@ -75,16 +93,11 @@ def update_pair(
             pair.flags.add(SERVE_STALE)
         if pair.first_new_at is not None:
             pair.flags.add(OLD_AFTER_NEW)
-        # max over the old copies still alive (anycast: several caches behind one address)
-        if pair.flips_by is None or pair.flips_by < now:
-            pair.flips_by = expiry
-        else:
-            pair.flips_by = max(pair.flips_by, expiry)
+        pair._note_copy(expiry, now)
     elif verdict.status == "new":
         if pair.first_new_at is None:
             pair.first_new_at = now
-        if pair.flips_by is not None and pair.flips_by <= now:
-            pair.flips_by = None
+        pair.pending = [e for e in pair.pending if e > now]
     if (
         zone_ttl is not None
         and verdict.ttl is not None

@@ -146,9 +146,10 @@ def test_schedule_waits_for_expiry_and_samples_anycast() -> None:
     assert next_due(pair, UNICAST, policy) is None  # never asked: now
     observe(pair, "old", 0, 600)
     assert next_due(pair, UNICAST, policy) == T0 + timedelta(seconds=600.5)
-    assert next_due(pair, ANYCAST, policy) == T0 + timedelta(seconds=60)
+    assert next_due(pair, ANYCAST, policy) == T0 + timedelta(seconds=5)  # learning its caches
     short = PairState()
     observe(short, "old", 0, 10)
+    short.repeats = policy.discovery_repeats  # caches learned: visit the expiry itself
     assert next_due(short, ANYCAST, policy, zone_ttl=10) == T0 + timedelta(seconds=10.5)
     capped = PairState()
     observe(capped, "old", 0, 20)
@@ -156,7 +157,8 @@ def test_schedule_waits_for_expiry_and_samples_anycast() -> None:
     assert next_due(capped, UNICAST, policy, zone_ttl=300) == T0 + timedelta(seconds=10)
     flipped = PairState()
     observe(flipped, "new", 0, 300)
-    assert next_due(flipped, UNICAST, policy) == T0 + timedelta(seconds=600)
+    assert next_due(flipped, UNICAST, policy) == T0 + timedelta(seconds=300)
+    assert next_due(flipped, ANYCAST, policy) == T0 + timedelta(seconds=60)
 
 
 def test_schedule_backs_off_failures() -> None:
@@ -186,3 +188,19 @@ def test_builtin_resolver_set() -> None:
     assert any(":" in r.address for r in PUBLIC_RESOLVERS)
     assert len({r.region for r in PUBLIC_RESOLVERS}) >= 6
     assert len({r.address for r in PUBLIC_RESOLVERS}) == len(PUBLIC_RESOLVERS)
+
+
+def test_anycast_caches_are_learned_then_each_expiry_visited() -> None:
+    policy = SchedulePolicy()
+    pair = PairState()
+    observe(pair, "old", 0, 200)  # cache A
+    assert next_due(pair, ANYCAST, policy) == T0 + timedelta(seconds=5)  # still learning
+    observe(pair, "old", 5, 100)  # cache B (expires at 105)
+    observe(pair, "old", 10, 190)  # cache A again
+    observe(pair, "old", 15, 185)  # A
+    observe(pair, "old", 20, 85)  # B: three repeats, learning ends
+    assert pair.known_copies == 2
+    assert next_due(pair, ANYCAST, policy) == T0 + timedelta(seconds=80)  # sample before 105.5
+    observe(pair, "new", 106, 300)  # B flipped; A (200) still pending
+    assert next_due(pair, ANYCAST, policy) == T0 + timedelta(seconds=200.5)
+    assert pair.flips_by == T0 + timedelta(seconds=200)
