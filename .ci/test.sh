@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages for the real components the tests start or call.
-DEBS=(sqlite3 unixodbc tmux nsd unbound knot-resolver dnsmasq-base bind9-dnsutils dnsperf)
+DEBS=(sqlite3 unixodbc tmux nsd unbound knot-resolver dnsmasq-base bind9-dnsutils dnsperf
+      postgresql odbc-postgresql libsqliteodbc openssh-server openssh-client)
 missing=()
 for pkg in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -48,9 +48,9 @@ def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="cutover")
 
 
-from . import dns_cmd, journal_cmds, plan_cmds, status_cmds  # noqa: E402  (registers commands)
+from . import dns_cmd, flows_cmd, journal_cmds, plan_cmds, status_cmds  # noqa: E402
 
-__all__ = ["cli", "dns_cmd", "journal_cmds", "main", "plan_cmds", "status_cmds"]
+__all__ = ["cli", "dns_cmd", "flows_cmd", "journal_cmds", "main", "plan_cmds", "status_cmds"]
 
 if __name__ == "__main__":  # pragma: no cover
     main(sys.argv[1:])

@@ -21,6 +21,9 @@ GATE_OVERRIDDEN = "gate.overridden"
 DNS_VERDICT = "dns.verdict"  # a resolver's verdict (or flags) for a record changed
 DNS_RECORD = "dns.record"  # a record's percent new or flip ETA moved
 DNS_AUTHORITY = "dns.authority"  # what the authorities serve (status, TTL, serials) changed
+FLOW_STATE = "flow.state"  # a flow side's status (healthy, late, dead, failing…) changed
+FLOW_SITE = "flow.site"  # a site's status (moved, straggler, silent…) changed
+RECONCILE_RESULT = "reconcile.result"  # an old/new comparison's outcome changed
 
 # The payload version each kind is written with today. Bump it when a payload changes shape, and
 # register an upgrader from the previous version so that old journals still fold.

@@ -119,6 +119,17 @@ class JournalReader:
             for row in batch:
                 yield _row_event(row)
 
+    def log_lines(self, after: int = 0, limit: int = 1000) -> list[tuple[Any, ...]]:
+        """(id, at, source, side, level, text) rows with id > `after` (empty for old journals)."""
+        try:
+            return self.conn.execute(
+                "SELECT id, at, source, side, level, text FROM log_lines WHERE id > ? "
+                "ORDER BY id LIMIT ?",
+                (after, limit),
+            ).fetchall()
+        except sqlite3.OperationalError:
+            return []
+
     def head(self) -> Checkpoint | None:
         row = self.conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         return Checkpoint(row[0], row[1]) if row else None
@@ -184,8 +195,22 @@ def _create_schema(db: sqlite_utils.Database) -> None:
         "CREATE TRIGGER events_no_delete BEFORE DELETE ON events "
         "BEGIN SELECT RAISE(ABORT, 'the journal is append-only: events cannot be deleted'); END"
     )
+    _create_log_table(db)
     db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+LOG_KEEP = 20_000  # log lines kept beside the journal (not evidence: outside the chain)
+
+
+def _create_log_table(db: sqlite_utils.Database) -> None:
+    """Live log lines, bounded and outside the hash chain (an excerpt attached by the lead as a
+    note is what becomes evidence)."""
+    if "log_lines" not in db.table_names():
+        db.table("log_lines").create(
+            {"id": int, "at": str, "source": str, "side": str, "level": str, "text": str},
+            pk="id",
+        )
 
 
 class JournalWriter(JournalReader):
@@ -258,6 +283,7 @@ class JournalWriter(JournalReader):
         lock = WriterLock.acquire(path, command)
         writer = cls(path, lock, clock or SystemClock())
         writer._check_head()
+        _create_log_table(writer.db)  # journals from before log lines existed
         if lock.previous:
             writer.append(
                 ev.JOURNAL_RECOVERED,
@@ -350,6 +376,23 @@ class JournalWriter(JournalReader):
         event.hash = body_hash(event.body())
         self._commit([event])
         return event
+
+    def append_log_lines(self, lines: list[tuple[str, str, str, str, str]]) -> None:
+        """(at, source, side, level, text) rows; the oldest beyond LOG_KEEP are dropped."""
+        if not lines:
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.executemany(
+                "INSERT INTO log_lines (at, source, side, level, text) VALUES (?,?,?,?,?)", lines
+            )
+            self.conn.execute(
+                "DELETE FROM log_lines WHERE id <= (SELECT MAX(id) FROM log_lines) - ?", (LOG_KEEP,)
+            )
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
 
     def _commit(self, events: list[Event]) -> None:
         """Insert events (already chained) in one transaction; the head moves only on success."""

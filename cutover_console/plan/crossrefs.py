@@ -47,6 +47,7 @@ class _Checker:
         if not duplicated:  # with duplicate ids a "cycle" could be two different steps
             self.cycles()
         self.gates()
+        self.probes()
         self.secrets(self.data, ())
         if not any(p.severity == "error" for p in self.problems):
             self.fit()
@@ -281,6 +282,28 @@ class _Checker:
                         _did_you_mean(gate.reconciliation, reconciliations)
                         or "name an id from `reconcile`",
                     )
+
+    def probes(self) -> None:
+        """Each probe's parameters must fit its kind."""
+        from ..heartbeats.parameters import ProbeConfigError, check_parameters
+
+        places: list[tuple[Path, Any]] = []
+        for index, flow in enumerate(self.plan.flows):
+            places += [(("flows", index, side), getattr(flow, side)) for side in ("old", "new")]
+        for index, rec in enumerate(self.plan.reconcile):
+            places += [(("reconcile", index, side), getattr(rec, side)) for side in ("old", "new")]
+        for path, probe in places:
+            if probe is None:
+                continue
+            params = {
+                k: v for k, v in probe.model_dump(exclude={"kind", "id"}).items() if v is not None
+            }
+            try:
+                check_parameters(probe.kind, params)
+            except ProbeConfigError as exc:
+                where = (*path, exc.field) if exc.field else path
+                message, _, hint = str(exc).partition(" (")
+                self.error(where, message, hint.rstrip(")"), key=exc.field is not None)
 
     def secrets(self, node: Any, path: Path) -> None:
         """Connection strings and passwords must be references, never values."""

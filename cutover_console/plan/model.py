@@ -339,6 +339,7 @@ class Flow(Strict):
     system: FlowSystem
     late_after: Duration
     dead_after: Duration | None = None
+    every: Duration = timedelta(seconds=30)  # how often its probes are read
     sites: bool = False
     old: Probe | None = None
     new: Probe | None = None

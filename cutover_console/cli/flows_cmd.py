@@ -1,0 +1,183 @@
+"""`cutover flows`: data-flow heartbeats of a plan, headless."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..clock import SystemClock
+from ..plan import load_plan
+from ..secrets import REDACT
+from . import cli
+
+
+@cli.command("flows")
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option("--once", is_flag=True, help="Read every probe and reconciliation once, then exit.")
+@click.option("--watch", is_flag=True, help="Follow the flows live until Ctrl-C.")
+@click.option("--json", "as_json", is_flag=True, help="With --once: print the result as JSON.")
+@click.option(
+    "--journal",
+    "-j",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Record changes, gate evidence and log lines in this journal (writer lock); "
+    "the DNS switch time is read from it.",
+)
+def flows_command(plan: Path, once: bool, watch: bool, as_json: bool, journal: Path | None) -> None:
+    """Per flow and per site: when data last arrived on the old and on the new side, which flows
+    are late or dead, which sites straggle, whether old and new hold the same data."""
+    from ..heartbeats.flows import FlowMonitor
+
+    document = load_plan(plan)
+    if not document.plan.flows and not document.plan.reconcile:
+        raise click.UsageError(f"{plan} has no `flows:` or `reconcile:` to follow")
+    if once and watch:
+        raise click.UsageError("choose --once or --watch")
+    clock = SystemClock()
+    recorder = _recorder(journal, document.sha256) if journal else None
+    switch = (lambda: switch_time(recorder.cutover)) if recorder else None
+    monitor = FlowMonitor(document.plan, clock, base=plan.resolve().parent, switch_at=switch)
+    try:
+        if not watch:
+            asyncio.run(monitor.poll_all())
+            if recorder:
+                recorder.record(monitor)
+            snapshot = monitor.snapshot()
+            if as_json:
+                click.echo(REDACT(json.dumps(snapshot, indent=2)))
+            else:
+                from rich.console import Console
+
+                Console().print(_tables(snapshot))
+            return
+        asyncio.run(_watch(monitor, recorder, document.plan.logs))
+    finally:
+        if recorder:
+            recorder.cutover.writer.close()
+
+
+def switch_time(cutover: Any) -> datetime | None:
+    """When DNS was switched, as the journal says: the completion of the step whose action is
+    the Route 53 switch; otherwise the plan's `dns.switch_at`."""
+    state = cutover.state
+    for step in state.plan.steps:
+        if step.action is not None and step.action.kind == "route53.switch":
+            done = state.steps[step.id]
+            if done.status == "done" and done.ended_at is not None:
+                return done.ended_at
+    return state.plan.dns.switch_at if state.plan.dns else None
+
+
+def _recorder(journal: Path, plan_sha: str) -> Any:
+    from ..heartbeats.journaling import FlowJournal
+    from ..journal import JournalWriter
+    from ..runbook import Cutover
+
+    writer = JournalWriter.open(journal, command="cutover flows")
+    cutover = Cutover(writer, SystemClock())
+    if cutover.state.document.sha256 != plan_sha:
+        writer.close()
+        raise click.UsageError(
+            f"{journal} holds a different version of this plan; record it with `cutover revise`"
+        )
+    return FlowJournal(cutover)
+
+
+async def _watch(monitor: Any, recorder: Any, log_sources: list[Any]) -> None:
+    from rich.console import Console, Group
+    from rich.live import Live
+
+    from ..heartbeats.logs import LogFollower
+
+    stop = asyncio.Event()
+    follower = LogFollower(log_sources, monitor.clock)
+    if recorder:
+        follower.listeners.append(recorder.record_logs)
+
+    def changed() -> None:
+        if recorder:
+            recorder.record(monitor)
+
+    tasks = [
+        asyncio.create_task(monitor.run(stop, changed)),
+        asyncio.create_task(follower.run(stop)),
+    ]
+    with Live(console=Console(), refresh_per_second=2) as live:
+        try:
+            while True:
+                lines = [
+                    f"{ln.at:%H:%M:%S} {ln.source:<18} {ln.level:<5} {ln.text}"
+                    for ln in list(follower.lines)[-12:]
+                ]
+                errors = [f"[red]{k}: {v}[/]" for k, v in follower.errors.items()]
+                live.update(Group(_tables(monitor.snapshot()), *errors, *lines))
+                await asyncio.sleep(1)
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            pass
+        finally:
+            stop.set()
+            for task in tasks:
+                await task
+
+
+def _tables(snapshot: dict[str, Any]) -> Any:
+    from rich.console import Group
+    from rich.table import Table
+
+    flows = Table(
+        title=f"Data flows at {snapshot['observed_at']}"
+        + (f" — DNS switched {snapshot['switch_at']}" if snapshot["switch_at"] else ""),
+        header_style="bold",
+    )
+    for col in ("flow", "system", "old side", "new side", "sites", "stragglers"):
+        flows.add_column(col, overflow="fold")
+    colours = {
+        "healthy": "green",
+        "late": "yellow",
+        "dead": "red",
+        "failing": "bold red",
+        "no data": "dim",
+        "unknown": "dim",
+    }
+
+    def side(entry: dict[str, Any] | None) -> str:
+        if entry is None:
+            return "—"
+        text = f"[{colours[entry['status']]}]{entry['status']}[/]"
+        if entry["silence_s"] is not None:
+            text += f" ({entry['silence_s'] // 60} min ago)"
+        if entry["status"] == "failing" and entry["reading"]:
+            text += f"\n{entry['reading']['detail'][:80]}"
+        return text
+
+    for f in snapshot["flows"]:
+        sites = f["sites"]
+        flows.add_row(
+            f["id"],
+            f["system"],
+            side(f["sides"].get("old")),
+            side(f["sides"].get("new")),
+            ", ".join(f"{n} {k}" for k, n in sorted(sites["counts"].items())) if sites else "",
+            ", ".join(sites["stragglers"][:8]) if sites else "",
+        )
+    recs = Table(title="reconciliation", header_style="bold")
+    for col in ("check", "result", "detail"):
+        recs.add_column(col)
+    for rec_id, result in snapshot["reconciliations"].items():
+        if result is None:
+            recs.add_row(rec_id, "pending", "")
+            continue
+        colour = {"match": "green", "mismatch": "bold red"}.get(result["status"], "red")
+        detail = result.get("detail") or (
+            f"{result['rows']} rows"
+            if result["status"] == "match"
+            else f"only old: {result['only_old'][:2]} only new: {result['only_new'][:2]}"
+        )
+        recs.add_row(rec_id, f"[{colour}]{result['status']}[/]", str(detail)[:100])
+    return Group(flows, recs)

@@ -1,0 +1,111 @@
+"""Heartbeats into the journal: status changes of flows, sites and reconciliations (not every
+poll), gate evidence through `Cutover`, and log lines into their bounded table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..journal import Actor, JournalReader
+from ..journal import events as ev
+from ..runbook import Cutover
+from .evidence import FLOW_GATES, gate_verdict
+from .flows import FlowMonitor
+from .logs import LogLine
+from .reading import iso
+
+ENGINE = Actor("engine:flows", "cutover")
+
+
+class FlowJournal:
+    """Remembers what was last journaled, so only changes are written."""
+
+    def __init__(self, cutover: Cutover) -> None:
+        self.cutover = cutover
+        self.sides: dict[tuple[str, str], str] = {}
+        self.sites: dict[tuple[str, str], str] = {}
+        self.reconciled: dict[str, str] = {}
+        self._resume(cutover.writer)
+
+    def _resume(self, reader: JournalReader) -> None:
+        for event in reader.events():
+            p = event.payload
+            if event.kind == ev.FLOW_STATE:
+                self.sides[(p["flow"], p["side"])] = p["status"]
+            elif event.kind == ev.FLOW_SITE:
+                self.sites[(p["flow"], p["site"])] = p["status"]
+            elif event.kind == ev.RECONCILE_RESULT:
+                self.reconciled[p["reconciliation"]] = p["status"]
+
+    def record(self, monitor: FlowMonitor) -> int:
+        batch: list[tuple[str, dict[str, Any], Actor, str | None]] = []
+        for flow_id, state in monitor.flows.items():
+            for side, side_state in state.sides.items():
+                status = monitor.flow_status(flow_id, side)
+                if status != "unknown" and self.sides.get((flow_id, side)) != status:
+                    self.sides[(flow_id, side)] = status
+                    reading = side_state.reading
+                    batch.append(
+                        (
+                            ev.FLOW_STATE,
+                            {
+                                "flow": flow_id,
+                                "side": side,
+                                "status": status,
+                                "last_seen": iso(side_state.last_seen),
+                                "detail": reading.detail if reading else "",
+                            },
+                            ENGINE,
+                            None,
+                        )
+                    )
+            for site, site_status in monitor.site_statuses(flow_id).items():
+                if self.sites.get((flow_id, site)) != site_status:
+                    self.sites[(flow_id, site)] = site_status
+                    s = state.sites[site]
+                    batch.append(
+                        (
+                            ev.FLOW_SITE,
+                            {
+                                "flow": flow_id,
+                                "site": site,
+                                "status": site_status,
+                                "last_old": iso(s.last_old),
+                                "first_new": iso(s.first_new),
+                                "last_new": iso(s.last_new),
+                            },
+                            ENGINE,
+                            None,
+                        )
+                    )
+        for rec_id, rec in monitor.reconciliations.items():
+            if rec.result is not None and self.reconciled.get(rec_id) != rec.result["status"]:
+                self.reconciled[rec_id] = rec.result["status"]
+                batch.append(
+                    (ev.RECONCILE_RESULT, {"reconciliation": rec_id, **rec.result}, ENGINE, None)
+                )
+        written = len(self.cutover.writer.append_many(batch))
+        return written + self.evaluate_gates(monitor)
+
+    def evaluate_gates(self, monitor: FlowMonitor) -> int:
+        written = 0
+        for step in self.cutover.state.plan.steps:
+            if self.cutover.state.steps[step.id].status in ("done", "skipped"):
+                continue
+            for gate in step.gates:
+                if gate.check not in FLOW_GATES:
+                    continue
+                assert gate.id is not None
+                ok, detail, evidence = gate_verdict(monitor, gate)
+                if (
+                    self.cutover.record_gate(
+                        step.id, gate.id, ok, detail, evidence, source=ENGINE.person
+                    )
+                    is not None
+                ):
+                    written += 1
+        return written
+
+    def record_logs(self, lines: list[LogLine]) -> None:
+        self.cutover.writer.append_log_lines(
+            [(iso(line.at) or "", line.source, line.side, line.level, line.text) for line in lines]
+        )
