@@ -48,9 +48,25 @@ def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="cutover")
 
 
-from . import dns_cmd, flows_cmd, journal_cmds, plan_cmds, status_cmds  # noqa: E402
+from . import (  # noqa: E402  (registers the commands)
+    console_cmds,
+    dns_cmd,
+    flows_cmd,
+    journal_cmds,
+    plan_cmds,
+    status_cmds,
+)
 
-__all__ = ["cli", "dns_cmd", "flows_cmd", "journal_cmds", "main", "plan_cmds", "status_cmds"]
+__all__ = [
+    "cli",
+    "console_cmds",
+    "dns_cmd",
+    "flows_cmd",
+    "journal_cmds",
+    "main",
+    "plan_cmds",
+    "status_cmds",
+]
 
 if __name__ == "__main__":  # pragma: no cover
     main(sys.argv[1:])

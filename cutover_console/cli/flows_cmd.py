@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,7 @@ def flows_command(plan: Path, once: bool, watch: bool, as_json: bool, journal: P
         raise click.UsageError("choose --once or --watch")
     clock = SystemClock()
     recorder = _recorder(journal, document.sha256) if journal else None
-    switch = (lambda: switch_time(recorder.cutover)) if recorder else None
+    switch = (lambda: recorder.cutover.state.dns_switched_at()) if recorder else None
     monitor = FlowMonitor(document.plan, clock, base=plan.resolve().parent, switch_at=switch)
     try:
         if not watch:
@@ -60,18 +59,6 @@ def flows_command(plan: Path, once: bool, watch: bool, as_json: bool, journal: P
     finally:
         if recorder:
             recorder.cutover.writer.close()
-
-
-def switch_time(cutover: Any) -> datetime | None:
-    """When DNS was switched, as the journal says: the completion of the step whose action is
-    the Route 53 switch; otherwise the plan's `dns.switch_at`."""
-    state = cutover.state
-    for step in state.plan.steps:
-        if step.action is not None and step.action.kind == "route53.switch":
-            done = state.steps[step.id]
-            if done.status == "done" and done.ended_at is not None:
-                return done.ended_at
-    return state.plan.dns.switch_at if state.plan.dns else None
 
 
 def _recorder(journal: Path, plan_sha: str) -> Any:

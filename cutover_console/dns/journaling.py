@@ -14,6 +14,7 @@ from ..clock import parse_ts
 from ..journal import Actor, JournalReader
 from ..journal import events as ev
 from ..runbook import Cutover
+from ..runbook.engine_journal import GateResult, Pending, write_pending
 from .evidence import DNS_GATES, gate_verdict
 from .monitor import PropagationMonitor, _iso
 from .tracker import pair_flips_by
@@ -49,8 +50,16 @@ class DnsJournal:
                         (parse_ts(event.ts), int(p["ttl"]))
                     )
 
-    def record(self, monitor: PropagationMonitor) -> int:
-        """Journal what changed since the last call; returns how many events were written."""
+    def record(self, monitor: Any) -> int:
+        """Collect and write in one go (the headless commands)."""
+        return self.write(self.collect(monitor))
+
+    def write(self, pending: Pending) -> int:
+        """Journal what `collect` found (the journal's thread, in the console)."""
+        return write_pending(self.cutover, pending, ENGINE.person)
+
+    def collect(self, monitor: PropagationMonitor) -> Pending:
+        """What changed since the last call (remembered as journaled from now on)."""
         batch: list[tuple[str, dict[str, Any], Actor, str | None]] = []
         for record in monitor.records:
             for resolver in monitor.resolvers:
@@ -107,29 +116,25 @@ class DnsJournal:
                         self.ttl_history.setdefault(record.key, []).append(
                             (monitor.clock.now(), auth.ttl)
                         )
-        written = len(self.cutover.writer.append_many(batch))
-        return written + self.evaluate_gates(monitor)
+        return Pending(batch, self.gate_results(monitor))
 
-    def evaluate_gates(self, monitor: PropagationMonitor) -> int:
-        """Journal the DNS gates of every step that is not finished yet (on change only)."""
-        written = 0
-        now = monitor.clock.now()
+    def gate_results(self, monitor: Any) -> list[GateResult]:
+        """Verdicts for the gates of every step not finished yet."""
+        out: list[GateResult] = []
         for step in self.cutover.state.plan.steps:
             if self.cutover.state.steps[step.id].status in ("done", "skipped"):
                 continue
             for gate in step.gates:
-                if gate.check not in DNS_GATES:
-                    continue
-                assert gate.id is not None
-                ok, detail, evidence = gate_verdict(monitor, gate, now, self.ttl_history)
-                if (
-                    self.cutover.record_gate(
-                        step.id, gate.id, ok, detail, evidence, source=ENGINE.person
+                if gate.check in DNS_GATES:
+                    assert gate.id is not None
+                    out.append(
+                        (
+                            step.id,
+                            gate.id,
+                            *gate_verdict(monitor, gate, monitor.clock.now(), self.ttl_history),
+                        )
                     )
-                    is not None
-                ):
-                    written += 1
-        return written
+        return out
 
 
 def _moved(before: str | None, after: str | None) -> bool:

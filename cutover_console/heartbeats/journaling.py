@@ -8,6 +8,7 @@ from typing import Any
 from ..journal import Actor, JournalReader
 from ..journal import events as ev
 from ..runbook import Cutover
+from ..runbook.engine_journal import GateResult, Pending, write_pending
 from .evidence import FLOW_GATES, gate_verdict
 from .flows import FlowMonitor
 from .logs import LogLine
@@ -36,7 +37,16 @@ class FlowJournal:
             elif event.kind == ev.RECONCILE_RESULT:
                 self.reconciled[p["reconciliation"]] = p["status"]
 
-    def record(self, monitor: FlowMonitor) -> int:
+    def record(self, monitor: Any) -> int:
+        """Collect and write in one go (the headless commands)."""
+        return self.write(self.collect(monitor))
+
+    def write(self, pending: Pending) -> int:
+        """Journal what `collect` found (the journal's thread, in the console)."""
+        return write_pending(self.cutover, pending, ENGINE.person)
+
+    def collect(self, monitor: FlowMonitor) -> Pending:
+        """What changed since the last call (remembered as journaled from now on)."""
         batch: list[tuple[str, dict[str, Any], Actor, str | None]] = []
         for flow_id, state in monitor.flows.items():
             for side, side_state in state.sides.items():
@@ -83,27 +93,19 @@ class FlowJournal:
                 batch.append(
                     (ev.RECONCILE_RESULT, {"reconciliation": rec_id, **rec.result}, ENGINE, None)
                 )
-        written = len(self.cutover.writer.append_many(batch))
-        return written + self.evaluate_gates(monitor)
+        return Pending(batch, self.gate_results(monitor))
 
-    def evaluate_gates(self, monitor: FlowMonitor) -> int:
-        written = 0
+    def gate_results(self, monitor: Any) -> list[GateResult]:
+        """Verdicts for the gates of every step not finished yet."""
+        out: list[GateResult] = []
         for step in self.cutover.state.plan.steps:
             if self.cutover.state.steps[step.id].status in ("done", "skipped"):
                 continue
             for gate in step.gates:
-                if gate.check not in FLOW_GATES:
-                    continue
-                assert gate.id is not None
-                ok, detail, evidence = gate_verdict(monitor, gate)
-                if (
-                    self.cutover.record_gate(
-                        step.id, gate.id, ok, detail, evidence, source=ENGINE.person
-                    )
-                    is not None
-                ):
-                    written += 1
-        return written
+                if gate.check in FLOW_GATES:
+                    assert gate.id is not None
+                    out.append((step.id, gate.id, *gate_verdict(monitor, gate)))
+        return out
 
     def record_logs(self, lines: list[LogLine]) -> None:
         self.cutover.writer.append_log_lines(

@@ -76,9 +76,16 @@ class Cutover:
         self, kind: str, person: str, payload: dict[str, Any], step: str | None, idem: str | None
     ) -> Event:
         event = self.writer.append(kind, payload, actor=Actor.here(person), step=step, idem=idem)
-        if event.seq > (self.state.head.seq if self.state.head else 0):
+        if event.seq > self.state.head_seq:
             self.state.apply(event)
         return event
+
+    def record_many(self, items: list[tuple[str, dict[str, Any], Actor, str | None]]) -> int:
+        """Engines' observations: one durable transaction, folded into the state at once."""
+        events = self.writer.append_many(items)
+        for event in events:
+            self.state.apply(event)
+        return len(events)
 
     def _decide(
         self,

@@ -16,6 +16,7 @@ from ..journal import events as ev
 from ..journal.chain import Checkpoint, Event
 from ..plan import Plan, PlanDocument, load_plan_text
 from ..plan.schedule import Actual, Schedule, project
+from .signals import Signals
 
 Status = Literal["pending", "in_progress", "done", "failed", "skipped", "rolled_back"]
 FINISHED: frozenset[str] = frozenset({"done", "skipped"})
@@ -101,6 +102,7 @@ class CutoverState:
     revisions: list[dict[str, Any]] = field(default_factory=list)
     recoveries: list[dict[str, Any]] = field(default_factory=list)
     point_of_no_return_at: datetime | None = None
+    signals: Signals = field(default_factory=Signals)
     head_seq: int = 0
     head_hash: str = ""
     last_at: datetime | None = None
@@ -155,6 +157,8 @@ class CutoverState:
         handler = _HANDLERS.get(event.kind)
         if handler is not None:
             handler(self, event, step, at)
+        elif event.kind in _SIGNAL_KINDS:
+            self.signals.apply(event, at)
         overrides = event.payload.get("overrides")
         if overrides:
             self.overrides.append(
@@ -281,6 +285,16 @@ class CutoverState:
         }
         return project(self.plan, self.plan.cutover.origin, actuals, now)
 
+    def dns_switched_at(self) -> datetime | None:
+        """When DNS was switched, as the journal says: the completion of the step whose action is
+        the Route 53 switch; otherwise the plan's `dns.switch_at`."""
+        for step in self.plan.steps:
+            if step.action is not None and step.action.kind == "route53.switch":
+                done = self.steps[step.id]
+                if done.status == "done" and done.ended_at is not None:
+                    return done.ended_at
+        return self.plan.dns.switch_at if self.plan.dns else None
+
     def progress(self) -> tuple[int, int]:
         """(finished steps, steps in the plan)."""
         ids = [s.id for s in self.plan.steps]
@@ -305,3 +319,13 @@ _HANDLERS: dict[str, _Handler] = {
     ev.PLAN_REVISED: CutoverState._revised,
     ev.JOURNAL_RECOVERED: CutoverState._recovered,
 }
+_SIGNAL_KINDS = frozenset(
+    {
+        ev.DNS_VERDICT,
+        ev.DNS_RECORD,
+        ev.DNS_AUTHORITY,
+        ev.FLOW_STATE,
+        ev.FLOW_SITE,
+        ev.RECONCILE_RESULT,
+    }
+)

@@ -1,0 +1,76 @@
+"""`cutover run` (the lead's console) and `cutover watch` (read-only, same machine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..plan import load_plan
+from . import cli
+
+
+@cli.command()
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option(
+    "--journal",
+    "-j",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The journal to open or create (default: state/<cutover id>.sqlite).",
+)
+@click.option(
+    "--as",
+    "operator",
+    default=None,
+    envvar="CUTOVER_PERSON",
+    help="Who is at the keyboard (a person id; default: the plan's first lead).",
+)
+@click.option("--rehearsal", is_flag=True, help="Create the journal as a rehearsal run.")
+@click.option("--no-engines", is_flag=True, help="Do not run the DNS and flow engines.")
+def run(
+    plan: Path, journal: Path | None, operator: str | None, rehearsal: bool, no_engines: bool
+) -> None:
+    """Open (or resume) the cutover of PLAN in the full-screen console."""
+    from ..runbook.session import LeadSession
+
+    document = load_plan(plan)
+    p = document.plan
+    path = journal or Path("state") / f"{p.cutover.id}.sqlite"
+    if operator is not None and operator not in {x.id for x in p.people}:
+        raise click.BadParameter(f"'{operator}' is not a person in the plan", param_hint="--as")
+    session = LeadSession.open(path, document, mode="rehearsal" if rehearsal else "live")
+    try:
+        if session.state.document.sha256 != document.sha256:
+            click.echo(
+                f"note: {plan} differs from the plan in {path}; the journal's plan is used "
+                "(record the edit with `cutover revise`)",
+                err=True,
+            )
+        from ..ui.app import LeadApp
+
+        LeadApp(session, operator=operator, engines=not no_engines).run()
+    finally:
+        session.close()
+    click.echo(f"journal {path} — checkpoint {session.state.head}")
+
+
+@cli.command()
+@click.option(
+    "--journal",
+    "-j",
+    required=True,
+    envvar="CUTOVER_JOURNAL",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The journal to follow.",
+)
+def watch(journal: Path) -> None:
+    """Follow a cutover read-only: the same screen as the lead's, with no way to change it."""
+    from ..runbook.session import WatchSession
+    from ..ui.app import WatchApp
+
+    session = WatchSession(journal)
+    try:
+        WatchApp(session).run()
+    finally:
+        session.close()

@@ -1,0 +1,27 @@
+"""What an engine hands to the journal: observations collected on the engine's loop, written on
+the journal's thread (so a disk's fsync never stalls probing or the screen)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..journal import Actor
+from .actions import Cutover
+
+GateResult = tuple[str, str, bool, str, dict[str, Any]]  # step, gate, ok, detail, evidence
+
+
+@dataclass
+class Pending:
+    events: list[tuple[str, dict[str, Any], Actor, str | None]] = field(default_factory=list)
+    gates: list[GateResult] = field(default_factory=list)
+
+
+def write_pending(cutover: Cutover, pending: Pending, source: str) -> int:
+    """Journal the observations (one transaction) and the gate verdicts that changed."""
+    written = cutover.record_many(pending.events)
+    for step, gate, ok, detail, evidence in pending.gates:
+        if cutover.record_gate(step, gate, ok, detail, evidence, source=source) is not None:
+            written += 1
+    return written
