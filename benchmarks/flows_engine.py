@@ -39,10 +39,18 @@ def make_db(path: Path, side: str) -> None:
     now = datetime.now(UTC)
     conn = sqlite3.connect(path)
     conn.execute("CREATE TABLE uploads (flow int, shop text, received_at text)")
-    rows = [(f, f"shop-{f:02d}-{s:03d}",
-             (now - timedelta(minutes=(s * 7 + f) % 50 + (30 if side == "old" else 0)))
-             .strftime("%Y-%m-%d %H:%M:%S"))
-            for f in range(FLOWS) for s in range(SITES) for _ in range(3)]
+    rows = [
+        (
+            f,
+            f"shop-{f:02d}-{s:03d}",
+            (now - timedelta(minutes=(s * 7 + f) % 50 + (30 if side == "old" else 0))).strftime(
+                "%Y-%m-%d %H:%M:%S"
+            ),
+        )
+        for f in range(FLOWS)
+        for s in range(SITES)
+        for _ in range(3)
+    ]
     conn.executemany("INSERT INTO uploads VALUES (?,?,?)", rows)
     conn.execute("CREATE INDEX i ON uploads (flow, shop)")
     conn.commit()
@@ -58,7 +66,8 @@ def cpu_benchmark(tmp: Path) -> None:
     for side in ("old", "new"):
         make_db(tmp / f"{side}.db", side)
         os.environ[f"BENCH_{side.upper()}_DSN"] = f"Driver={{SQLite3}};Database={tmp / side}.db;"
-    flows = "".join(f"""  - id: flow-{f:02d}
+    flows = "".join(
+        f"""  - id: flow-{f:02d}
     title: Flow {f}
     system: wcf
     late_after: 30m
@@ -68,10 +77,18 @@ def cpu_benchmark(tmp: Path) -> None:
           FROM uploads WHERE flow = {f} GROUP BY shop"}}
     new: {{kind: sql, dsn: "env:BENCH_NEW_DSN", query: "SELECT shop, MAX(received_at), COUNT(*)
           FROM uploads WHERE flow = {f} GROUP BY shop"}}
-""" for f in range(FLOWS))
+"""
+        for f in range(FLOWS)
+    )
     document = load_plan_text(plan_text(flows), "bench.yaml")
-    writer = JournalWriter.create(tmp / "j.sqlite", document.text, document.sha256, "bench.yaml",
-                                  Actor("lena", "bench"), cutover_id="bench")
+    writer = JournalWriter.create(
+        tmp / "j.sqlite",
+        document.text,
+        document.sha256,
+        "bench.yaml",
+        Actor("lena", "bench"),
+        cutover_id="bench",
+    )
     cutover = Cutover(writer, SystemClock())
     journal = FlowJournal(cutover)
     monitor = FlowMonitor(document.plan, SystemClock())
@@ -89,8 +106,10 @@ def cpu_benchmark(tmp: Path) -> None:
     sites = sum(len(state.sites) for state in monitor.flows.values())
     cpu = statistics.median(s[0] for s in samples)
     wall = statistics.median(s[1] for s in samples)
-    print(f"{FLOWS} flows x 2 sides, {sites} sites, via the SQLite ODBC driver: one refresh costs "
-          f"{cpu * 1000:.0f} ms CPU ({wall * 1000:.0f} ms wall), median of 5 steady cycles")
+    print(
+        f"{FLOWS} flows x 2 sides, {sites} sites, via the SQLite ODBC driver: one refresh costs "
+        f"{cpu * 1000:.0f} ms CPU ({wall * 1000:.0f} ms wall), median of 5 steady cycles"
+    )
     print(f"  at one refresh every 30 s: {100 * cpu / 30:.2f} % of one core (target <= 10 %)")
 
 
@@ -98,15 +117,20 @@ def isolation_benchmark(tmp: Path) -> None:
     hole = socket.socket()
     hole.bind(("127.0.0.1", 0))
     hole.listen(64)
-    os.environ["BENCH_HOLE_DSN"] = (f"Driver={{PostgreSQL Unicode}};Server=127.0.0.1;"
-                                    f"Port={hole.getsockname()[1]};Database=x;Uid=u;Pwd=x;")
-    healthy = "".join(f"""  - id: ok-{i:02d}
+    os.environ["BENCH_HOLE_DSN"] = (
+        f"Driver={{PostgreSQL Unicode}};Server=127.0.0.1;"
+        f"Port={hole.getsockname()[1]};Database=x;Uid=u;Pwd=x;"
+    )
+    healthy = "".join(
+        f"""  - id: ok-{i:02d}
     title: ok
     system: other
     late_after: 1h
     new: {{kind: sql, dsn: "env:BENCH_NEW_DSN", query: "SELECT MAX(received_at), COUNT(*)
           FROM uploads WHERE flow = {i}"}}
-""" for i in range(19))
+"""
+        for i in range(19)
+    )
     dead = """  - id: dead
     title: dead
     system: other
@@ -137,9 +161,11 @@ def isolation_benchmark(tmp: Path) -> None:
         mixed = run(True)
         delays.extend(mixed[f] - base[f] for f in base)
     hole.close()
-    print(f"19 healthy reads beside one blackholed source (timeout 3 s), 5 interleaved rounds: "
-          f"extra delay median {statistics.median(delays) * 1000:.1f} ms, "
-          f"max {max(delays) * 1000:.1f} ms (target <= 100 ms)")
+    print(
+        f"19 healthy reads beside one blackholed source (timeout 3 s), 5 interleaved rounds: "
+        f"extra delay median {statistics.median(delays) * 1000:.1f} ms, "
+        f"max {max(delays) * 1000:.1f} ms (target <= 100 ms)"
+    )
 
 
 def main() -> None:

@@ -6,6 +6,8 @@ is updated only from that event, so what the screen shows is what the journal ho
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +55,9 @@ class Cutover:
         self.writer = writer
         self.clock = clock
         self.state = load_state(writer)
+        # Held while the state changes. Only the thread that writes the journal mutates the
+        # state, so it reads without the lock; views on other threads take it to read.
+        self.state_lock: threading.RLock | contextlib.nullcontext[None] = contextlib.nullcontext()
 
     # -- helpers ---------------------------------------------------------------------------
     def _step(self, action: str, step_id: str) -> Step:
@@ -76,15 +81,17 @@ class Cutover:
         self, kind: str, person: str, payload: dict[str, Any], step: str | None, idem: str | None
     ) -> Event:
         event = self.writer.append(kind, payload, actor=Actor.here(person), step=step, idem=idem)
-        if event.seq > self.state.head_seq:
-            self.state.apply(event)
+        with self.state_lock:
+            if event.seq > self.state.head_seq:
+                self.state.apply(event)
         return event
 
     def record_many(self, items: list[tuple[str, dict[str, Any], Actor, str | None]]) -> int:
         """Engines' observations: one durable transaction, folded into the state at once."""
         events = self.writer.append_many(items)
-        for event in events:
-            self.state.apply(event)
+        with self.state_lock:  # views read under this lock; the fsync above is outside it
+            for event in events:
+                self.state.apply(event)
         return len(events)
 
     def _decide(

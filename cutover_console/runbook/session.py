@@ -35,7 +35,11 @@ class LeadSession:
         self.clock = clock
         self.cutover = Cutover(writer, clock)
         self.lock = threading.RLock()
+        self.cutover.state_lock = self.lock
         self._journal_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        # The views read events and log lines through their own read-only connection, so that
+        # they never share the writer's connection across threads.
+        self._reader = JournalReader(writer.path)
         self.engine_errors: dict[str, str] = {}
 
     @classmethod
@@ -78,14 +82,12 @@ class LeadSession:
         """Run an action (validate, journal, fold) on the journal's thread."""
 
         def run() -> T:
-            with self.lock:
-                return action(self.cutover)
+            return action(self.cutover)  # the state is locked only while events are applied
 
         return await asyncio.get_running_loop().run_in_executor(self._journal_thread, run)
 
     def log_lines(self, after: int = 0) -> list[tuple[Any, ...]]:
-        with self.lock:
-            return self.writer.log_lines(after)
+        return self._reader.log_lines(after)
 
     async def run_engines(
         self, stop: asyncio.Event, changed: Callable[[], None], base: Path | None = None
@@ -97,11 +99,7 @@ class LeadSession:
         loop = asyncio.get_running_loop()
 
         def journal(write: Callable[[], Any]) -> None:
-            def run() -> None:
-                with self.lock:
-                    write()
-
-            future = loop.run_in_executor(self._journal_thread, run)
+            future = loop.run_in_executor(self._journal_thread, write)
             future.add_done_callback(lambda _f: changed())
 
         if plan.dns is not None and plan.dns.records:
@@ -158,8 +156,13 @@ class LeadSession:
         except Exception as exc:  # shown to the lead, never a traceback on screen
             self.engine_errors[name] = f"{type(exc).__name__}: {exc}"[:300]
 
+    @property
+    def reader(self) -> JournalReader:
+        return self._reader
+
     def close(self) -> None:
         self._journal_thread.shutdown(wait=True)
+        self._reader.close()
         self.writer.close()
 
 

@@ -155,6 +155,7 @@ class CutoverApp(App[None]):
         self.session = session
         self.now = clock or (lambda: datetime.now().astimezone())
         self.watchers = ""
+        self._rendered: tuple[int, datetime] | None = None
 
     def compose(self) -> ComposeResult:
         yield ClockBar(id="clock")
@@ -184,23 +185,38 @@ class CutoverApp(App[None]):
 
     @property
     def _reader(self) -> Any:
-        return self.session.writer if isinstance(self.session, LeadSession) else self.session.reader
+        return self.session.reader
 
     def _all_events(self) -> Iterable[Event]:
         return self._reader.events(after=max(0, self.session.state.head_seq - 300))
 
     # -- refreshing ----------------------------------------------------------------------
-    def refresh_views(self) -> None:
+    def refresh_views(self, *, panes: bool = True) -> None:
+        """Re-render from the state. Only the pane on screen is rendered (the others catch up
+        when shown); the lock is held only while reading, never across a journal write."""
         state = self.session.state
         now = self.now()
         with self.session.lock:
-            summary = status_summary(state, now)
+            # The checklist and the detail change with events and, for delays and overruns,
+            # by the minute: between those, a tick only moves the clock and the countdowns.
+            key = (state.head_seq, now.replace(second=0, microsecond=0))
+            fresh = key != self._rendered
+            self._rendered = key
             self.query_one(ClockBar).render_state(state, now, self.watchers)
-            checklist = self.query_one(Checklist)
-            checklist.render_state(summary)
-            self.query_one(StepDetail).render_step(state, checklist.current_step(), now)
-            errors = self.session.engine_errors
+            if fresh:
+                checklist = self.query_one(Checklist)
+                checklist.render_state(status_summary(state, now))
+                self.query_one(StepDetail).render_step(state, checklist.current_step(), now)
+            if panes:
+                self._render_pane(now)
+
+    def _render_pane(self, now: datetime) -> None:
+        active = self.query_one(TabbedContent).active
+        errors = self.session.engine_errors
+        state = self.session.state
+        if active == "dns":
             self.query_one(DnsPane).render_state(state, now, errors)
+        elif active == "flows":
             self.query_one(FlowsPane).render_state(state, now, errors)
 
     def tick(self) -> None:
@@ -210,13 +226,27 @@ class CutoverApp(App[None]):
     def state_changed(self, _message: StateChanged) -> None:
         pane = self.query_one(JournalPane)
         with self.session.lock:
-            events = list(self._reader.events(after=pane.shown))
-        pane.add_events(self.session.state, events[-300:])
+            after = max(pane.shown, self.session.state.head_seq - 300)
+            events = list(self._reader.events(after=after))
+        pane.add_events(self.session.state, events)
         self.refresh_views()
 
     @on(DataTable.RowHighlighted)
-    def row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
-        self.refresh_views()
+    def row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "steps":  # a new step in focus: the detail follows
+            with self.session.lock:
+                state = self.session.state
+                self.query_one(StepDetail).render_step(
+                    state, self.query_one(Checklist).current_step(), self.now()
+                )
+        elif event.data_table.id in ("dns-records", "flows"):  # drill-down follows
+            with self.session.lock:
+                self._render_pane(self.now())
+
+    @on(TabbedContent.TabActivated)
+    def pane_shown(self, _event: TabbedContent.TabActivated) -> None:
+        with self.session.lock:
+            self._render_pane(self.now())
 
     @work(thread=True, exclusive=True, group="logs", exit_on_error=False)
     def follow_logs(self) -> None:
@@ -268,6 +298,7 @@ class CutoverApp(App[None]):
     def search_submitted(self, event: Input.Submitted) -> None:
         self.query_one(Checklist).search = event.value.strip()
         self.query_one("#steps", DataTable).focus()
+        self._rendered = None
         self.refresh_views()
 
     @on(Input.Changed, "#log-filter")
@@ -281,12 +312,14 @@ class CutoverApp(App[None]):
             box.display = False
             self.query_one(Checklist).search = ""
             self.query_one("#steps", DataTable).focus()
+            self._rendered = None
             self.refresh_views()
 
     def action_cycle_filter(self) -> None:
         checklist = self.query_one(Checklist)
         checklist.filter = FILTERS[(FILTERS.index(checklist.filter) + 1) % len(FILTERS)]
         self.notify(f"showing {checklist.filter} steps", timeout=2)
+        self._rendered = None
         self.refresh_views()
 
     def action_show_pane(self, pane: str) -> None:
