@@ -207,7 +207,13 @@ def revise(plan: Path, journal: Path, by: str, reason: str) -> None:
 @click.argument("plan", type=click.Path(path_type=Path))
 @new_journal_option("state/<cutover id>-tabletop-<time>.sqlite")
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary.")
-def tabletop(plan: Path, journal: Path | None, quiet: bool) -> None:
+@click.option(
+    "--open",
+    "open_console",
+    is_flag=True,
+    help="Then open the rehearsal journal in the console (read-only).",
+)
+def tabletop(plan: Path, journal: Path | None, quiet: bool, open_console: bool) -> None:
     """Tabletop rehearsal: walk PLAN through the real rules on a simulated clock.
 
     Every step is started and completed by its owner at its planned time, signed off by eligible
@@ -265,4 +271,13 @@ def tabletop(plan: Path, journal: Path | None, quiet: bool) -> None:
         f"{'intact' if report.ok else 'BROKEN: ' + str(report.problem)}"
     )
     click.echo(f"checkpoint {report.head}")
-    click.echo(f"next: cutover status -j {path}   cutover events -j {path}   cutover verify {path}")
+    click.echo(f"next: cutover watch -j {path}   cutover status -j {path}   cutover verify {path}")
+    if open_console:
+        from ..runbook.session import WatchSession
+        from ..ui.app import WatchApp
+
+        session = WatchSession(path)
+        try:
+            WatchApp(session).run()
+        finally:
+            session.close()
