@@ -50,13 +50,12 @@ class ClockBar(Static):
         left = window.end - now
         done, total = state.progress()
         forecast = datetime.fromisoformat(summary["forecast_end"])
-        line1 = Text()
-        line1.append(f" {plan.cutover.name} ", style="bold reverse")
+        line1 = Text(no_wrap=True, overflow="ellipsis")
+        line1.append(f" {plan.cutover.name[:40]} ", style="bold reverse")
         if state.rehearsal:
             line1.append(f" {state.mode.upper()} ", style="bold black on yellow")
-        line1.append(
-            f"  {now.astimezone(zone):%a %H:%M:%S %Z} client · {now.astimezone():%H:%M %Z} local  "
-        )
+        line1.append(f" {now.astimezone(zone):%a %H:%M:%S %Z}", style="bold")
+        line1.append(f" ({now.astimezone():%H:%M %Z} here) · ")
         line1.append(
             f"window {window.start.astimezone(zone):%a %H:%M}–"
             f"{window.end.astimezone(zone):%a %H:%M}"
@@ -65,7 +64,11 @@ class ClockBar(Static):
             f" ({format_duration(left)} left)" if left.total_seconds() > 0 else " (window closed)",
             style="bold red" if left < timedelta(hours=1) else "",
         )
-        line2 = Text(f" {done}/{total} done · forecast end {forecast:%a %H:%M} ")
+        line2 = Text(
+            f" {done}/{total} done · forecast end {forecast:%a %H:%M} ",
+            no_wrap=True,
+            overflow="ellipsis",
+        )
         line2.append(
             "fits the window" if summary["fits_window"] else "OVERRUNS THE WINDOW",
             style="green" if summary["fits_window"] else "bold red",
