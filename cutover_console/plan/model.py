@@ -180,6 +180,15 @@ class Action(BaseModel):
     kind: Literal["route53.lower_ttl", "route53.switch", "route53.rollback", "command"]
     description: str = ""
 
+    @model_validator(mode="after")
+    def _command_has_run(self) -> Action:
+        extra = self.model_extra or {}
+        if self.kind == "command" and not isinstance(extra.get("run"), str):
+            raise PydanticCustomError(
+                "plan", "a command action needs `run:` (the shell command, shown before it runs)"
+            )
+        return self
+
 
 class Step(Strict):
     id: Ident

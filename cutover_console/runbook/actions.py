@@ -279,6 +279,39 @@ class Cutover:
             ev.GATE_OVERRIDDEN, by, {"gate": gate_id, "reason": text}, step_id, idem
         )
 
+    def check_action(self, step_id: str, by: str) -> Step:
+        """May `by` run the step's automated action now? Raises ActionRefused if not."""
+        step, person = self._step("run action", step_id), self._person("run action", step_id, by)
+        if step.action is None:
+            raise ActionRefused(
+                "run action",
+                step_id,
+                [Refusal("action", f"step '{step_id}' has no automated action")],
+            )
+        refusals = []
+        if self.state.steps[step_id].status != "in_progress":
+            refusals.append(Refusal("transition", f"start '{step_id}' before running its action"))
+        if not may_drive(step, person):
+            refusals.append(
+                Refusal("owner", f"{by} is neither the owner ({step.owner}) nor a lead")
+            )
+        if step.action.kind != "command":
+            refusals.append(
+                Refusal(
+                    "action",
+                    f"`{step.action.kind}` actions are not run by this "
+                    "version; follow the step's instructions by hand",
+                )
+            )
+        if refusals:
+            raise ActionRefused("run action", step_id, refusals)
+        return step
+
+    def record_action(self, step_id: str, by: str, result: dict[str, Any]) -> Event:
+        """Journal what an automated action did (exit status, output tail, timing)."""
+        self.check_action(step_id, by)
+        return self._record(ev.ACTION_RAN, by, result, step_id, None)
+
     def record_gate(
         self,
         step_id: str,

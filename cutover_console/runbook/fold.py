@@ -85,6 +85,7 @@ class StepState:
     earlier_signoffs: list[SignOffRecord] = field(default_factory=list)
     gates: dict[str, GateState] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)  # automated actions run
     history: list[int] = field(default_factory=list)  # seqs of every event about this step
 
 
@@ -268,6 +269,10 @@ class CutoverState:
         )
         self._sync_steps()
 
+    def _action_ran(self, event: Event, step: StepState | None, at: datetime) -> None:
+        if step:
+            step.actions.append({"seq": event.seq, "at": at, "by": event.actor, **event.payload})
+
     def _recovered(self, event: Event, step: StepState | None, at: datetime) -> None:
         self.recoveries.append({"seq": event.seq, "at": at, **event.payload})
 
@@ -318,6 +323,7 @@ _HANDLERS: dict[str, _Handler] = {
     ev.GATE_OVERRIDDEN: CutoverState._gate_overridden,
     ev.PLAN_REVISED: CutoverState._revised,
     ev.JOURNAL_RECOVERED: CutoverState._recovered,
+    ev.ACTION_RAN: CutoverState._action_ran,
 }
 _SIGNAL_KINDS = frozenset(
     {

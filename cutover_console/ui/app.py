@@ -26,6 +26,7 @@ from textual.widgets import DataTable, Footer, Input, Markdown, TabbedContent, T
 
 from ..journal import Event
 from ..runbook import ActionRefused, Cutover
+from ..runbook.command_action import preview, run_command
 from ..runbook.rules import LEAD_ROLE
 from ..runbook.session import LeadSession, WatchSession
 from ..runbook.summary import status_summary
@@ -566,20 +567,28 @@ class LeadApp(CutoverApp):
 
     @work(exclusive=True, group="act")
     async def action_run_action(self) -> None:
+        """Preview first; run only after the lead confirms; journal what it did."""
         if (step := self._step()) is None:
             return
-        action = self.session.state.plan.step(step).action
-        if action is None:
-            self.notify(f"{step} has no automated action", severity="warning")
+        try:
+            spec = await self.lead_session.act(lambda c: c.check_action(step, self.operator))
+        except ActionRefused as refused:
+            action = self.session.state.plan.step(step).action
+            body = "\n".join(f"• {r.message}" for r in refused.refusals)
+            if action is not None:
+                body += f"\n\n{preview(action)}"
+            self.notify(body, title=f"Refused: run action of {step}", severity="error", timeout=10)
             return
-        params = "\n".join(f"  {k}: {v}" for k, v in (action.model_extra or {}).items())
-        preview = f"{action.kind}: {action.description}\n{params}"
-        self.notify(preview, title=f"Action of {step} (preview)", timeout=10)
-        self.notify(
-            f"Running `{action.kind}` actions is not part of this build; do it by hand "
-            "from the step's instructions and record the result with a note.",
-            severity="warning",
-            timeout=10,
+        assert spec.action is not None
+        if not await self.push_screen_wait(
+            ConfirmDialog(f"Run the action of {step}?", preview(spec.action), yes="Run")
+        ):
+            return
+        self.notify(f"running the action of {step}…", timeout=3)
+        result = await run_command(spec.action)
+        await self._do(
+            f"action of {step} (exit {result['exit']})",
+            lambda c: c.record_action(step, self.operator, result),
         )
 
 

@@ -257,6 +257,16 @@ class StepDetail(VerticalScroll):
             lines += ["### Instructions", step.instructions]
         if step.rollback:
             lines += ["### Rollback", step.rollback]
+        if step.action is not None:
+            lines.append(f"### Automated action ({step.action.kind})")
+            for ran in current.actions:
+                status = "timed out" if ran.get("timed_out") else f"exit {ran.get('exit')}"
+                lines.append(
+                    f"- {ran['at'].astimezone(zone):%H:%M:%S} by {ran['by']}: {status}"
+                    f" in {ran.get('duration_s')} s"
+                )
+            if not current.actions:
+                lines.append("- not run yet (`a` previews it)")
         if current.notes:
             lines.append("### Notes")
             lines += [

@@ -350,3 +350,60 @@ def test_run_in_tmux_with_real_keystrokes(tmp_path: Path) -> None:
     finally:
         subprocess.run([tmux, "kill-session", "-t", name], capture_output=True)
     assert kinds(journal)[-2:] == ["step.started", "step.completed"]
+
+
+def test_run_action_previews_then_runs_and_journals(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        SMALL.read_text()
+        .replace(
+            "    owner: app-owner\n    duration: 15m\n",
+            "    owner: app-owner\n    duration: 15m\n"
+            '    action: {kind: command, run: "echo frozen-$((6*7))", timeout: 5}\n',
+            1,
+        )
+        .replace(
+            "    owner: dba\n    duration: 30m\n",
+            "    owner: dba\n    duration: 30m\n"
+            "    action: {kind: route53.lower_ttl, zone: x.test}\n",
+            1,
+        )
+    )
+    journal = tmp_path / "j.sqlite"
+    clock = ManualClock(SATURDAY)
+    session = LeadSession.open(journal, load_plan(plan), clock=clock)
+    app = LeadApp(session, engines=False, clock=clock.now)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await goto(pilot, app, "freeze")
+            await pilot.press("a")  # not started yet: refused, nothing runs
+            await pilot.pause(0.3)
+            assert not isinstance(app.screen, ConfirmDialog)
+            await pilot.press("s")
+            await pilot.pause(0.3)
+            await pilot.press("a")
+            await pilot.pause(0.3)
+            assert isinstance(app.screen, ConfirmDialog)
+            assert "$ echo frozen-$((6*7))" in str(app.screen.body)
+            await pilot.press("y")
+            for _ in range(50):
+                await pilot.pause(0.1)
+                if app.session.state.steps["freeze"].actions:
+                    break
+            ran = app.session.state.steps["freeze"].actions[0]
+            assert ran["exit"] == 0 and ran["output"].strip() == "frozen-42"
+            await pilot.press("c")
+            await pilot.pause(0.3)
+            await goto(pilot, app, "backup")
+            await pilot.press("s")
+            await pilot.pause(0.3)
+            await pilot.press("a")  # a Route 53 action: previewed, refused with the reason
+            await pilot.pause(0.3)
+            assert not isinstance(app.screen, ConfirmDialog)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        session.close()
+    assert kinds(journal).count("action.ran") == 1

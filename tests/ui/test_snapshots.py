@@ -40,8 +40,15 @@ def mid_cutover(path: Path) -> ManualClock:
     """A journal as it stands on Sunday morning: Saturday done, the DNS switch running."""
     clock = ManualClock(datetime(2026, 12, 5, 12, 0, tzinfo=UTC))
     document = load_plan(SMALL)
-    writer = JournalWriter.create(path, document.text, document.sha256, document.file,
-                                  Actor("lena", "ops"), cutover_id="small-cutover", clock=clock)
+    writer = JournalWriter.create(
+        path,
+        document.text,
+        document.sha256,
+        document.file,
+        Actor("lena", "ops"),
+        cutover_id="small-cutover",
+        clock=clock,
+    )
     cutover = Cutover(writer, clock)
     for step, who, signers in (("freeze", "omar", ()), ("backup", "dmitri", ("dmitri", "ravi"))):
         clock.advance(timedelta(minutes=20))
