@@ -14,17 +14,9 @@ from ..clock import SystemClock
 from ..journal import Checkpoint, JournalReader
 from ..plan.timeparse import format_duration
 from ..runbook import load_state, status_summary
+from ..runbook.summary import STATUS_STYLE
 from . import cli
 from .options import journal_option
-
-_STATUS_STYLE = {
-    "pending": "dim",
-    "in_progress": "bold yellow",
-    "done": "green",
-    "failed": "bold red",
-    "skipped": "magenta",
-    "rolled_back": "bold red",
-}
 
 
 @cli.command()
@@ -98,7 +90,7 @@ def _render_status(summary: dict[str, Any]) -> None:
         status_text = s["status"].replace("_", " ") + (" OVERRUN" if s["overrun"] else "")
         table.add_row(
             f"  {s['id']}",
-            f"[{_STATUS_STYLE[s['status']]}]{status_text}[/]",
+            f"[{STATUS_STYLE[s['status']]}]{status_text}[/]",
             s["owner"],
             _hm(s["planned_start"]),
             actual,

@@ -14,7 +14,7 @@ from ..clock import parse_ts
 from ..journal import Actor, JournalReader
 from ..journal import events as ev
 from ..runbook import Cutover
-from ..runbook.engine_journal import GateResult, Pending, write_pending
+from ..runbook.engine_journal import EngineJournal, GateResult, Pending
 from .evidence import DNS_GATES, gate_verdict
 from .monitor import PropagationMonitor, _iso
 from .tracker import pair_flips_by
@@ -23,11 +23,13 @@ ENGINE = Actor("engine:dns", "cutover")
 ETA_STEP = timedelta(seconds=2)  # an ETA that moves less than this is not news
 
 
-class DnsJournal:
+class DnsJournal(EngineJournal):
     """Remembers what was last journaled, so only changes are written."""
 
+    engine = ENGINE
+
     def __init__(self, cutover: Cutover) -> None:
-        self.cutover = cutover
+        super().__init__(cutover)
         self.verdicts: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {}
         self.records: dict[str, tuple[float, str | None]] = {}
         self.authorities: dict[str, tuple[str, int | None, tuple[tuple[str, int | None], ...]]] = {}
@@ -49,14 +51,6 @@ class DnsJournal:
                     self.ttl_history.setdefault(p["record"], []).append(
                         (parse_ts(event.ts), int(p["ttl"]))
                     )
-
-    def record(self, monitor: Any) -> int:
-        """Collect and write in one go (the headless commands)."""
-        return self.write(self.collect(monitor))
-
-    def write(self, pending: Pending) -> int:
-        """Journal what `collect` found (the journal's thread, in the console)."""
-        return write_pending(self.cutover, pending, ENGINE.person)
 
     def collect(self, monitor: PropagationMonitor) -> Pending:
         """What changed since the last call (remembered as journaled from now on)."""

@@ -8,7 +8,7 @@ from typing import Any
 from ..journal import Actor, JournalReader
 from ..journal import events as ev
 from ..runbook import Cutover
-from ..runbook.engine_journal import GateResult, Pending, write_pending
+from ..runbook.engine_journal import EngineJournal, GateResult, Pending
 from .evidence import FLOW_GATES, gate_verdict
 from .flows import FlowMonitor
 from .logs import LogLine
@@ -17,11 +17,13 @@ from .reading import iso
 ENGINE = Actor("engine:flows", "cutover")
 
 
-class FlowJournal:
+class FlowJournal(EngineJournal):
     """Remembers what was last journaled, so only changes are written."""
 
+    engine = ENGINE
+
     def __init__(self, cutover: Cutover) -> None:
-        self.cutover = cutover
+        super().__init__(cutover)
         self.sides: dict[tuple[str, str], str] = {}
         self.sites: dict[tuple[str, str], str] = {}
         self.reconciled: dict[str, str] = {}
@@ -36,14 +38,6 @@ class FlowJournal:
                 self.sites[(p["flow"], p["site"])] = p["status"]
             elif event.kind == ev.RECONCILE_RESULT:
                 self.reconciled[p["reconciliation"]] = p["status"]
-
-    def record(self, monitor: Any) -> int:
-        """Collect and write in one go (the headless commands)."""
-        return self.write(self.collect(monitor))
-
-    def write(self, pending: Pending) -> int:
-        """Journal what `collect` found (the journal's thread, in the console)."""
-        return write_pending(self.cutover, pending, ENGINE.person)
 
     def collect(self, monitor: FlowMonitor) -> Pending:
         """What changed since the last call (remembered as journaled from now on)."""

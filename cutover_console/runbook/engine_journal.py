@@ -3,6 +3,7 @@ the journal's thread (so a disk's fsync never stalls probing or the screen)."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,27 @@ GateResult = tuple[str, str, bool, str, dict[str, Any]]  # step, gate, ok, detai
 class Pending:
     events: list[tuple[str, dict[str, Any], Actor, str | None]] = field(default_factory=list)
     gates: list[GateResult] = field(default_factory=list)
+
+
+class EngineJournal(ABC):
+    """An engine's memory of what it last journaled: subclasses `collect` the changes on the
+    engine's loop; `write` journals them (on the journal's thread, in the console)."""
+
+    engine: Actor
+
+    def __init__(self, cutover: Cutover) -> None:
+        self.cutover = cutover
+
+    @abstractmethod
+    def collect(self, monitor: Any) -> Pending:
+        """The changes since the last call (each engine defines what a change is)."""
+
+    def write(self, pending: Pending) -> int:
+        return write_pending(self.cutover, pending, self.engine.person)
+
+    def record(self, monitor: Any) -> int:
+        """Collect and write in one go (the headless commands)."""
+        return self.write(self.collect(monitor))
 
 
 def write_pending(cutover: Cutover, pending: Pending, source: str) -> int:

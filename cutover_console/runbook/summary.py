@@ -9,6 +9,16 @@ from ..plan.schedule import planned
 from .fold import FINISHED, CutoverState
 from .rules import completion_blockers, start_blockers
 
+# How each step status is shown (Rich style names), the same in the CLI and the console.
+STATUS_STYLE = {
+    "pending": "dim",
+    "in_progress": "bold yellow",
+    "done": "green",
+    "failed": "bold red",
+    "skipped": "magenta",
+    "rolled_back": "bold red",
+}
+
 
 def _iso(when: datetime | None, zone: tzinfo) -> str | None:
     """ISO 8601 in the client's zone: what people on the bridge call read."""

@@ -14,16 +14,8 @@ from textual.widgets import DataTable, Input, RichLog, Static
 
 from ..plan.timeparse import format_duration
 from ..runbook.fold import CutoverState
-from ..runbook.summary import status_summary
+from ..runbook.summary import STATUS_STYLE, status_summary
 
-STATUS_STYLE = {
-    "pending": "dim",
-    "in_progress": "bold yellow",
-    "done": "green",
-    "failed": "bold red",
-    "skipped": "magenta",
-    "rolled_back": "bold red",
-}
 STATUS_MARK = {
     "pending": "·",
     "in_progress": "▶",
