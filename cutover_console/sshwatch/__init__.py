@@ -1,0 +1,1 @@
+"""Serving the read-only console to teammates over SSH."""
