@@ -28,8 +28,39 @@ from . import cli
 )
 @click.option("--rehearsal", is_flag=True, help="Create the journal as a rehearsal run.")
 @click.option("--no-engines", is_flag=True, help="Do not run the DNS and flow engines.")
+@click.option(
+    "--serve",
+    "serve_at",
+    is_flag=False,
+    flag_value="127.0.0.1:2222",
+    default=None,
+    metavar="[ADDR:PORT]",
+    help="Also serve the read-only console over SSH "
+    "(default 127.0.0.1:2222); the header shows who is watching.",
+)
+@click.option(
+    "--authorized-keys",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("state/authorized_keys"),
+    show_default=True,
+    help="With --serve: the public keys allowed to watch.",
+)
+@click.option(
+    "--host-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("state/ssh_host_ed25519_key"),
+    show_default=True,
+    help="With --serve: the server's key (created once).",
+)
 def run(
-    plan: Path, journal: Path | None, operator: str | None, rehearsal: bool, no_engines: bool
+    plan: Path,
+    journal: Path | None,
+    operator: str | None,
+    rehearsal: bool,
+    no_engines: bool,
+    serve_at: str | None,
+    authorized_keys: Path,
+    host_key: Path,
 ) -> None:
     """Open (or resume) the cutover of PLAN in the full-screen console."""
     from ..runbook.session import LeadSession
@@ -47,9 +78,17 @@ def run(
                 "(record the edit with `cutover revise`)",
                 err=True,
             )
-        from ..ui.app import LeadApp
+        from ..ui.app import LeadApp, ServeOptions
 
-        LeadApp(session, operator=operator, engines=not no_engines).run()
+        serve = None
+        if serve_at is not None:
+            host, _, port = serve_at.rpartition(":")
+            if not port.isdigit() or not authorized_keys.exists():
+                raise click.BadParameter(
+                    "give ADDR:PORT, and an existing --authorized-keys file", param_hint="--serve"
+                )
+            serve = ServeOptions(host or "127.0.0.1", int(port), authorized_keys, host_key)
+        LeadApp(session, operator=operator, engines=not no_engines, serve=serve).run()
     finally:
         session.close()
     click.echo(f"journal {path} — checkpoint {session.state.head}")

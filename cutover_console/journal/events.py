@@ -24,6 +24,8 @@ DNS_AUTHORITY = "dns.authority"  # what the authorities serve (status, TTL, seri
 FLOW_STATE = "flow.state"  # a flow side's status (healthy, late, dead, failing…) changed
 FLOW_SITE = "flow.site"  # a site's status (moved, straggler, silent…) changed
 RECONCILE_RESULT = "reconcile.result"  # an old/new comparison's outcome changed
+WATCHER_CONNECTED = "watcher.connected"  # a teammate started watching over SSH
+WATCHER_DISCONNECTED = "watcher.disconnected"
 ACTION_RAN = "action.ran"  # a step's automated action ran (what, exit status, output tail)
 
 # The payload version each kind is written with today. Bump it when a payload changes shape, and

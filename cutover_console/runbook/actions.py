@@ -312,6 +312,11 @@ class Cutover:
         self.check_action(step_id, by)
         return self._record(ev.ACTION_RAN, by, result, step_id, None)
 
+    def record_watcher(self, connected: bool, viewer: dict[str, Any]) -> Event:
+        """A teammate started or stopped watching (key fingerprint and comment, from where)."""
+        kind = ev.WATCHER_CONNECTED if connected else ev.WATCHER_DISCONNECTED
+        return self._record(kind, "system", viewer, None, None)
+
     def record_gate(
         self,
         step_id: str,

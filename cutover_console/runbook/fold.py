@@ -101,6 +101,7 @@ class CutoverState:
     notes: list[Note] = field(default_factory=list)
     overrides: list[Override] = field(default_factory=list)
     revisions: list[dict[str, Any]] = field(default_factory=list)
+    watchers: list[dict[str, Any]] = field(default_factory=list)  # sessions over SSH
     recoveries: list[dict[str, Any]] = field(default_factory=list)
     point_of_no_return_at: datetime | None = None
     signals: Signals = field(default_factory=Signals)
@@ -273,6 +274,9 @@ class CutoverState:
         if step:
             step.actions.append({"seq": event.seq, "at": at, "by": event.actor, **event.payload})
 
+    def _watcher(self, event: Event, step: StepState | None, at: datetime) -> None:
+        self.watchers.append({"seq": event.seq, "at": at, "kind": event.kind, **event.payload})
+
     def _recovered(self, event: Event, step: StepState | None, at: datetime) -> None:
         self.recoveries.append({"seq": event.seq, "at": at, **event.payload})
 
@@ -324,6 +328,8 @@ _HANDLERS: dict[str, _Handler] = {
     ev.PLAN_REVISED: CutoverState._revised,
     ev.JOURNAL_RECOVERED: CutoverState._recovered,
     ev.ACTION_RAN: CutoverState._action_ran,
+    ev.WATCHER_CONNECTED: CutoverState._watcher,
+    ev.WATCHER_DISCONNECTED: CutoverState._watcher,
 }
 _SIGNAL_KINDS = frozenset(
     {

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -366,6 +367,14 @@ class WatchApp(CutoverApp):
             time.sleep(0.25)
 
 
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str
+    port: int
+    authorized_keys: Path
+    host_key: Path
+
+
 class LeadApp(CutoverApp):
     """`cutover run`: the lead drives the cutover; engines run in the background."""
 
@@ -378,10 +387,13 @@ class LeadApp(CutoverApp):
         *,
         operator: str | None = None,
         engines: bool = True,
+        serve: ServeOptions | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(session, **kwargs)
         self.lead_session = session
+        self.serve = serve
+        self.hub: Any = None
         plan = session.state.plan
         self.operator = operator or next(
             (p.id for p in plan.people if LEAD_ROLE in p.roles), plan.people[0].id
@@ -393,6 +405,48 @@ class LeadApp(CutoverApp):
     def on_mount(self) -> None:  # after CutoverApp.on_mount, which Textual runs too
         if self.engines:
             self.run_worker(self._run_engines(), group="engines", exit_on_error=False)
+        if self.serve is not None:
+            self.run_worker(self._serve_watchers(self.serve), group="serve", exit_on_error=False)
+
+    async def _serve_watchers(self, options: ServeOptions) -> None:
+        """Teammates watch over SSH from inside the lead's process; the header shows who."""
+        from ..sshwatch.server import WatchHub, load_or_create_host_key
+
+        self.hub = WatchHub(self.lead_session.writer.path, on_change=self._watcher_changed)
+        try:
+            server = await self.hub.start(
+                options.host,
+                options.port,
+                load_or_create_host_key(options.host_key),
+                options.authorized_keys,
+            )
+        except (OSError, ValueError) as exc:
+            self.notify(
+                f"cannot serve watchers on {options.host}:{options.port}: {exc}",
+                severity="error",
+                timeout=15,
+            )
+            return
+        self.notify(f"serving watchers on {options.host}:{options.port}", timeout=5)
+        try:
+            await self._stop.wait()
+        finally:
+            server.close()
+
+    def _watcher_changed(self, what: str, viewer: Any) -> None:
+        self.watchers = self.hub.watching() if self.hub is not None else ""
+        payload = {
+            "fingerprint": viewer.key_fingerprint,
+            "comment": viewer.comment,
+            "peer": viewer.peer,
+        }
+        if what == "disconnected":
+            payload["duration_s"] = round(time.time() - viewer.started, 1)
+        self.run_worker(self._journal_watcher(what == "connected", payload), group="watchers")
+
+    async def _journal_watcher(self, connected: bool, payload: dict[str, Any]) -> None:
+        await self.lead_session.act(lambda c: c.record_watcher(connected, payload))
+        self.post_message(StateChanged([]))
 
     async def _run_engines(self) -> None:
         await self.lead_session.run_engines(self._stop, self._engine_changed)

@@ -27,9 +27,23 @@ class Served:
     key: Path
 
     def ssh(self, *args: str, key: Path | None = None) -> list[str]:
-        return ["ssh", "-i", str(key or self.key), "-o", f"UserKnownHostsFile={self.root}/known",
-                "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-                "-o", "IdentitiesOnly=yes", "-p", str(self.port), *args, "127.0.0.1"]
+        return [
+            "ssh",
+            "-i",
+            str(key or self.key),
+            "-o",
+            f"UserKnownHostsFile={self.root}/known",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-p",
+            str(self.port),
+            *args,
+            "127.0.0.1",
+        ]
 
 
 def children_of(pid: int) -> list[int]:
@@ -46,21 +60,37 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     require_binary("ssh")
     root = tmp_path_factory.mktemp("serve")
     key = root / "viewer"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "dba-raj",
-                    "-f", str(key)], check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "dba-raj", "-f", str(key)], check=True
+    )
     (root / "authorized_keys").write_text((root / "viewer.pub").read_text())
     journal = root / "j.sqlite"
     assert run_cli("init", str(SMALL), "--journal", str(journal)).returncode == 0
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cutover_console", "serve", "--journal", str(journal),
-         "--port", str(port), "--authorized-keys", str(root / "authorized_keys"),
-         "--host-key", str(root / "host_key")],
-        stdout=(root / "serve.log").open("wb"), stderr=subprocess.STDOUT, cwd=ROOT,
-        start_new_session=True)  # a log file: an unread pipe would fill and stall the server
+        [
+            sys.executable,
+            "-m",
+            "cutover_console",
+            "serve",
+            "--journal",
+            str(journal),
+            "--port",
+            str(port),
+            "--authorized-keys",
+            str(root / "authorized_keys"),
+            "--host-key",
+            str(root / "host_key"),
+        ],
+        stdout=(root / "serve.log").open("wb"),
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        start_new_session=True,
+    )  # a log file: an unread pipe would fill and stall the server
     wait_port("127.0.0.1", port)
-    scan = subprocess.run(["ssh-keyscan", "-p", str(port), "127.0.0.1"], capture_output=True,
-                          text=True)
+    scan = subprocess.run(
+        ["ssh-keyscan", "-p", str(port), "127.0.0.1"], capture_output=True, text=True
+    )
     (root / "known").write_text(scan.stdout)
     assert oct((root / "host_key").stat().st_mode)[-3:] == "600"
     try:
@@ -73,12 +103,26 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 class Tmux:
     def __init__(self, name: str, command: list[str], size: tuple[int, int] = (120, 35)) -> None:
         self.name = name
-        subprocess.run(["tmux", "new", "-d", "-s", name, "-x", str(size[0]), "-y", str(size[1]),
-                        " ".join(command)], check=True)
+        subprocess.run(
+            [
+                "tmux",
+                "new",
+                "-d",
+                "-s",
+                name,
+                "-x",
+                str(size[0]),
+                "-y",
+                str(size[1]),
+                " ".join(command),
+            ],
+            check=True,
+        )
 
     def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
-                              capture_output=True, text=True).stdout
+        return subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
+        ).stdout
 
     def wait_for(self, text: str, timeout: float = 15) -> float:
         start = time.monotonic()
@@ -97,12 +141,22 @@ class Tmux:
 
 def test_watch_over_ssh_follows_the_lead_and_resizes(served: Served) -> None:
     require_binary("tmux")
-    view = Tmux("ssh-watch-1", [*served.ssh("-t"), "-o", "SendEnv=LANG",
-                                "-o", "SetEnv=TEXTUAL_DRIVER=textual.drivers.web_driver:WebDriver"])
+    view = Tmux(
+        "ssh-watch-1",
+        [
+            *served.ssh("-t"),
+            "-o",
+            "SendEnv=LANG",
+            "-o",
+            "SetEnv=TEXTUAL_DRIVER=textual.drivers.web_driver:WebDriver",
+        ],
+    )
     try:
         view.wait_for("Small test cutover")
-        assert run_cli("step", "start", "freeze", "-j", str(served.journal), "--by",
-                       "omar").returncode == 0
+        assert (
+            run_cli("step", "start", "freeze", "-j", str(served.journal), "--by", "omar").returncode
+            == 0
+        )
         assert view.wait_for("in progress", timeout=2.0) <= 2.0
         pids = children_of(served.proc.pid)
         assert len(pids) == 1
@@ -111,14 +165,39 @@ def test_watch_over_ssh_follows_the_lead_and_resizes(served: Served) -> None:
         assert b"TEXTUAL_DRIVER" not in names and b"COLUMNS" not in names
         assert b"TERM" in names
         # resize: the app follows the new size
-        subprocess.run(["tmux", "resize-window", "-t", view.name, "-x", "100", "-y", "30"],
-                       check=True)
+        subprocess.run(
+            ["tmux", "resize-window", "-t", view.name, "-x", "100", "-y", "30"], check=True
+        )
         time.sleep(1.5)
         assert max(len(line) for line in view.screen().splitlines()) <= 100
         # every key the lead would use: nothing changes in the journal
         before = served.journal.read_bytes()
-        for key in ["s", "c", "x", "k", "o", "g", "n", "v", "a", "r", "Enter", "y", "t", "/",
-                    "Escape", "1", "2", "3", "4", "m", "?", "Escape", "C-s", "C-p"]:
+        for key in [
+            "s",
+            "c",
+            "x",
+            "k",
+            "o",
+            "g",
+            "n",
+            "v",
+            "a",
+            "r",
+            "Enter",
+            "y",
+            "t",
+            "/",
+            "Escape",
+            "1",
+            "2",
+            "3",
+            "4",
+            "m",
+            "?",
+            "Escape",
+            "C-s",
+            "C-p",
+        ]:
             view.keys(key)
             time.sleep(0.05)
         view.keys("Escape")
@@ -138,35 +217,62 @@ def test_every_refusal(served: Served, tmp_path: Path) -> None:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
 
     def attempt(*args: str, key: Path | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*served.ssh(*args, key=key)], capture_output=True, text=True,
-                              timeout=20, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [*served.ssh(*args, key=key)],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            stdin=subprocess.DEVNULL,
+        )
 
     wrong_key = attempt("-t", key=other)
     assert wrong_key.returncode == 255 and "Permission denied" in wrong_key.stderr
     password = subprocess.run(
-        ["ssh", "-o", "PreferredAuthentications=password,keyboard-interactive",
-         "-o", "BatchMode=yes", "-o", f"UserKnownHostsFile={served.root}/known",
-         "-p", str(served.port), "127.0.0.1"], capture_output=True, text=True, timeout=20)
+        [
+            "ssh",
+            "-o",
+            "PreferredAuthentications=password,keyboard-interactive",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            f"UserKnownHostsFile={served.root}/known",
+            "-p",
+            str(served.port),
+            "127.0.0.1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert password.returncode == 255 and "Permission denied (publickey)" in password.stderr
-    execute = subprocess.run([*served.ssh(), "cutover", "step", "done", "freeze"],
-                             capture_output=True, text=True, timeout=20)
+    execute = subprocess.run(
+        [*served.ssh(), "cutover", "step", "done", "freeze"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert execute.returncode != 0 and "commands are not served here" in execute.stderr
-    sftp = subprocess.run([*served.ssh("-s"), "sftp"], capture_output=True, text=True,
-                          timeout=20)
+    sftp = subprocess.run([*served.ssh("-s"), "sftp"], capture_output=True, text=True, timeout=20)
     assert sftp.returncode != 0
     no_pty = attempt("-T")
     assert no_pty.returncode != 0 and "a terminal is needed" in no_pty.stderr
-    remote = subprocess.run([*served.ssh("-N", "-o", "ExitOnForwardFailure=yes",
-                                         "-R", f"{free_port()}:127.0.0.1:22")],
-                            capture_output=True, text=True, timeout=20)
+    remote = subprocess.run(
+        [*served.ssh("-N", "-o", "ExitOnForwardFailure=yes", "-R", f"{free_port()}:127.0.0.1:22")],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert remote.returncode == 255 and "forwarding failed" in remote.stderr.lower()
     assert children_of(served.proc.pid) == []
 
 
 def test_local_forwarding_is_refused(served: Served) -> None:
     listen = free_port()
-    tunnel = subprocess.Popen([*served.ssh("-N", "-L", f"{listen}:127.0.0.1:{served.port}")],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    tunnel = subprocess.Popen(
+        [*served.ssh("-N", "-L", f"{listen}:127.0.0.1:{served.port}")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_port("127.0.0.1", listen)
         import socket
@@ -187,8 +293,12 @@ def test_local_forwarding_is_refused(served: Served) -> None:
 def test_connect_disconnect_cycles_leave_nothing_behind(served: Served) -> None:
     baseline = fds(served.proc.pid)
     for cycle in range(100):
-        client = subprocess.Popen([*served.ssh("-tt")], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        client = subprocess.Popen(
+            [*served.ssh("-tt")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         assert client.stdout is not None and client.stdin is not None
         seen = b""
         deadline = time.monotonic() + 15
@@ -211,3 +321,79 @@ def test_connect_disconnect_cycles_leave_nothing_behind(served: Served) -> None:
     assert children_of(served.proc.pid) == []
     time.sleep(0.5)
     assert fds(served.proc.pid) <= baseline + 2
+
+
+def test_serve_inside_the_lead_console_shows_who_watches(served: Served, tmp_path: Path) -> None:
+    import asyncio
+
+    from cutover_console.runbook.session import LeadSession
+    from cutover_console.ui.app import LeadApp, ServeOptions
+
+    journal = tmp_path / "lead.sqlite"
+    assert run_cli("init", str(SMALL), "--journal", str(journal)).returncode == 0
+    port = free_port()
+    session = LeadSession.open(journal)
+    app = LeadApp(
+        session,
+        engines=False,
+        serve=ServeOptions(
+            "127.0.0.1", port, served.root / "authorized_keys", tmp_path / "host_key"
+        ),
+    )
+
+    async def scenario() -> None:
+        async with app.run_test(size=(140, 40)) as pilot:
+            for _ in range(50):
+                await pilot.pause(0.1)
+                if app.hub is not None and app.hub.authorized is not None:
+                    break
+            scan = await asyncio.create_subprocess_exec(
+                "ssh-keyscan",
+                "-p",
+                str(port),
+                "127.0.0.1",
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            known = (await scan.communicate())[0]
+            (tmp_path / "known").write_bytes(known)
+            client = await asyncio.create_subprocess_exec(
+                "ssh",
+                "-tt",
+                "-i",
+                str(served.key),
+                "-o",
+                f"UserKnownHostsFile={tmp_path}/known",
+                "-o",
+                "BatchMode=yes",
+                "-p",
+                str(port),
+                "127.0.0.1",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            for _ in range(100):
+                await pilot.pause(0.1)
+                if "dba-raj" in app.watchers:
+                    break
+            assert app.watchers == "1 watching: dba-raj"
+            client.kill()
+            await client.wait()
+            for _ in range(100):
+                await pilot.pause(0.1)
+                if not app.watchers:
+                    break
+            assert app.watchers == ""
+            await pilot.pause(0.5)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        session.close()
+    from cutover_console.journal import JournalReader
+    from cutover_console.runbook import load_state
+
+    watchers = load_state(JournalReader(journal)).watchers
+    assert [w["kind"] for w in watchers] == ["watcher.connected", "watcher.disconnected"]
+    assert watchers[0]["comment"] == "dba-raj" and watchers[1]["duration_s"] >= 0
