@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from .. import __version__
 from ..clock import Clock, SystemClock, format_ts
 from . import events as ev
@@ -84,7 +82,6 @@ class JournalReader:
                 f"{self.path}: no such journal (create one with `cutover init PLAN`)"
             )
         self.conn = self._open()
-        self.db = sqlite_utils.Database(self.conn)
         self._check_identity()
 
     def _open(self) -> sqlite3.Connection:
@@ -165,7 +162,7 @@ class JournalReader:
         return verify_rows(self.raw_rows(), expect)
 
 
-def _create_schema(db: sqlite_utils.Database) -> None:
+def _create_schema(db: Any) -> None:  # a sqlite_utils.Database
     events = db.table("events")
     events.create(
         {
@@ -203,7 +200,7 @@ def _create_schema(db: sqlite_utils.Database) -> None:
 LOG_KEEP = 20_000  # log lines kept beside the journal (not evidence: outside the chain)
 
 
-def _create_log_table(db: sqlite_utils.Database) -> None:
+def _create_log_table(db: Any) -> None:  # a sqlite_utils.Database
     """Live log lines, bounded and outside the hash chain (an excerpt attached by the lead as a
     note is what becomes evidence)."""
     if "log_lines" not in db.table_names():
@@ -253,6 +250,8 @@ class JournalWriter(JournalReader):
         lock = WriterLock.acquire(path, "cutover init")
         try:
             conn = _connect(path, readonly=False)
+            import sqlite_utils  # writers only: a reader (a watcher) stays small
+
             _create_schema(sqlite_utils.Database(conn))
             conn.close()
         except BaseException:
@@ -283,7 +282,9 @@ class JournalWriter(JournalReader):
         lock = WriterLock.acquire(path, command)
         writer = cls(path, lock, clock or SystemClock())
         writer._check_head()
-        _create_log_table(writer.db)  # journals from before log lines existed
+        import sqlite_utils
+
+        _create_log_table(sqlite_utils.Database(writer.conn))  # journals older than log lines
         if lock.previous:
             writer.append(
                 ev.JOURNAL_RECOVERED,

@@ -155,14 +155,8 @@ class WatchHub:
         self.limits = limits or Limits()
         self.viewers: dict[int, Viewer] = {}
         self.on_change = on_change
-        self.command = command or [
-            sys.executable,
-            "-m",
-            "cutover_console",
-            "watch",
-            "--journal",
-            str(journal),
-        ]
+        # the lean watcher entry point (no CLI): twenty of these may run at once
+        self.command = command or [sys.executable, "-m", "cutover_console.ui", str(journal)]
         self.children: set[int] = set()
         self.identities: dict[int, tuple[str, str, str]] = {}  # connection -> who, from where
         self.authorized: Any = None
