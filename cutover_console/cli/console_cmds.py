@@ -8,6 +8,7 @@ import click
 
 from ..plan import load_plan
 from . import cli
+from .options import ssh_server_options
 
 
 @cli.command()
@@ -38,20 +39,7 @@ from . import cli
     help="Also serve the read-only console over SSH "
     "(default 127.0.0.1:2222); the header shows who is watching.",
 )
-@click.option(
-    "--authorized-keys",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("state/authorized_keys"),
-    show_default=True,
-    help="With --serve: the public keys allowed to watch.",
-)
-@click.option(
-    "--host-key",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("state/ssh_host_ed25519_key"),
-    show_default=True,
-    help="With --serve: the server's key (created once).",
-)
+@ssh_server_options
 def run(
     plan: Path,
     journal: Path | None,

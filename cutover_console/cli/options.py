@@ -55,3 +55,21 @@ def new_journal_option(default_help: str) -> Callable[[F], F]:
         )(fn)
 
     return wrap
+
+
+def ssh_server_options(fn: F) -> F:
+    """--authorized-keys and --host-key, for `serve` and `run --serve`."""
+    fn = click.option(
+        "--host-key",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=Path("state/ssh_host_ed25519_key"),
+        show_default=True,
+        help="The SSH server's key: created once (mode 0600), then reused.",
+    )(fn)
+    return click.option(
+        "--authorized-keys",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=Path("state/authorized_keys"),
+        show_default=True,
+        help="Public keys allowed to watch (OpenSSH format; `from=` honoured).",
+    )(fn)

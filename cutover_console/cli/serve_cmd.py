@@ -11,6 +11,7 @@ import click
 
 from ..journal import JournalReader
 from . import cli
+from .options import ssh_server_options
 
 
 @cli.command()
@@ -24,20 +25,7 @@ from . import cli
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=2222, show_default=True, help="Port to listen on.")
-@click.option(
-    "--authorized-keys",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("state/authorized_keys"),
-    show_default=True,
-    help="Public keys allowed to watch (OpenSSH format; `from=` honoured).",
-)
-@click.option(
-    "--host-key",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("state/ssh_host_ed25519_key"),
-    show_default=True,
-    help="The server's key: created once (mode 0600), then reused.",
-)
+@ssh_server_options
 @click.option("--max-sessions", default=50, show_default=True)
 @click.option("--max-per-key", default=5, show_default=True)
 @click.option(

@@ -13,8 +13,9 @@ from typing import Any
 from ..clock import parse_ts
 from ..journal import Actor, JournalReader
 from ..journal import events as ev
+from ..plan.model import Gate
 from ..runbook import Cutover
-from ..runbook.engine_journal import EngineJournal, GateResult, Pending
+from ..runbook.engine_journal import EngineJournal, Pending
 from .evidence import DNS_GATES, gate_verdict
 from .monitor import PropagationMonitor, _iso
 from .tracker import pair_flips_by
@@ -27,6 +28,7 @@ class DnsJournal(EngineJournal):
     """Remembers what was last journaled, so only changes are written."""
 
     engine = ENGINE
+    checks = DNS_GATES
 
     def __init__(self, cutover: Cutover) -> None:
         super().__init__(cutover)
@@ -112,23 +114,8 @@ class DnsJournal(EngineJournal):
                         )
         return Pending(batch, self.gate_results(monitor))
 
-    def gate_results(self, monitor: Any) -> list[GateResult]:
-        """Verdicts for the gates of every step not finished yet."""
-        out: list[GateResult] = []
-        for step in self.cutover.state.plan.steps:
-            if self.cutover.state.steps[step.id].status in ("done", "skipped"):
-                continue
-            for gate in step.gates:
-                if gate.check in DNS_GATES:
-                    assert gate.id is not None
-                    out.append(
-                        (
-                            step.id,
-                            gate.id,
-                            *gate_verdict(monitor, gate, monitor.clock.now(), self.ttl_history),
-                        )
-                    )
-        return out
+    def verdict(self, monitor: Any, gate: Gate) -> tuple[bool, str, dict[str, Any]]:
+        return gate_verdict(monitor, gate, monitor.clock.now(), self.ttl_history)
 
 
 def _moved(before: str | None, after: str | None) -> bool:

@@ -7,8 +7,9 @@ from typing import Any
 
 from ..journal import Actor, JournalReader
 from ..journal import events as ev
+from ..plan.model import Gate
 from ..runbook import Cutover
-from ..runbook.engine_journal import EngineJournal, GateResult, Pending
+from ..runbook.engine_journal import EngineJournal, Pending
 from .evidence import FLOW_GATES, gate_verdict
 from .flows import FlowMonitor
 from .logs import LogLine
@@ -21,6 +22,7 @@ class FlowJournal(EngineJournal):
     """Remembers what was last journaled, so only changes are written."""
 
     engine = ENGINE
+    checks = FLOW_GATES
 
     def __init__(self, cutover: Cutover) -> None:
         super().__init__(cutover)
@@ -89,17 +91,8 @@ class FlowJournal(EngineJournal):
                 )
         return Pending(batch, self.gate_results(monitor))
 
-    def gate_results(self, monitor: Any) -> list[GateResult]:
-        """Verdicts for the gates of every step not finished yet."""
-        out: list[GateResult] = []
-        for step in self.cutover.state.plan.steps:
-            if self.cutover.state.steps[step.id].status in ("done", "skipped"):
-                continue
-            for gate in step.gates:
-                if gate.check in FLOW_GATES:
-                    assert gate.id is not None
-                    out.append((step.id, gate.id, *gate_verdict(monitor, gate)))
-        return out
+    def verdict(self, monitor: Any, gate: Gate) -> tuple[bool, str, dict[str, Any]]:
+        return gate_verdict(monitor, gate)
 
     def record_logs(self, lines: list[LogLine]) -> None:
         self.cutover.writer.append_log_lines(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..journal import Actor
+from ..plan.model import Gate
 from .actions import Cutover
 
 GateResult = tuple[str, str, bool, str, dict[str, Any]]  # step, gate, ok, detail, evidence
@@ -28,9 +29,27 @@ class EngineJournal(ABC):
     def __init__(self, cutover: Cutover) -> None:
         self.cutover = cutover
 
+    checks: tuple[str, ...] = ()  # the gate checks this engine can evidence
+
     @abstractmethod
     def collect(self, monitor: Any) -> Pending:
         """The changes since the last call (each engine defines what a change is)."""
+
+    @abstractmethod
+    def verdict(self, monitor: Any, gate: Gate) -> tuple[bool, str, dict[str, Any]]:
+        """(ok, detail, evidence) for one gate this engine evidences."""
+
+    def gate_results(self, monitor: Any) -> list[GateResult]:
+        """Verdicts for this engine's gates on every step not finished yet."""
+        out: list[GateResult] = []
+        for step in self.cutover.state.plan.steps:
+            if self.cutover.state.steps[step.id].status in ("done", "skipped"):
+                continue
+            for gate in step.gates:
+                if gate.check in self.checks:
+                    assert gate.id is not None
+                    out.append((step.id, gate.id, *self.verdict(monitor, gate)))
+        return out
 
     def write(self, pending: Pending) -> int:
         return write_pending(self.cutover, pending, self.engine.person)
