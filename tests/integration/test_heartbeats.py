@@ -62,12 +62,13 @@ def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
     rows = [("shop-a", 50), ("shop-b", 40), ("shop-c", 5), ("shop-d", 600)]  # minutes ago
     values = ", ".join(f"('{s}', '{ts(m)}')" for s, m in rows)
     server.sql(f"INSERT INTO uploads_old VALUES {values}", database="cutover")
-    day = NOW.strftime("%Y%m%d")
+    ran = NOW - timedelta(minutes=10)  # msdb keeps run_date yyyymmdd and run_time hhmmss
+    day, hhmmss = int(ran.strftime("%Y%m%d")), int(ran.strftime("%H%M%S"))
     server.sql(
         f"""
         INSERT INTO msdb.sysjobs VALUES (1, 'CBI - Hourly KPI Rollup'), (2, 'CBI - Broken');
-        INSERT INTO msdb.sysjobhistory VALUES (10, 1, 0, 1, {day}, 10000),
-                                              (11, 2, 0, 0, {day}, 10000);
+        INSERT INTO msdb.sysjobhistory VALUES (10, 1, 0, 1, {day}, {hhmmss}),
+                                              (11, 2, 0, 0, {day}, {hhmmss});
         INSERT INTO catalog.executions VALUES
             (1, 'NightlyImport.dtsx', '{ts(60)}', '{ts(50)}', 7),
             (2, 'Broken.dtsx', '{ts(60)}', '{ts(55)}', 4);
