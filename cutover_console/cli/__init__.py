@@ -54,6 +54,7 @@ from . import (  # noqa: E402  (registers the commands)
     flows_cmd,
     journal_cmds,
     plan_cmds,
+    report_cmds,
     serve_cmd,
     status_cmds,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "journal_cmds",
     "main",
     "plan_cmds",
+    "report_cmds",
     "serve_cmd",
     "status_cmds",
 ]

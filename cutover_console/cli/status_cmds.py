@@ -117,14 +117,31 @@ def _worth_showing(blockers: list[str]) -> list[str]:
     help="A checkpoint written down earlier: catches a cut-off or rewritten tail.",
 )
 @click.option("--json", "as_json", is_flag=True)
-def verify(path: Path, expect_head: str | None, as_json: bool) -> None:
-    """Verify a journal's hash chain and SQLite integrity (exit 0 intact, 1 not)."""
+@click.option(
+    "--signer-fingerprint",
+    default=None,
+    help="For a bundle: the export key's fingerprint you were given out of band.",
+)
+def verify(
+    path: Path, expect_head: str | None, as_json: bool, signer_fingerprint: str | None
+) -> None:
+    """Verify a journal (hash chain, SQLite integrity) or an exported bundle (signatures, file
+    hashes, both chains and their agreement). Exit 0 intact, 1 naming the first problem."""
     expect = None
     if expect_head is not None:
         try:
             expect = Checkpoint.parse(expect_head)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--expect-head") from None
+    if path.is_dir():  # an exported bundle
+        from ..report.bundle import verify_bundle
+
+        bundle = verify_bundle(path, signer_fingerprint)
+        if bundle.ok:
+            click.echo(f"OK: bundle intact; signed by {bundle.signer}; head {bundle.head}")
+        else:
+            click.echo(f"FAILED: {bundle.problem}", err=True)
+        sys.exit(0 if bundle.ok else 1)
     with JournalReader(path) as reader:
         report = reader.verify(expect)
     if as_json:

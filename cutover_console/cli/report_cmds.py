@@ -1,0 +1,92 @@
+"""`cutover report` and `cutover export`: documentation and the client's verifiable bundle."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from pathlib import Path
+
+import click
+
+from ..journal import JournalReader
+from . import cli
+from .options import journal_option
+
+
+@cli.command()
+@journal_option
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="report.md (Markdown) or report.html (one self-contained file).",
+)
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    metavar="TIME",
+    help="The cutover as it stood then (ISO 8601; naive = the client's time zone).",
+)
+@click.option("--status", "status_only", is_flag=True, help="The one-page status report.")
+def report(journal: Path, output: Path, at: str | None, status_only: bool) -> None:
+    """Write the cutover report from the journal alone (same journal, same bytes)."""
+    from ..clock import format_ts
+    from ..plan.timeparse import TimeSyntaxError, parse_time
+    from ..report.document import build
+    from ..report.render import html_document, markdown
+    from ..runbook.fold import CutoverState
+
+    if output.suffix not in (".md", ".html"):
+        raise click.BadParameter("the output must end in .md or .html", param_hint="--output")
+    with JournalReader(journal) as reader:
+        until = None
+        if at is not None:
+            first = next(reader.events())
+            zone = CutoverState.from_events([first]).plan.zone
+            try:
+                when = parse_time(at)
+            except TimeSyntaxError as exc:
+                raise click.BadParameter(str(exc), param_hint="--at") from None
+            until = format_ts((when if when.tzinfo else when.replace(tzinfo=zone)).astimezone(UTC))
+        events = list(reader.events(until_ts=until))
+    state = CutoverState.from_events(events)
+    document = build(state, events, status_only=status_only)
+    text = markdown(document) if output.suffix == ".md" else html_document(document)
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output} ({len(events)} events, head {state.head})")
+
+
+@cli.command()
+@journal_option
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The bundle directory.",
+)
+@click.option(
+    "--sign-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("state/export_signing_key"),
+    show_default=True,
+    help="OpenSSH private key that signs the bundle (created once if absent).",
+)
+def export(journal: Path, output: Path, sign_key: Path) -> None:
+    """Write the bundle a client keeps: journal copy, events, report, signed checkpoint."""
+    from rich.progress import Progress
+
+    from ..report.bundle import export as write_bundle
+    from ..report.bundle import signing_key
+
+    key = signing_key(sign_key)
+    with Progress(transient=True) as progress:
+        task = progress.add_task("exporting", total=None)
+
+        def tick(what: str, done: int, total: int) -> None:
+            progress.update(task, description=what, completed=done, total=total)
+
+        head = write_bundle(journal, output, key, tick)
+    click.echo(f"exported {output}: checkpoint {head}")
+    click.echo(f"signed by {key.get_fingerprint()} (give the client this fingerprint)")

@@ -1,0 +1,1 @@
+"""Post-cutover documentation and the client's verifiable export, from the journal alone."""

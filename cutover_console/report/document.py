@@ -1,0 +1,450 @@
+"""The post-cutover document, built from the journal alone (the same fold every view uses).
+
+Deterministic: the same journal gives the same document; "as of" is the last event's time (or
+`--at`), never the clock of the machine that renders it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..clock import parse_ts
+from ..journal import Event
+from ..journal import events as ev
+from ..plan.timeparse import format_duration
+from ..runbook.fold import FINISHED, CutoverState
+from ..runbook.summary import status_summary
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class Chart:
+    """Percent new over time, one series per record (at most a handful, plus the average)."""
+
+    title: str
+    series: dict[str, list[tuple[float, float]]]  # name -> (seconds since start, percent)
+    span_s: float
+
+
+@dataclass
+class Section:
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+
+
+@dataclass
+class Document:
+    title: str
+    subtitle: str
+    sections: list[Section]
+
+
+def _t(state: CutoverState, when: datetime | None) -> str:
+    return when.astimezone(state.plan.zone).strftime("%a %Y-%m-%d %H:%M") if when else "—"
+
+
+def outcome(state: CutoverState) -> str:
+    done, total = state.progress()
+    failed = [s for s in state.steps.values() if s.status in ("failed", "rolled_back")]
+    if done == total and not failed:
+        return (
+            "successful with deviations"
+            if state.overrides or any(s.status == "skipped" for s in state.steps.values())
+            else "successful"
+        )
+    if failed:
+        return "unsuccessful so far" if done < total else "unsuccessful"
+    return "in progress"
+
+
+def build(state: CutoverState, events: list[Event], *, status_only: bool = False) -> Document:
+    """The report's content, in order; renderers only format it."""
+    plan = state.plan
+    as_of = state.last_at or state.created_at
+    summary = status_summary(state, as_of)
+    done, total = state.progress()
+    started = [s.started_at for s in state.steps.values() if s.started_at]
+    ended = [s.ended_at for s in state.steps.values() if s.ended_at]
+    actual_start, actual_end = (min(started) if started else None), (max(ended) if ended else None)
+    window = plan.cutover.window
+    title = f"{plan.cutover.name}"
+    subtitle = (
+        f"{plan.cutover.client} · {'status report' if status_only else 'cutover report'} "
+        f"as of {_t(state, as_of)} ({plan.cutover.timezone})"
+        + (f" · {state.mode.upper()}" if state.rehearsal else "")
+    )
+    sections: list[Section] = []
+    head = state.head
+    result = outcome(state)
+    overview = Section(
+        "Outcome and summary",
+        [
+            f"**Outcome: {result}.** {done} of {total} steps finished; "
+            f"{sum(1 for s in state.steps.values() if s.status == 'skipped')} skipped, "
+            f"{sum(1 for s in state.steps.values() if s.status == 'failed')} failed, "
+            f"{len(state.overrides)} override(s).",
+            f"Planned window {_t(state, window.start)} to {_t(state, window.end)}; actual work "
+            f"{_t(state, actual_start)} to {_t(state, actual_end)}"
+            + (
+                f" ({format_duration(actual_end - actual_start)})"
+                if actual_start and actual_end
+                else ""
+            )
+            + ".",
+            f"Forecast end {summary['forecast_end'][:16].replace('T', ' ')}; "
+            + ("fits the window." if summary["fits_window"] else "**overruns the window**."),
+        ],
+    )
+    ponr = summary["point_of_no_return"]
+    if ponr:
+        overview.paragraphs.append(
+            f"Point of no return ({ponr['step']}): passed {_t(state, state.point_of_no_return_at)}."
+            if ponr["passed_at"]
+            else f"Point of no return ({ponr['step']}) not passed: rollback still possible until "
+            f"{ponr['rollback_possible_until'][:16].replace('T', ' ')}."
+        )
+    if head:
+        overview.paragraphs.append(f"Journal checkpoint `{head.seq}:{head.hash}`.")
+    sections.append(overview)
+    sections.append(_tasks(state, summary))
+    if status_only:
+        blocked = [s for s in summary["steps"] if s["blockers"] and s["status"] == "in_progress"]
+        sections.append(
+            Section(
+                "Needs attention",
+                [
+                    "; ".join(f"{s['id']}: {', '.join(s['blockers'])}" for s in blocked)
+                    or "Nothing blocked."
+                ],
+            )
+        )
+        sections.append(_dns(state, events, brief=True))
+        sections.append(_flows(state, events, brief=True))
+        return Document(title, subtitle, [s for s in sections if s.paragraphs or s.tables])
+    sections.append(_timeline(state, events))
+    sections.append(_signoffs(state))
+    sections.append(_deviations(state))
+    sections.append(_dns(state, events))
+    sections.append(_flows(state, events))
+    sections.append(_people(state))
+    open_items = [s for s in plan.steps if state.steps[s.id].status not in FINISHED]
+    sections.append(
+        Section(
+            "Open items",
+            [
+                ", ".join(
+                    f"{s.id} ({state.steps[s.id].status.replace('_', ' ')})" for s in open_items
+                )
+                or "None: every step is finished."
+            ],
+        )
+    )
+    sections.append(_integrity(state))
+    return Document(title, subtitle, sections)
+
+
+def _tasks(state: CutoverState, summary: dict[str, Any]) -> Section:
+    rows = []
+    for s in summary["steps"]:
+        delay = ""
+        if s["delay_s"] is not None and abs(s["delay_s"]) >= 60:
+            delay = format_duration(timedelta(seconds=s["delay_s"]))
+        comments = "; ".join(n.text for n in state.steps[s["id"]].notes)
+        rows.append(
+            [
+                s["id"],
+                s["title"],
+                s["owner"],
+                s["status"].replace("_", " "),
+                (s["planned_start"] or "")[:16].replace("T", " "),
+                (s["actual_start"] or "")[:16].replace("T", " "),
+                (s["actual_end"] or "")[11:16],
+                delay,
+                (s["reason"] or "") + (" " + comments if comments else ""),
+            ]
+        )
+    return Section(
+        "Task by task",
+        tables=[
+            Table(
+                [
+                    "step",
+                    "title",
+                    "owner",
+                    "status",
+                    "planned start",
+                    "actual start",
+                    "end",
+                    "delay",
+                    "comments",
+                ],
+                rows,
+            )
+        ],
+    )
+
+
+def _timeline(state: CutoverState, events: list[Event]) -> Section:
+    rows = []
+    kinds = {
+        ev.STEP_COMPLETED,
+        ev.STEP_FAILED,
+        ev.STEP_SKIPPED,
+        ev.STEP_ROLLED_BACK,
+        ev.STEP_REOPENED,
+        ev.GATE_OVERRIDDEN,
+        ev.PLAN_REVISED,
+        ev.JOURNAL_RECOVERED,
+    }
+    for event in events:
+        if event.kind not in kinds:
+            continue
+        step = state.plan.step(event.step) if event.step and event.step in state.steps else None
+        what = event.kind.split(".")[1].replace("_", " ")
+        if step is not None and step.kind == "go_no_go" and event.kind == ev.STEP_COMPLETED:
+            signers = ", ".join(f"{s.person} ({s.role})" for s in state.steps[step.id].signoffs)
+            what = f"GO decided by {event.actor}; signed by {signers}"
+        elif step is not None and step.point_of_no_return and event.kind == ev.STEP_COMPLETED:
+            what = "completed: POINT OF NO RETURN passed"
+        reason = event.payload.get("reason") or event.payload.get("override_reason") or ""
+        rows.append(
+            [_t(state, parse_ts(event.ts)), event.step or "", event.actor, what, str(reason)]
+        )
+    return Section(
+        "Timeline of key events and decisions",
+        tables=[Table(["time", "step", "who", "what", "reason"], rows)],
+    )
+
+
+def _signoffs(state: CutoverState) -> Section:
+    rows = []
+    for step in state.plan.steps:
+        for s in state.steps[step.id].signoffs:
+            seen = "; ".join(_seen(gate, v) for gate, v in s.evidence.items()) or "no gates"
+            rows.append([step.id, s.person, s.role, _t(state, s.at), seen])
+    return Section(
+        "Sign-offs and the evidence each signer saw",
+        tables=[Table(["step", "signer", "role", "at", "evidence seen"], rows)],
+    )
+
+
+def _seen(gate: str, evidence: dict[str, Any]) -> str:
+    verdict = (
+        "ok" if evidence.get("ok") else ("overridden" if evidence.get("overridden") else "not met")
+    )
+    return f"{gate}: {verdict}" + (f" — {evidence['detail']}" if evidence.get("detail") else "")
+
+
+def _deviations(state: CutoverState) -> Section:
+    rows = []
+    for step in state.plan.steps:
+        current = state.steps[step.id]
+        if current.status in ("skipped", "failed", "rolled_back"):
+            rows.append(
+                [
+                    step.id,
+                    current.status.replace("_", " "),
+                    current.ended_by or "",
+                    _t(state, current.ended_at),
+                    current.reason,
+                ]
+            )
+    for o in state.overrides:
+        rows.append(
+            [
+                o.step or "",
+                f"override ({o.action})",
+                o.person,
+                _t(state, o.at),
+                f"{o.reason} [{'; '.join(o.rules)}]",
+            ]
+        )
+    paragraphs = (
+        [] if rows else ["No deviation: nothing skipped, failed, rolled back or overridden."]
+    )
+    return Section(
+        "Deviations",
+        paragraphs,
+        [Table(["step", "what", "who", "when", "reason"], rows)] if rows else [],
+    )
+
+
+def _dns(state: CutoverState, events: list[Event], *, brief: bool = False) -> Section:
+    plan = state.plan
+    section = Section("DNS")
+    if plan.dns is None or not plan.dns.records:
+        section.paragraphs.append("The plan changes no DNS records.")
+        return section
+    section.tables.append(
+        Table(
+            ["records", "type", "before", "after", "TTL"],
+            [
+                [
+                    ", ".join(r.expanded()[:3])
+                    + (f" (+{len(r.expanded()) - 3})" if len(r.expanded()) > 3 else ""),
+                    r.type,
+                    ", ".join(r.old) or "(none)",
+                    ", ".join(r.new),
+                    str(r.ttl or ""),
+                ]
+                for r in plan.dns.records
+            ],
+        )
+    )
+    latest = state.signals.dns_records
+    if latest:
+        percents = [v["percent_new"] for v in latest.values()]
+        section.paragraphs.append(
+            f"{len(latest)} record(s) observed; {sum(1 for p in percents if p >= 100)} fully "
+            f"propagated; average {sum(percents) / len(percents):.1f} % of healthy resolvers new."
+        )
+    else:
+        section.paragraphs.append("No propagation was observed in this journal.")
+    if brief:
+        return section
+    start = state.created_at
+    series: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    ttl_rows: list[list[str]] = []
+    flips: dict[tuple[str, str], datetime] = {}
+    for event in events:
+        at = parse_ts(event.ts)
+        p = event.payload
+        if event.kind == ev.DNS_RECORD:
+            series[p["record"]].append(((at - start).total_seconds(), float(p["percent_new"])))
+        elif event.kind == ev.DNS_AUTHORITY:
+            ttl_rows.append(
+                [
+                    _t(state, at),
+                    p["record"],
+                    p["status"],
+                    str(p["ttl"]),
+                    ", ".join(f"{k}={v}" for k, v in sorted(p["serials"].items())),
+                ]
+            )
+        elif event.kind == ev.DNS_VERDICT and p["status"] == "new":
+            flips.setdefault((p["record"], p["resolver"]), at)
+    if series:
+        span = max((pt[0] for pts in series.values() for pt in pts), default=0.0) or 1.0
+        shown = dict(sorted(series.items())[:6])
+        section.charts.append(
+            Chart("Percent of healthy resolvers serving the new value", shown, span)
+        )
+    if ttl_rows:
+        section.tables.append(
+            Table(["when", "record", "authorities", "TTL", "serials"], ttl_rows[-40:])
+        )
+    if flips:
+        section.tables.append(
+            Table(
+                ["record", "resolver", "first seen new"],
+                [[rec, res, _t(state, at)] for (rec, res), at in sorted(flips.items())[:200]],
+            )
+        )
+    return section
+
+
+def _flows(state: CutoverState, events: list[Event], *, brief: bool = False) -> Section:
+    plan = state.plan
+    section = Section("Data flows")
+    if not plan.flows:
+        section.paragraphs.append("The plan follows no data flows.")
+        return section
+    sig = state.signals
+    section.tables.append(
+        Table(
+            ["flow", "system", "old side", "new side"],
+            [
+                [
+                    f.id,
+                    f.system,
+                    sig.flow_sides.get((f.id, "old"), {}).get("status", "—"),
+                    sig.flow_sides.get((f.id, "new"), {}).get("status", "—"),
+                ]
+                for f in plan.flows
+            ],
+        )
+    )
+    stragglers = sorted(
+        f"{flow}/{site}" for (flow, site), v in sig.flow_sites.items() if v["status"] == "straggler"
+    )
+    section.paragraphs.append(f"Stragglers at close: {', '.join(stragglers) or 'none'}.")
+    if sig.reconciliations:
+        section.tables.append(
+            Table(
+                ["reconciliation", "result", "rows", "at"],
+                [
+                    [rid, r["status"], str(r.get("rows", "")), str(r.get("at", ""))]
+                    for rid, r in sorted(sig.reconciliations.items())
+                ],
+            )
+        )
+    if brief:
+        return section
+    history = [
+        [
+            _t(state, parse_ts(e.ts)),
+            e.payload["flow"],
+            e.payload["side"],
+            e.payload["status"],
+            str(e.payload.get("detail", ""))[:60],
+        ]
+        for e in events
+        if e.kind == ev.FLOW_STATE
+    ]
+    if history:
+        section.tables.append(Table(["when", "flow", "side", "status", "detail"], history[-60:]))
+    sites = [
+        [flow, site, v["status"], v.get("last_old") or "", v.get("first_new") or ""]
+        for (flow, site), v in sorted(sig.flow_sites.items())
+    ]
+    if sites:
+        section.tables.append(
+            Table(["flow", "site", "status", "last seen on old", "first seen on new"], sites[:500])
+        )
+    return section
+
+
+def _people(state: CutoverState) -> Section:
+    acted: dict[str, int] = defaultdict(int)
+    for step in state.steps.values():
+        for s in step.signoffs:
+            acted[s.person] += 1
+    rows = [[p.id, p.name, ", ".join(p.roles), str(acted.get(p.id, 0))] for p in state.plan.people]
+    watched = [
+        [
+            w.get("comment") or w.get("fingerprint", ""),
+            w.get("peer", ""),
+            _t(state, w["at"]),
+            f"{w.get('duration_s', '')}",
+        ]
+        for w in state.watchers
+        if w["kind"] == ev.WATCHER_DISCONNECTED
+    ]
+    section = Section("Participants", tables=[Table(["id", "name", "roles", "sign-offs"], rows)])
+    if watched:
+        section.tables.append(Table(["watched by", "from", "until", "seconds"], watched))
+    return section
+
+
+def _integrity(state: CutoverState) -> Section:
+    head = state.head
+    return Section(
+        "Integrity",
+        [
+            f"{state.count} events; head `{head.seq}:{head.hash}`." if head else "Empty journal.",
+            "Check the journal against this checkpoint: `cutover verify JOURNAL --expect-head "
+            + (f"{head.seq}:{head.hash}`" if head else "SEQ:HASH`")
+            + ". An exported bundle carries an SSH signature: `cutover verify BUNDLE`, or with "
+            "OpenSSH alone as its VERIFY.md says.",
+        ],
+    )

@@ -1,0 +1,119 @@
+"""Markdown and self-contained HTML (inline CSS and SVG, no script, a CSP that forbids fetching)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from .document import Chart, Document, Table
+
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+
+
+def markdown(doc: Document) -> str:
+    out = [f"# {doc.title}", "", f"*{doc.subtitle}*", ""]
+    for section in doc.sections:
+        out += [f"## {section.title}", ""]
+        for paragraph in section.paragraphs:
+            out += [paragraph, ""]
+        for chart in section.charts:
+            out += [
+                f"*{chart.title}* (final values): "
+                + ", ".join(f"{name} {points[-1][1]:g} %" for name, points in chart.series.items()),
+                "",
+            ]
+        for table in section.tables:
+            out += [*_md_table(table), ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(table: Table) -> list[str]:
+    lines = ["| " + " | ".join(table.headers) + " |", "|" + "---|" * len(table.headers)]
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table.rows]
+    return lines
+
+
+CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:70em;
+color:#1b1b1b;line-height:1.45;padding:0 1em}
+h1{margin-bottom:0}.sub{color:#555;margin-top:.2em}
+h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;width:100%;font-size:.85em;margin:.6em 0}
+th,td{border:1px solid #ccc;padding:.25em .45em;text-align:left;vertical-align:top}
+th{background:#f2f2f2}tr:nth-child(even) td{background:#fafafa}code{background:#f4f4f4;
+padding:0 .2em;word-break:break-all}svg{max-width:100%;height:auto;border:1px solid #ddd}
+@media print{body{margin:0;max-width:none}h2{page-break-after:avoid}tr{page-break-inside:avoid}}
+"""
+
+
+def _inline(text: str) -> str:
+    text = html.escape(text)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+
+
+def _html_table(table: Table) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in table.headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table.rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _svg(chart: Chart) -> str:
+    width, height, pad = 720, 260, 40
+    x = lambda s: pad + (width - 2 * pad) * s / chart.span_s  # noqa: E731
+    y = lambda p: height - pad - (height - 2 * pad) * p / 100  # noqa: E731
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{html.escape(chart.title)}">',
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fff"/>',
+    ]
+    for p in (0, 50, 100):
+        parts.append(
+            f'<line x1="{pad}" y1="{y(p):.1f}" x2="{width - pad}" y2="{y(p):.1f}" '
+            f'stroke="#ddd"/><text x="4" y="{y(p) + 4:.1f}" font-size="11">{p}%</text>'
+        )
+    parts.append(
+        f'<text x="{width - pad}" y="{height - 8}" font-size="11" text-anchor="end">'
+        f"{chart.span_s / 60:.0f} min after the journal began</text>"
+    )
+    for index, (name, points) in enumerate(chart.series.items()):
+        colour = COLOURS[index % len(COLOURS)]
+        coords = " ".join(f"{x(s):.1f},{y(p):.1f}" for s, p in points)
+        parts.append(
+            f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coords}"/>'
+        )
+        parts.append(
+            f'<text x="{pad + 6}" y="{16 + 14 * index}" font-size="11" fill="{colour}">'
+            f"{html.escape(name)}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def html_document(doc: Document) -> str:
+    csp = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+    body = [f"<h1>{html.escape(doc.title)}</h1>", f'<p class="sub">{html.escape(doc.subtitle)}</p>']
+    for section in doc.sections:
+        body.append(f"<h2>{html.escape(section.title)}</h2>")
+        body += [f"<p>{_inline(p)}</p>" for p in section.paragraphs]
+        body += [
+            f"<figure>{_svg(c)}<figcaption>{html.escape(c.title)}</figcaption></figure>"
+            for c in section.charts
+        ]
+        body += [_html_table(t) for t in section.tables]
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+        f"<title>{html.escape(doc.title)}</title><style>{CSS}</style></head><body>"
+        + "\n".join(body)
+        + "</body></html>\n"
+    )
