@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,7 +141,7 @@ class ChainReport:
         return self.problem is None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: verification builds one per event
 class StoredRow:
     """A row as read back from storage, before we trust it."""
 
@@ -157,23 +158,61 @@ class StoredRow:
     hash: str
 
 
+def body_from_text(
+    seq: int,
+    ts: str,
+    actor: str,
+    os_user: str,
+    kind: str,
+    step: str | None,
+    payload_text: str,
+    v: int,
+    idem: str | None,
+    prev: str,
+) -> str:
+    """The canonical body with the payload's stored text spliced in verbatim.
+
+    Equal to `event_body` when the payload text is canonical; when it is not (an edited row),
+    the hash differs, which is exactly what verification must notice. No JSON parsing: verifying
+    100,000 events is dominated by this function."""
+    q = _quote
+    return (
+        f'{{"actor":{q(actor)},"idem":{q(idem)},"kind":{q(kind)},"os_user":{q(os_user)},'
+        f'"payload":{payload_text},"prev":{q(prev)},"seq":{_number(seq)},"step":{q(step)},'
+        f'"ts":{q(ts)},"v":{_number(v)}}}'
+    )
+
+
+_PLAIN = re.compile(r'[^"\\\x00-\x1f\x7f-\x9f\u2028\u2029]*')
+
+
+def _quote(value: object) -> str:
+    """json.dumps(value, ensure_ascii=False) for an event's short strings; fast when nothing
+    in them needs escaping (almost always)."""
+    if value is None:
+        return "null"
+    if isinstance(value, str) and _PLAIN.fullmatch(value):
+        return f'"{value}"'
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _number(value: object) -> str:
+    return str(value) if type(value) is int else json.dumps(value)
+
+
 def recompute_hash(row: StoredRow, seq: int | None = None) -> str | None:
     """The hash the row's fields produce (with another seq, to spot moved events)."""
-    try:
-        payload = json.loads(row.payload_text)
-    except (ValueError, TypeError):
-        return None
-    if not isinstance(payload, dict) or canonical_json(payload) != row.payload_text:
+    if not isinstance(row.payload_text, str) or not isinstance(row.seq, int):
         return None
     return body_hash(
-        event_body(
+        body_from_text(
             row.seq if seq is None else seq,
             row.ts,
             row.actor,
             row.os_user,
             row.kind,
             row.step,
-            payload,
+            row.payload_text,
             row.v,
             row.idem,
             row.prev,

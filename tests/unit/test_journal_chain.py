@@ -241,3 +241,30 @@ def test_cli_verify_exit_codes_and_messages(journal: tuple[Path, Checkpoint]) ->
     assert bad.returncode == 1 and "FAILED at event 3: missing" in bad.stderr
     malformed = run_cli("verify", str(path), "--expect-head", "10:nothex")
     assert malformed.returncode == 2 and "SEQ:HASH" in malformed.stderr
+
+
+def test_spliced_body_equals_the_canonical_body() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from cutover_console.journal.chain import body_from_text, canonical_json
+
+    text = st.text(max_size=20)
+
+    @given(
+        st.integers(1, 10**9),
+        text,
+        text,
+        text,
+        text,
+        st.none() | text,
+        st.dictionaries(text, st.none() | st.integers() | text | st.booleans(), max_size=4),
+        st.integers(1, 9),
+        st.none() | text,
+    )
+    def check(seq, ts, actor, os_user, kind, step, payload, v, idem):  # type: ignore[no-untyped-def]
+        assert body_from_text(
+            seq, ts, actor, os_user, kind, step, canonical_json(payload), v, idem, "0" * 64
+        ) == event_body(seq, ts, actor, os_user, kind, step, payload, v, idem, "0" * 64)
+
+    check()
