@@ -133,7 +133,7 @@ def build(state: CutoverState, events: list[Event], *, status_only: bool = False
         return Document(title, subtitle, [s for s in sections if s.paragraphs or s.tables])
     sections.append(_timeline(state, events))
     sections.append(_signoffs(state))
-    sections.append(_deviations(state))
+    sections.append(_deviations(state, events))
     sections.append(_dns(state, events))
     sections.append(_flows(state, events))
     sections.append(_people(state))
@@ -245,20 +245,26 @@ def _seen(gate: str, evidence: dict[str, Any]) -> str:
     return f"{gate}: {verdict}" + (f" — {evidence['detail']}" if evidence.get("detail") else "")
 
 
-def _deviations(state: CutoverState) -> Section:
-    rows = []
-    for step in state.plan.steps:
-        current = state.steps[step.id]
-        if current.status in ("skipped", "failed", "rolled_back"):
-            rows.append(
-                [
-                    step.id,
-                    current.status.replace("_", " "),
-                    current.ended_by or "",
-                    _t(state, current.ended_at),
-                    current.reason,
-                ]
-            )
+def _deviations(state: CutoverState, events: list[Event]) -> Section:
+    """Every skip, failure, rollback and re-open as it happened (even if later redone), and
+    every override."""
+    kinds = {
+        ev.STEP_SKIPPED: "skipped",
+        ev.STEP_FAILED: "failed",
+        ev.STEP_ROLLED_BACK: "rolled back",
+        ev.STEP_REOPENED: "re-opened",
+    }
+    rows = [
+        [
+            e.step or "",
+            kinds[e.kind],
+            e.actor,
+            _t(state, parse_ts(e.ts)),
+            str(e.payload.get("reason", "")),
+        ]
+        for e in events
+        if e.kind in kinds
+    ]
     for o in state.overrides:
         rows.append(
             [

@@ -89,3 +89,32 @@ def test_revise_records_a_changed_plan(tmp_path: Path) -> None:
         json.loads(x)["kind"] for x in run_cli("events", "-j", j, "--jsonl").stdout.splitlines()
     ]
     assert kinds == ["journal.created", "plan.revised"]
+
+
+def test_report_lists_every_deviation_with_its_reason(tmp_path: Path) -> None:
+    j = str(tmp_path / "j.sqlite")
+    run_cli("init", str(SMALL), "--journal", j)
+    steps = [
+        ("start", "freeze", "omar", None),
+        ("fail", "freeze", "omar", "disk full"),
+        ("reopen", "freeze", "lena", "disk cleaned"),
+        ("start", "freeze", "omar", None),
+        ("done", "freeze", "omar", None),
+        ("skip", "backup", "dmitri", "taken on Friday"),
+    ]
+    for verb, step, who, reason in steps:
+        extra = ["--reason", reason] if reason else []
+        assert run_cli("step", verb, step, "-j", j, "--by", who, *extra).returncode == 0
+    out = tmp_path / "r.md"
+    assert run_cli("report", "-j", j, "-o", str(out)).returncode == 0
+    text = out.read_text()
+    deviations = text.split("## Deviations")[1].split("## DNS")[0]
+    for expected in (
+        "| freeze | failed | omar |",
+        "disk full",
+        "| freeze | re-opened | lena |",
+        "disk cleaned",
+        "| backup | skipped | dmitri |",
+        "taken on Friday",
+    ):
+        assert expected in deviations, expected
