@@ -340,8 +340,10 @@ def _dns(state: CutoverState, events: list[Event], *, brief: bool = False) -> Se
         elif event.kind == ev.DNS_VERDICT and p["status"] == "new":
             flips.setdefault((p["record"], p["resolver"]), at)
     if series:
-        span = max((pt[0] for pts in series.values() for pt in pts), default=0.0) or 1.0
-        shown = dict(sorted(series.items())[:6])
+        # the time axis runs from the first observation to the last
+        first = min(pt[0] for pts in series.values() for pt in pts)
+        shown = {name: [(t - first, p) for t, p in pts] for name, pts in sorted(series.items())[:6]}
+        span = max(pt[0] for pts in shown.values() for pt in pts) or 1.0
         section.charts.append(
             Chart("Percent of healthy resolvers serving the new value", shown, span)
         )

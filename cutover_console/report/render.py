@@ -80,7 +80,7 @@ def _svg(chart: Chart) -> str:
         )
     parts.append(
         f'<text x="{width - pad}" y="{height - 8}" font-size="11" text-anchor="end">'
-        f"{chart.span_s / 60:.0f} min after the journal began</text>"
+        f"{chart.span_s / 60:.0f} min after the first observation</text>"
     )
     for index, (name, points) in enumerate(chart.series.items()):
         colour = COLOURS[index % len(COLOURS)]
