@@ -295,14 +295,6 @@ class Cutover:
             refusals.append(
                 Refusal("owner", f"{by} is neither the owner ({step.owner}) nor a lead")
             )
-        if step.action.kind != "command":
-            refusals.append(
-                Refusal(
-                    "action",
-                    f"`{step.action.kind}` actions are not run by this "
-                    "version; follow the step's instructions by hand",
-                )
-            )
         if refusals:
             raise ActionRefused("run action", step_id, refusals)
         return step

@@ -633,13 +633,40 @@ class LeadApp(CutoverApp):
                 body += f"\n\n{preview(action)}"
             self.notify(body, title=f"Refused: run action of {step}", severity="error", timeout=10)
             return
-        assert spec.action is not None
-        if not await self.push_screen_wait(
-            ConfirmDialog(f"Run the action of {step}?", preview(spec.action), yes="Run")
-        ):
-            return
-        self.notify(f"running the action of {step}…", timeout=3)
-        result = await run_command(spec.action)
+        action = spec.action
+        assert action is not None
+        if action.kind.startswith("route53."):
+            from ..runbook import route53
+
+            state = self.session.state
+            try:  # reading Route 53 blocks: a thread, never the screen's loop
+                changes = await asyncio.to_thread(route53.preview, action, state)
+            except Exception as exc:  # no zone, no credentials, nothing to roll back
+                self.notify(
+                    f"{type(exc).__name__}: {exc}",
+                    title=f"Cannot preview {step}",
+                    severity="error",
+                    timeout=10,
+                )
+                return
+            text = "\n".join(c.describe() for c in changes[:25]) + (
+                f"\n… and {len(changes) - 25} more" if len(changes) > 25 else ""
+            )
+            if not await self.push_screen_wait(
+                ConfirmDialog(
+                    f"Run {action.kind} for {step}? ({len(changes)} change(s))", text, yes="Run"
+                )
+            ):
+                return
+            self.notify(f"running {action.kind}…", timeout=3)
+            result = await asyncio.to_thread(route53.run, action, changes)
+        else:
+            if not await self.push_screen_wait(
+                ConfirmDialog(f"Run the action of {step}?", preview(action), yes="Run")
+            ):
+                return
+            self.notify(f"running the action of {step}…", timeout=3)
+            result = await run_command(action)
         await self._do(
             f"action of {step} (exit {result['exit']})",
             lambda c: c.record_action(step, self.operator, result),
