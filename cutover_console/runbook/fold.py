@@ -105,6 +105,7 @@ class CutoverState:
     recoveries: list[dict[str, Any]] = field(default_factory=list)
     point_of_no_return_at: datetime | None = None
     signals: Signals = field(default_factory=Signals)
+    runbook_version: int = 0  # bumps on every event that is not a live signal
     head_seq: int = 0
     head_hash: str = ""
     last_at: datetime | None = None
@@ -159,6 +160,7 @@ class CutoverState:
         handler = _HANDLERS.get(event.kind)
         if handler is not None:
             handler(self, event, step, at)
+            self.runbook_version += 1  # the steps (not only the live signals) changed
         elif event.kind in _SIGNAL_KINDS:
             self.signals.apply(event, at)
         overrides = event.payload.get("overrides")

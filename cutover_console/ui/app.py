@@ -158,6 +158,7 @@ class CutoverApp(App[None]):
         self.now = clock or (lambda: datetime.now().astimezone())
         self.watchers = ""
         self._rendered: tuple[int, datetime] | None = None
+        self._summary: dict[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
         yield ClockBar(id="clock")
@@ -199,15 +200,19 @@ class CutoverApp(App[None]):
         state = self.session.state
         now = self.now()
         with self.session.lock:
-            # The checklist and the detail change with events and, for delays and overruns,
-            # by the minute: between those, a tick only moves the clock and the countdowns.
-            key = (state.head_seq, now.replace(second=0, microsecond=0))
-            fresh = key != self._rendered
+            # The checklist and the detail change with step events (not with the engines'
+            # signals) and, for delays and overruns, by the minute: between those, a refresh
+            # only moves the clock and the pane on screen.
+            key = (state.runbook_version, now.replace(second=0, microsecond=0))
+            fresh = key != self._rendered or self._summary is None
             self._rendered = key
-            self.query_one(ClockBar).render_state(state, now, self.watchers)
+            if fresh:  # the forecast of every step: once per change or minute, not per second
+                self._summary = status_summary(state, now)
+            assert self._summary is not None
+            self.query_one(ClockBar).render_state(state, now, self._summary, self.watchers)
             if fresh:
                 checklist = self.query_one(Checklist)
-                checklist.render_state(status_summary(state, now))
+                checklist.render_state(self._summary)
                 self.query_one(StepDetail).render_step(state, checklist.current_step(), now)
             if panes:
                 self._render_pane(now)

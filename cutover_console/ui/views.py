@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Input, RichLog, Static
 
 from ..plan.timeparse import format_duration
 from ..runbook.fold import CutoverState
-from ..runbook.summary import STATUS_STYLE, status_summary
+from ..runbook.summary import STATUS_STYLE
 
 STATUS_MARK = {
     "pending": "·",
@@ -34,8 +34,9 @@ def hm(iso: str | None) -> str:
 class ClockBar(Static):
     """Now (client and local), the window, the forecast end, the point of no return, the head."""
 
-    def render_state(self, state: CutoverState, now: datetime, watchers: str = "") -> None:
-        summary = status_summary(state, now)
+    def render_state(
+        self, state: CutoverState, now: datetime, summary: dict[str, Any], watchers: str = ""
+    ) -> None:
         plan = state.plan
         zone = plan.zone
         window = plan.cutover.window
