@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import asyncssh
 
 from ..journal import JournalReader
 from ..journal.chain import Checkpoint, StoredRow, verify_rows
+from ..keys import load_or_create_key
 from ..runbook.fold import CutoverState
 from .document import build
 from .render import html_document, markdown
@@ -40,14 +40,7 @@ FILES = (
 
 def signing_key(path: Path) -> asyncssh.SSHKey:
     """The exporter's key: an existing OpenSSH private key, or one generated once (0600)."""
-    if path.exists():
-        return asyncssh.read_private_key(str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = asyncssh.generate_private_key("ssh-ed25519", comment="cutover-console export key")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key.export_private_key())
-    return key
+    return load_or_create_key(path, "cutover-console export key")
 
 
 def sha256_file(path: Path) -> str:

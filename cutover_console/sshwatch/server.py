@@ -24,6 +24,8 @@ from typing import Any
 
 import asyncssh
 
+from ..keys import load_or_create_key
+
 log = logging.getLogger("cutover.serve")
 
 ENV_ALLOWED_FROM_CLIENT = ("LANG",)  # plus LC_*; nothing else the client sends reaches the child
@@ -55,14 +57,7 @@ class Viewer:
 
 def load_or_create_host_key(path: Path) -> asyncssh.SSHKey:
     """The server's identity: generated once (ed25519, mode 0600), reused afterwards."""
-    if path.exists():
-        return asyncssh.read_private_key(str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = asyncssh.generate_private_key("ssh-ed25519", comment="cutover-console host key")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key.export_private_key())
-    return key
+    return load_or_create_key(path, "cutover-console host key")
 
 
 def child_environment(term: str, client_env: dict[str, str]) -> dict[str, str]:
