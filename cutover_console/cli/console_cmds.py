@@ -8,7 +8,7 @@ import click
 
 from ..plan import load_plan
 from . import cli
-from .options import ssh_server_options
+from .options import journal_option, ssh_server_options
 
 
 @cli.command()
@@ -83,14 +83,7 @@ def run(
 
 
 @cli.command()
-@click.option(
-    "--journal",
-    "-j",
-    required=True,
-    envvar="CUTOVER_JOURNAL",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The journal to follow.",
-)
+@journal_option
 def watch(journal: Path) -> None:
     """Follow a cutover read-only: the same screen as the lead's, with no way to change it."""
     from ..runbook.session import WatchSession

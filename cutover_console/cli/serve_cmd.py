@@ -11,18 +11,11 @@ import click
 
 from ..journal import JournalReader
 from . import cli
-from .options import ssh_server_options
+from .options import journal_option, ssh_server_options
 
 
 @cli.command()
-@click.option(
-    "--journal",
-    "-j",
-    required=True,
-    envvar="CUTOVER_JOURNAL",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The journal to serve.",
-)
+@journal_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=2222, show_default=True, help="Port to listen on.")
 @ssh_server_options

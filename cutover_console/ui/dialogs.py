@@ -17,17 +17,17 @@ class ReasonDialog(ModalScreen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, prompt: str, placeholder: str = "") -> None:
+    def __init__(self, title: str, prompt: str, hint: str = "") -> None:
         super().__init__()
         self.title_text = title
         self.prompt = prompt
-        self.placeholder = placeholder
+        self.hint = hint
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
             yield Static(self.prompt, classes="dialog-prompt")
-            yield Input(placeholder=self.placeholder, id="reason")
+            yield Input(placeholder=self.hint, id="reason")
             yield Static("", id="dialog-error", classes="dialog-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("OK", variant="primary", id="ok")
