@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -34,6 +35,28 @@ class ManualClock:
 
     def set(self, when: datetime) -> None:
         self._now = when.astimezone(UTC)
+
+
+class ScaledClock:
+    """World time running `speed` times faster than real time from `start` (the rehearsal world,
+    and every engine watching it, share one). `speed=1` is real time shifted to `start`."""
+
+    def __init__(self, start: datetime, speed: float = 1.0) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ScaledClock needs an aware datetime")
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.start = start.astimezone(UTC)
+        self.speed = float(speed)
+        self._t0 = time.monotonic()
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=(time.monotonic() - self._t0) * self.speed)
+
+
+def real_seconds(clock: Clock, world_seconds: float) -> float:
+    """How long to sleep, in real seconds, for `world_seconds` to pass on `clock`."""
+    return world_seconds / float(getattr(clock, "speed", 1.0))
 
 
 def format_ts(when: datetime) -> str:

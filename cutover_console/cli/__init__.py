@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
 
 from . import (  # noqa: E402  (registers the commands)
     console_cmds,
+    demo_cmd,
     dns_cmd,
     flows_cmd,
     journal_cmds,
@@ -62,6 +63,7 @@ from . import (  # noqa: E402  (registers the commands)
 __all__ = [
     "cli",
     "console_cmds",
+    "demo_cmd",
     "dns_cmd",
     "flows_cmd",
     "journal_cmds",

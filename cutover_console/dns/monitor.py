@@ -19,7 +19,7 @@ import dns.exception
 import dns.name
 import dns.rdatatype
 
-from ..clock import Clock
+from ..clock import Clock, real_seconds
 from ..plan.model import Authority, DnsSection
 from .classify import ANSWERED, FAILED, TrackedRecord, Verdict, failure, tracked_records
 from .probe import DEFAULT_TIMEOUT, ask, make_query, observe
@@ -308,27 +308,88 @@ class PropagationMonitor:
         *,
         max_sleep: float = 1.0,
     ) -> None:
-        """Probe by schedule until `stop` is set; call `on_update` after every batch."""
+        """Probe by schedule until `stop` is set; call `on_update` after every batch.
+
+        Health checks (after the first), authority checks and probe batches run as tasks beside
+        the scheduler: a dead resolver's timeouts delay nothing else, and a pair is never asked
+        again while its previous question is still out."""
         last_health = last_auth = None
-        while not stop.is_set():
-            now = self.clock.now()
-            if last_health is None or now - last_health >= HEALTH_INTERVAL:
-                await self.health_check()
-                last_health = now
-            if last_auth is None or now - last_auth >= AUTHORITY_INTERVAL:
-                await self.check_authorities()
-                last_auth = now
-            ready, earliest = self.due(self.clock.now())
-            if ready:
-                await self.probe(ready)
-                if on_update is not None:
-                    on_update(self.snapshot())
-                continue
-            wait = max_sleep
-            if earliest is not None:
-                wait = min(max_sleep, max(0.05, (earliest - self.clock.now()).total_seconds()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=wait)
+        running: set[asyncio.Task[None]] = set()
+        inflight: set[tuple[str, str]] = set()
+        health_task: asyncio.Task[None] | None = None
+        auth_task: asyncio.Task[None] | None = None
+        # Between batches, never sleep past a few seconds of the clock's time (a sped-up clock
+        # must not let a short TTL go unobserved).
+        cap = min(max_sleep, max(0.05, real_seconds(self.clock, 5.0)))
+
+        def updated() -> None:
+            if on_update is not None and not stop.is_set():
+                on_update(self.snapshot())
+
+        def spawn(coro: Any, done: Callable[[], None] | None = None) -> asyncio.Task[None]:
+            task = asyncio.create_task(coro)
+            running.add(task)
+
+            def finished(t: asyncio.Task[None]) -> None:
+                running.discard(t)
+                if done is not None:
+                    done()
+
+            task.add_done_callback(finished)
+            return task
+
+        async def authorities_then_update() -> None:
+            await self.check_authorities()
+            updated()
+
+        async def batch(pairs: list[tuple[str, str]]) -> None:
+            try:
+                await self.probe(pairs)
+            finally:
+                inflight.difference_update(pairs)
+            updated()
+
+        try:
+            while not stop.is_set():
+                now = self.clock.now()
+                if last_health is None:
+                    # before the first probe, so that dead is never read as 'not new'; beside
+                    # the first look at the authorities when the plan names them
+                    first: list[Any] = [self.health_check()]
+                    if self.authorities is not None:
+                        first.append(self.check_authorities())
+                        last_auth = now
+                    await asyncio.gather(*first)
+                    last_health = now
+                elif now - last_health >= HEALTH_INTERVAL and (
+                    health_task is None or health_task.done()
+                ):
+                    health_task = spawn(self.health_check())
+                    last_health = now
+                if (last_auth is None or now - last_auth >= AUTHORITY_INTERVAL) and (
+                    auth_task is None or auth_task.done()
+                ):
+                    auth_task = spawn(authorities_then_update())
+                    last_auth = now
+                due, earliest = self.due(self.clock.now())
+                ready = [pair for pair in due if pair not in inflight]
+                if ready:
+                    inflight.update(ready)
+                    spawn(batch(ready))
+                wait = cap
+                if earliest is not None:
+                    ahead = (earliest - self.clock.now()).total_seconds()
+                    wait = min(cap, max(0.05, real_seconds(self.clock, ahead)))
+                if ready:
+                    wait = min(wait, 0.05)  # a batch just left: look again soon
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=wait)
+        finally:
+            for task in list(running):
+                task.cancel()
+            for task in list(running):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     # -- reporting -----------------------------------------------------------------------
     def record_summary(self, record: TrackedRecord) -> dict[str, Any]:

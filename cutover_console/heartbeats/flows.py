@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from ..clock import Clock
+from ..clock import Clock, real_seconds
 from ..plan.model import Flow, Plan, Probe, Reconciliation
 from .reading import Reading, iso
 from .sources import Source, build_source
@@ -66,7 +66,9 @@ class SiteState:
         if newest is None or now - newest > late_after:
             return "silent"
         if switch_at is not None and self.last_old is not None and self.last_old > switch_at:
-            return "straggler"  # still sending to the old side after the switch
+            if self.last_new is None or self.last_new < self.last_old:
+                return "straggler"  # still sending to the old side after the switch
+            return "moved"  # straggled, then reached the new side
         if self.first_new is not None:
             return "moved" if self.last_old is not None else "on new"
         return "on old"
@@ -229,7 +231,7 @@ class FlowMonitor:
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), every.total_seconds())
+                await asyncio.wait_for(stop.wait(), real_seconds(self.clock, every.total_seconds()))
 
     async def _poll_and_notify(
         self, flow_id: str, side: Side, on_update: Callable[[], None] | None
@@ -250,7 +252,7 @@ class FlowMonitor:
             if on_update is not None:
                 on_update()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), every.total_seconds())
+                await asyncio.wait_for(stop.wait(), real_seconds(self.clock, every.total_seconds()))
 
     # -- views ---------------------------------------------------------------------------
     def flow_status(self, flow_id: str, side: Side) -> FlowStatus:

@@ -93,9 +93,16 @@ class LogFollower:
     """All log sources of a plan, into one bounded, filterable buffer."""
 
     def __init__(
-        self, sources: list[LogSource], clock: Clock, *, keep: int = 5000, poll: float = 0.5
+        self,
+        sources: list[LogSource],
+        clock: Clock,
+        *,
+        keep: int = 5000,
+        poll: float = 0.5,
+        base: Path | None = None,
     ) -> None:
         self.sources = sources
+        self.base = base  # where relative paths are found
         self.clock = clock
         self.lines: deque[LogLine] = deque(maxlen=keep)
         self.errors: dict[str, str] = {}
@@ -140,7 +147,10 @@ class LogFollower:
         if source.path.startswith("ssh://"):
             await self._follow_ssh(source, extra, stop)
             return
-        tail = LocalTail(Path(source.path), extra.get("pattern"))
+        path = Path(source.path)
+        if not path.is_absolute() and self.base is not None:
+            path = self.base / path
+        tail = LocalTail(path, extra.get("pattern"))
         try:
             while not stop.is_set():
                 try:

@@ -93,6 +93,8 @@ def build_source(
         def run_sql() -> list[tuple[Any, ...]]:
             if kind == "sqlite":
                 path = Path(str(params["path"]))
+                if not path.is_absolute() and base is not None:
+                    path = base / path
                 conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout)
             else:
                 from .odbc import import_pyodbc

@@ -41,6 +41,9 @@ class LeadSession:
         # they never share the writer's connection across threads.
         self._reader = JournalReader(writer.path)
         self.engine_errors: dict[str, str] = {}
+        # where the plan's relative paths (SQLite files, logs, file probes) are found; the
+        # rehearsal world sets its own directory
+        self.base: Path | None = None
 
     @classmethod
     def open(
@@ -95,6 +98,7 @@ class LeadSession:
         """DNS propagation, data flows and logs, as asyncio tasks until `stop`; their changes go
         to the journal on the journal's thread, then `changed()` is called."""
         plan = self.state.plan
+        base = base or self.base
         tasks: list[asyncio.Task[None]] = []
         loop = asyncio.get_running_loop()
 
@@ -134,7 +138,7 @@ class LeadSession:
             from ..heartbeats.logs import LogFollower
             from ..heartbeats.reading import iso
 
-            follower = LogFollower(plan.logs, self.clock)
+            follower = LogFollower(plan.logs, self.clock, base=base)
 
             def logged(lines: list[Any]) -> None:
                 rows = [(iso(x.at) or "", x.source, x.side, x.level, x.text) for x in lines]

@@ -1,0 +1,126 @@
+"""`cutover demo`: the rehearsal world, with you or the autopilot as the lead."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from . import cli
+
+if TYPE_CHECKING:
+    from ..rehearsal.demo import DemoSetup
+
+
+@cli.command()
+@click.option(
+    "--headless",
+    is_flag=True,
+    help="No screen: an autopilot lead (and a second person for two-person sign-offs) runs the "
+    "whole cutover; exit 0 when it is complete.",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0.1, max=1000),
+    default=None,
+    help="World seconds per real second (default 20 on screen, 120 headless).",
+)
+@click.option(
+    "--journal",
+    "-j",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where the journal goes (default: state/demo/<time>/journal.sqlite).",
+)
+@click.option("--shops", type=click.IntRange(1, 5000), default=300, show_default=True)
+@click.option(
+    "--as",
+    "operator",
+    default=None,
+    help="Who you are in the console (a person of the demo plan; default: the lead).",
+)
+def demo(
+    headless: bool, speed: float | None, journal: Path | None, shops: int, operator: str | None
+) -> None:
+    """Start the rehearsal world and run its cutover (checklists/demo.yaml).
+
+    The world, all on loopback: Route 53 (moto) behind an authoritative DNS server, five caching
+    resolvers (one capped, one sticky, one dead), the old server and the new side (uploads,
+    health URL, database, log each), a sync job, and a few hundred body shops uploading
+    through their resolvers. Nothing to install beyond this package.
+    """
+    from ..rehearsal.demo import setup
+    from ..rehearsal.world import WorldError, WorldOptions
+
+    speed = speed or (120.0 if headless else 20.0)
+    try:
+        prepared = setup(speed, journal, world_options=WorldOptions(shops=shops))
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc)) from None
+    plan = prepared.document.plan
+    if operator is not None and operator not in {p.id for p in plan.people}:
+        raise click.BadParameter(
+            f"'{operator}' is not a person in the demo plan", param_hint="--as"
+        )
+    try:
+        if headless:
+            _headless(prepared, speed, shops)
+        else:
+            _interactive(prepared, operator)
+    except WorldError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _headless(prepared: DemoSetup, speed: float, shops: int) -> None:
+    from ..rehearsal.demo import run_headless, write_reports
+
+    plan = prepared.document.plan
+    opens = plan.cutover.window.start.astimezone(plan.zone)
+    click.echo(
+        f"rehearsal world: {shops} body shops, 5 resolvers, Route 53 on loopback; "
+        f"clock x{speed:g} from {opens:%a %Y-%m-%d %H:%M %Z}"
+    )
+    outcome = run_headless(prepared, lambda line: click.echo(f"  {line}"))
+    click.echo("")
+    for name, (ok, detail) in outcome.checks.items():
+        click.echo(f"  {'ok  ' if ok else 'FAIL'} {name}: {detail}")
+    world = outcome.world
+    click.echo(
+        f"  world: {world['uploads_old']} uploads reached the old side, {world['uploads_new']} "
+        f"the new side; {world['stragglers']} straggler shop(s), quiet: "
+        f"{', '.join(world['quiet']) or 'none'}; {world['upload_errors']} failed upload(s)"
+    )
+    if outcome.blocked:
+        click.echo("  blocked:")
+        for step, why in outcome.blocked.items():
+            click.echo(f"    {step}: {why}")
+    reports = write_reports(prepared.journal, prepared.journal.parent)
+    click.echo(
+        f"\n{'complete' if outcome.ok else 'NOT complete'}: {outcome.world_minutes:.0f} world "
+        f"minutes in {outcome.wall_s:.1f} s"
+    )
+    click.echo(f"journal  {prepared.journal}")
+    click.echo(f"world    {prepared.directory}")
+    for path in reports:
+        click.echo(f"report   {path}")
+    click.echo(f"verify   cutover verify {prepared.journal}")
+    sys.exit(0 if outcome.ok else 1)
+
+
+def _interactive(prepared: DemoSetup, operator: str | None) -> None:
+    from ..rehearsal.demo import open_session
+    from ..ui.app import LeadApp
+
+    prepared.world.start()
+    try:
+        session = open_session(prepared)
+        try:
+            LeadApp(session, operator=operator, engines=True).run()
+        finally:
+            session.close()
+    finally:
+        prepared.world.stop()
+    click.echo(f"journal {prepared.journal} — checkpoint {session.state.head}")
+    click.echo(f"report: cutover report --journal {prepared.journal} -o report.html")

@@ -1,0 +1,192 @@
+"""`cutover demo`: the rehearsal world plus the demo plan, driven by a person or the autopilot."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..clock import ScaledClock
+from ..plan import PlanDocument, load_plan
+from ..runbook.fold import CutoverState
+from ..runbook.session import LeadSession
+from .autopilot import Autopilot, AutopilotResult
+from .world import World, WorldOptions
+
+LEAD_IN = timedelta(minutes=1)  # the world starts a minute before the window opens
+
+
+def demo_plan_path() -> Path:
+    return Path(str(resources.files("cutover_console.rehearsal") / "demo.yaml"))
+
+
+@dataclass
+class DemoSetup:
+    directory: Path  # the world's files: databases, logs
+    journal: Path
+    document: PlanDocument
+    clock: ScaledClock
+    world: World
+
+
+def setup(
+    speed: float,
+    journal: Path | None,
+    *,
+    root: Path = Path("state") / "demo",
+    plan: Path | None = None,
+    world_options: WorldOptions | None = None,
+) -> DemoSetup:
+    """Where this demo's files go, and its clock (the world is not started yet)."""
+    document = load_plan(plan or demo_plan_path())
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    if journal is None:
+        directory = root / stamp
+        journal = directory / "journal.sqlite"
+    else:
+        directory = journal.parent / f"{journal.stem}-world"
+    if journal.exists():
+        raise FileExistsError(
+            f"{journal} exists: a demo always starts a fresh world, so give a new --journal "
+            "(open the old one with `cutover watch --journal` or `cutover report`)"
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    clock = ScaledClock(document.plan.cutover.window.start - LEAD_IN, speed)
+    return DemoSetup(directory, journal, document, clock, World(directory, clock, world_options))
+
+
+def open_session(demo: DemoSetup) -> LeadSession:
+    session = LeadSession.open(demo.journal, demo.document, clock=demo.clock, mode="rehearsal")
+    session.base = demo.directory
+    return session
+
+
+@dataclass
+class HeadlessOutcome:
+    ok: bool
+    wall_s: float
+    world_minutes: float
+    checks: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    blocked: dict[str, str] = field(default_factory=dict)
+    world: dict[str, Any] = field(default_factory=dict)
+
+
+def final_checks(state: CutoverState) -> dict[str, tuple[bool, str]]:
+    """What 'complete' means for the demo, read from the journal's fold like any report."""
+    signals = state.signals
+    unfinished = [s for s, st in state.steps.items() if st.status != "done"]
+    records = signals.dns_records
+    not_new = {r: p.get("percent_new") for r, p in records.items() if p.get("percent_new") != 100}
+    stragglers = sorted(
+        site for (_f, site), p in signals.flow_sites.items() if p["status"] == "straggler"
+    )
+    recs = {r: p.get("status") for r, p in signals.reconciliations.items()}
+    return {
+        "every step done": (
+            not unfinished,
+            "all done" if not unfinished else f"not done: {', '.join(unfinished)}",
+        ),
+        "DNS 100 % new": (
+            bool(records) and not not_new,
+            f"{len(records)} record(s) 100 % new on every healthy resolver"
+            if records and not not_new
+            else f"not yet: {not_new or 'no observation'}",
+        ),
+        "stragglers drained": (
+            not stragglers,
+            "no site still sends to the old side"
+            if not stragglers
+            else f"{len(stragglers)} still on old: {', '.join(stragglers[:8])}",
+        ),
+        "reconciliation matched": (
+            bool(recs) and all(v == "match" for v in recs.values()),
+            ", ".join(f"{r}: {v}" for r, v in recs.items()) or "never compared",
+        ),
+    }
+
+
+async def drive(
+    session: LeadSession,
+    say: Callable[[str], None],
+    *,
+    settle: timedelta = timedelta(minutes=2),
+) -> AutopilotResult:
+    """The engines and the autopilot together, until the cutover is complete or stuck. After the
+    last step, the engines run `settle` more world minutes so the journal's last DNS and flow
+    observations reflect the final state."""
+    stop_engines = asyncio.Event()
+    engines = asyncio.create_task(session.run_engines(stop_engines, lambda: None))
+    pilot = Autopilot(session, deadline=session.state.plan.cutover.window.end)
+    printed = 0
+    stop_pilot = asyncio.Event()
+
+    async def echo() -> None:
+        nonlocal printed
+        while not stop_pilot.is_set():
+            while printed < len(pilot.log):
+                say(pilot.log[printed])
+                printed += 1
+            await asyncio.sleep(0.05)
+
+    echoing = asyncio.create_task(echo())
+    try:
+        result = await pilot.run(stop_pilot)
+        until = session.clock.now() + settle
+        while session.clock.now() < until and not final_ok(session.state):
+            await asyncio.sleep(0.05)
+    finally:
+        stop_pilot.set()
+        stop_engines.set()
+        await engines
+        await echoing
+    for line in pilot.log[printed:]:
+        say(line)
+    for name, error in session.engine_errors.items():
+        say(f"engine {name} failed: {error}")
+    return result
+
+
+def final_ok(state: CutoverState) -> bool:
+    return all(ok for ok, _ in final_checks(state).values())
+
+
+def run_headless(demo: DemoSetup, say: Callable[[str], None]) -> HeadlessOutcome:
+    started = time.monotonic()
+    demo.world.start()
+    try:
+        session = open_session(demo)
+        try:
+            result = asyncio.run(drive(session, say))
+            state = session.state
+            checks = final_checks(state)
+        finally:
+            session.close()
+    finally:
+        world = demo.world.summary()
+        demo.world.stop()
+    world_minutes = (demo.clock.now() - demo.clock.start).total_seconds() / 60
+    ok = result.complete and all(v for v, _ in checks.values())
+    return HeadlessOutcome(
+        ok, time.monotonic() - started, world_minutes, checks, result.blocked, world
+    )
+
+
+def write_reports(journal: Path, directory: Path) -> list[Path]:
+    from ..journal import JournalReader
+    from ..report.document import build
+    from ..report.render import html_document, markdown
+
+    with JournalReader(journal) as reader:
+        events = list(reader.events())
+    state = CutoverState.from_events(events)
+    document = build(state, events)
+    html, md = directory / "report.html", directory / "report.md"
+    html.write_text(html_document(document), encoding="utf-8")
+    md.write_text(markdown(document), encoding="utf-8")
+    return [html, md]
