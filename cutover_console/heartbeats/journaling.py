@@ -3,6 +3,7 @@ poll), gate evidence through `Cutover`, and log lines into their bounded table."
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..journal import Actor, JournalReader
@@ -16,6 +17,26 @@ from .logs import LogLine
 from .reading import iso
 
 ENGINE = Actor("engine:flows", "cutover")
+# Besides every status change, the newest arrival is journaled again once it has moved this far,
+# so every view's "last seen" stays honest without an event per poll.
+SIDE_REFRESH = timedelta(minutes=1)
+SITE_REFRESH = timedelta(minutes=5)
+
+
+def _when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def _changed(
+    journaled: tuple[str, datetime | None] | None,
+    status: str,
+    seen: datetime | None,
+    refresh: timedelta,
+) -> bool:
+    if journaled is None or journaled[0] != status:
+        return True
+    before = journaled[1]
+    return seen is not None and (before is None or seen - before >= refresh)
 
 
 class FlowJournal(EngineJournal):
@@ -26,8 +47,9 @@ class FlowJournal(EngineJournal):
 
     def __init__(self, cutover: Cutover) -> None:
         super().__init__(cutover)
-        self.sides: dict[tuple[str, str], str] = {}
-        self.sites: dict[tuple[str, str], str] = {}
+        # (status, newest arrival) as last journaled
+        self.sides: dict[tuple[str, str], tuple[str, datetime | None]] = {}
+        self.sites: dict[tuple[str, str], tuple[str, datetime | None]] = {}
         self.reconciled: dict[str, str] = {}
         self._resume(cutover.writer)
 
@@ -35,9 +57,13 @@ class FlowJournal(EngineJournal):
         for event in reader.events():
             p = event.payload
             if event.kind == ev.FLOW_STATE:
-                self.sides[(p["flow"], p["side"])] = p["status"]
+                self.sides[(p["flow"], p["side"])] = (p["status"], _when(p.get("last_seen")))
             elif event.kind == ev.FLOW_SITE:
-                self.sites[(p["flow"], p["site"])] = p["status"]
+                newest = max(
+                    (t for t in (_when(p.get("last_old")), _when(p.get("last_new"))) if t),
+                    default=None,
+                )
+                self.sites[(p["flow"], p["site"])] = (p["status"], newest)
             elif event.kind == ev.RECONCILE_RESULT:
                 self.reconciled[p["reconciliation"]] = p["status"]
 
@@ -47,8 +73,11 @@ class FlowJournal(EngineJournal):
         for flow_id, state in monitor.flows.items():
             for side, side_state in state.sides.items():
                 status = monitor.flow_status(flow_id, side)
-                if status != "unknown" and self.sides.get((flow_id, side)) != status:
-                    self.sides[(flow_id, side)] = status
+                seen = side_state.last_seen
+                if status != "unknown" and _changed(
+                    self.sides.get((flow_id, side)), status, seen, SIDE_REFRESH
+                ):
+                    self.sides[(flow_id, side)] = (status, seen)
                     reading = side_state.reading
                     batch.append(
                         (
@@ -65,9 +94,10 @@ class FlowJournal(EngineJournal):
                         )
                     )
             for site, site_status in monitor.site_statuses(flow_id).items():
-                if self.sites.get((flow_id, site)) != site_status:
-                    self.sites[(flow_id, site)] = site_status
-                    s = state.sites[site]
+                s = state.sites[site]
+                newest = max((t for t in (s.last_old, s.last_new) if t), default=None)
+                if _changed(self.sites.get((flow_id, site)), site_status, newest, SITE_REFRESH):
+                    self.sites[(flow_id, site)] = (site_status, newest)
                     batch.append(
                         (
                             ev.FLOW_SITE,

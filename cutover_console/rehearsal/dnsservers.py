@@ -78,6 +78,7 @@ class UdpServer:
             lambda: _Datagram(self._received), local_addr=(self.address, self.port)
         )
         self.transport = transport
+        self.port = int(transport.get_extra_info("sockname")[1])  # port 0: the one given
 
     def close(self) -> None:
         if self.transport is not None:

@@ -395,6 +395,8 @@ class LeadApp(CutoverApp):
         serve: ServeOptions | None = None,
         **kwargs: Any,
     ) -> None:
+        # the lead's screen runs on the session's clock (a rehearsal world's may be sped up)
+        kwargs.setdefault("clock", lambda: session.clock.now().astimezone())
         super().__init__(session, **kwargs)
         self.lead_session = session
         self.serve = serve
