@@ -29,8 +29,24 @@ from .options import journal_option
     help="The cutover as it stood then (ISO 8601; naive = the client's time zone).",
 )
 @click.option("--status", "status_only", is_flag=True, help="The one-page status report.")
-def report(journal: Path, output: Path, at: str | None, status_only: bool) -> None:
-    """Write the cutover report from the journal alone (same journal, same bytes)."""
+@click.option(
+    "--rehearsal",
+    "rehearsal_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Compare step times with this rehearsal journal (default for a live run: the latest "
+    "rehearsal of the same cutover at or below the journal's folder).",
+)
+@click.option("--no-rehearsal", is_flag=True, help="Leave the rehearsal comparison out.")
+def report(
+    journal: Path,
+    output: Path,
+    at: str | None,
+    status_only: bool,
+    rehearsal_path: Path | None,
+    no_rehearsal: bool,
+) -> None:
+    """Write the cutover report from the journal (same journals, same bytes)."""
     from ..clock import format_ts
     from ..plan.timeparse import TimeSyntaxError, parse_time
     from ..report.document import build
@@ -51,7 +67,22 @@ def report(journal: Path, output: Path, at: str | None, status_only: bool) -> No
             until = format_ts((when if when.tzinfo else when.replace(tzinfo=zone)).astimezone(UTC))
         events = list(reader.events(until_ts=until))
     state = CutoverState.from_events(events)
-    document = build(state, events, status_only=status_only)
+    rehearsal = None
+    if not no_rehearsal and not status_only:
+        from ..report import rehearsal as rehearsals
+
+        if rehearsal_path is None and state.mode == "live":
+            rehearsal_path = rehearsals.find_latest(journal, state.plan.cutover.id)
+        if rehearsal_path is not None:
+            rehearsal = rehearsals.load(rehearsal_path)
+            if rehearsal.state.plan.cutover.id != state.plan.cutover.id:
+                raise click.BadParameter(
+                    f"{rehearsal_path} is a journal of '{rehearsal.state.plan.cutover.id}', "
+                    f"not '{state.plan.cutover.id}'",
+                    param_hint="--rehearsal",
+                )
+            click.echo(f"comparing with rehearsal {rehearsal_path}")
+    document = build(state, events, status_only=status_only, rehearsal=rehearsal)
     text = markdown(document) if output.suffix == ".md" else html_document(document)
     output.write_text(text, encoding="utf-8")
     click.echo(f"wrote {output} ({len(events)} events, head {state.head})")

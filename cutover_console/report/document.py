@@ -17,6 +17,7 @@ from ..journal import events as ev
 from ..plan.timeparse import format_duration
 from ..runbook.fold import FINISHED, CutoverState
 from ..runbook.summary import status_summary
+from .rehearsal import Rehearsal, compare
 
 
 @dataclass
@@ -67,8 +68,15 @@ def outcome(state: CutoverState) -> str:
     return "in progress"
 
 
-def build(state: CutoverState, events: list[Event], *, status_only: bool = False) -> Document:
-    """The report's content, in order; renderers only format it."""
+def build(
+    state: CutoverState,
+    events: list[Event],
+    *,
+    status_only: bool = False,
+    rehearsal: Rehearsal | None = None,
+) -> Document:
+    """The report's content, in order; renderers only format it. With `rehearsal`, a section
+    compares each step's time with the rehearsal's."""
     plan = state.plan
     as_of = state.last_at or state.created_at
     summary = status_summary(state, as_of)
@@ -131,6 +139,10 @@ def build(state: CutoverState, events: list[Event], *, status_only: bool = False
         sections.append(_dns(state, events, brief=True))
         sections.append(_flows(state, events, brief=True))
         return Document(title, subtitle, [s for s in sections if s.paragraphs or s.tables])
+    if rehearsal is not None:
+        paragraphs, rows = compare(state, rehearsal)
+        headers = ["step", "planned", "rehearsal", "live", "difference", ""]
+        sections.append(Section("Live against rehearsal", paragraphs, [Table(headers, rows)]))
     sections.append(_timeline(state, events))
     sections.append(_signoffs(state))
     sections.append(_deviations(state, events))
