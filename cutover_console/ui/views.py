@@ -469,6 +469,9 @@ class LogsPane(Vertical):
                 log.write(self._line(row))
 
 
+SUBJECT_KEYS = ("gate", "flow", "site", "reconciliation", "resolver", "record")
+
+
 class JournalPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="journal-head")
@@ -494,6 +497,11 @@ class JournalPane(Vertical):
                 or p.get("status")
                 or ""
             )
+            subject = " ".join(  # what an engine event is about: which site, resolver, gate
+                str(p[k]) for k in SUBJECT_KEYS if isinstance(p.get(k), str)
+            )
+            if subject:
+                detail = f"{subject}: {detail}" if detail else subject
             at = datetime.fromisoformat(event.ts.replace("Z", "+00:00")).astimezone(zone)
             table.add_row(
                 str(event.seq),

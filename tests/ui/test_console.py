@@ -51,6 +51,15 @@ async def pick(pilot, app: LeadApp, person: str) -> None:  # type: ignore[no-unt
     await pilot.pause()
 
 
+async def until(pilot, condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    """Wait for what the journal's thread and the screen do next (a refusal's dialog appears
+    after the journal answers), without a fixed pause that a busy machine outruns."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        await pilot.pause(0.05)
+    assert condition()
+
+
 def test_lead_drives_steps_through_the_rules(tmp_path: Path) -> None:
     journal = tmp_path / "j.sqlite"
     clock = ManualClock(SATURDAY)
@@ -70,8 +79,7 @@ def test_lead_drives_steps_through_the_rules(tmp_path: Path) -> None:
             await pilot.press("s")
             await pilot.pause(0.3)
             await pilot.press("c")
-            await pilot.pause(0.3)
-            assert isinstance(app.screen, ConfirmDialog)
+            await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
             await pilot.press("escape")
             await pilot.pause(0.2)
             assert app.session.state.steps["backup"].status == "in_progress"
