@@ -267,6 +267,7 @@ def test_watch_mode_cannot_change_the_journal(tmp_path: Path) -> None:
             await pilot.press("enter")
             await pilot.pause(0.2)
             await pilot.press("escape")
+            await pilot.pause(0.2)
             titles = [c.title for c in app.get_system_commands(app.screen)]
             assert not any("creenshot" in t for t in titles)
 
