@@ -64,8 +64,9 @@ class Client:
         # A terminal of its own (160x45), as a teammate's laptop has: ssh asks for that size.
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 45, 160, 0, 0))
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True
+        )
         os.close(slave)
         self.buffer = b""
         self.first_frame: float | None = None
@@ -101,29 +102,65 @@ class Client:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bench",
-                        "-f", str(root / "key")], check=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bench", "-f", str(root / "key")],
+            check=True,
+        )
         (root / "authorized_keys").write_text((root / "key.pub").read_text())
         document_text = SMALL.read_text()
         from cutover_console.plan import load_plan_text
 
         document = load_plan_text(document_text, "small.yaml")
         journal = root / "j.sqlite"
-        JournalWriter.create(journal, document.text, document.sha256, "small.yaml",
-                             Actor("lena", "bench"), cutover_id="small-cutover").close()
+        JournalWriter.create(
+            journal,
+            document.text,
+            document.sha256,
+            "small.yaml",
+            Actor("lena", "bench"),
+            cutover_id="small-cutover",
+        ).close()
         port = free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "cutover_console", "serve", "--journal", str(journal),
-             "--port", str(port), "--authorized-keys", str(root / "authorized_keys"),
-             "--host-key", str(root / "host_key"), "--max-per-key", "50"],
-            stdout=(root / "serve.log").open("wb"), stderr=subprocess.STDOUT, cwd=ROOT,
-            start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "cutover_console",
+                "serve",
+                "--journal",
+                str(journal),
+                "--port",
+                str(port),
+                "--authorized-keys",
+                str(root / "authorized_keys"),
+                "--host-key",
+                str(root / "host_key"),
+                "--max-per-key",
+                "50",
+            ],
+            stdout=(root / "serve.log").open("wb"),
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+        )
         wait_port("127.0.0.1", port)
-        known = subprocess.run(["ssh-keyscan", "-p", str(port), "127.0.0.1"],
-                               capture_output=True, text=True).stdout
+        known = subprocess.run(
+            ["ssh-keyscan", "-p", str(port), "127.0.0.1"], capture_output=True, text=True
+        ).stdout
         (root / "known").write_text(known)
-        argv = ["ssh", "-t", "-i", str(root / "key"), "-o", f"UserKnownHostsFile={root}/known",
-                "-o", "BatchMode=yes", "-p", str(port), "127.0.0.1"]
+        argv = [
+            "ssh",
+            "-t",
+            "-i",
+            str(root / "key"),
+            "-o",
+            f"UserKnownHostsFile={root}/known",
+            "-o",
+            "BatchMode=yes",
+            "-p",
+            str(port),
+            "127.0.0.1",
+        ]
         try:
             alone = []
             for _ in range(3):  # one teammate connecting to an idle server
@@ -149,8 +186,9 @@ def main() -> None:
             sent: dict[str, float] = {}
             for i in range(EVENTS):
                 writer = JournalWriter.open(journal)
-                event = writer.append("note.added", {"text": f"tick {i}"},
-                                      actor=Actor("lena", "bench"))
+                event = writer.append(
+                    "note.added", {"text": f"tick {i}"}, actor=Actor("lena", "bench")
+                )
                 writer.close()
                 mark = f"{event.seq}:{event.hash[:12]}"
                 sent[mark] = time.monotonic()
@@ -174,17 +212,25 @@ def main() -> None:
             server.wait(timeout=20)
     frames = [c.first_frame for c in clients if c.first_frame is not None]
     print(f"{WATCHERS} watchers over ssh, one event a second for {EVENTS} s")
-    print(f"  connect -> first frame, alone: median {statistics.median(alone):.2f} s of 3 "
-          f"(target <= 1 s); while {WATCHERS} arrive 0.3 s apart: median "
-          f"{statistics.median(frames):.2f} s, max {max(frames):.2f} s")
-    print(f"  new event seen: median {statistics.median(delays):.2f} s, p95 "
-          f"{statistics.quantiles(delays, n=20)[18]:.2f} s, max {max(delays):.2f} s; "
-          f"{missed} of {WATCHERS * EVENTS} not seen (target p95 <= 2 s)")
-    print(f"  memory per watcher: RSS median {statistics.median(m[0] for m in mem):.1f} MiB, "
-          f"max {max(m[0] for m in mem):.1f} MiB; unique median "
-          f"{statistics.median(m[1] for m in mem):.0f} MiB (target <= 60 MiB RSS)")
-    print(f"  CPU of all {len(viewers)} watchers together: {cpu * 100:.0f} % of one core "
-          "(target <= 50 %)")
+    print(
+        f"  connect -> first frame, alone: median {statistics.median(alone):.2f} s of 3 "
+        f"(target <= 1 s); while {WATCHERS} arrive 0.3 s apart: median "
+        f"{statistics.median(frames):.2f} s, max {max(frames):.2f} s"
+    )
+    print(
+        f"  new event seen: median {statistics.median(delays):.2f} s, p95 "
+        f"{statistics.quantiles(delays, n=20)[18]:.2f} s, max {max(delays):.2f} s; "
+        f"{missed} of {WATCHERS * EVENTS} not seen (target p95 <= 2 s)"
+    )
+    print(
+        f"  memory per watcher: RSS median {statistics.median(m[0] for m in mem):.1f} MiB, "
+        f"max {max(m[0] for m in mem):.1f} MiB; unique median "
+        f"{statistics.median(m[1] for m in mem):.0f} MiB (target <= 60 MiB RSS)"
+    )
+    print(
+        f"  CPU of all {len(viewers)} watchers together: {cpu * 100:.0f} % of one core "
+        "(target <= 50 %)"
+    )
 
 
 if __name__ == "__main__":

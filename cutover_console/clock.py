@@ -54,6 +54,16 @@ class ScaledClock:
         return self.start + timedelta(seconds=(time.monotonic() - self._t0) * self.speed)
 
 
+def world_clock(spec: dict[str, object]) -> ScaledClock:
+    """The clock of a sped-up world, from what its journal recorded at creation: a watcher in
+    another process shows the same time as the lead's console."""
+    world_at = datetime.fromisoformat(str(spec["world_at"]).replace("Z", "+00:00"))
+    real_at = datetime.fromisoformat(str(spec["real_at"]).replace("Z", "+00:00"))
+    speed = float(str(spec["speed"]))
+    elapsed = (datetime.now(UTC) - real_at).total_seconds()
+    return ScaledClock(world_at + timedelta(seconds=elapsed * speed), speed)
+
+
 def real_seconds(clock: Clock, world_seconds: float) -> float:
     """How long to sleep, in real seconds, for `world_seconds` to pass on `clock`."""
     return world_seconds / float(getattr(clock, "speed", 1.0))

@@ -8,7 +8,7 @@ import click
 
 from ..plan import load_plan
 from . import cli
-from .options import journal_option, ssh_server_options
+from .options import journal_option, serve_option, serve_options, ssh_server_options
 
 
 @cli.command()
@@ -29,16 +29,7 @@ from .options import journal_option, ssh_server_options
 )
 @click.option("--rehearsal", is_flag=True, help="Create the journal as a rehearsal run.")
 @click.option("--no-engines", is_flag=True, help="Do not run the DNS and flow engines.")
-@click.option(
-    "--serve",
-    "serve_at",
-    is_flag=False,
-    flag_value="127.0.0.1:2222",
-    default=None,
-    metavar="[ADDR:PORT]",
-    help="Also serve the read-only console over SSH "
-    "(default 127.0.0.1:2222); the header shows who is watching.",
-)
+@serve_option
 @ssh_server_options
 def run(
     plan: Path,
@@ -66,16 +57,9 @@ def run(
                 "(record the edit with `cutover revise`)",
                 err=True,
             )
-        from ..ui.app import LeadApp, ServeOptions
+        from ..ui.app import LeadApp
 
-        serve = None
-        if serve_at is not None:
-            host, _, port = serve_at.rpartition(":")
-            if not port.isdigit() or not authorized_keys.exists():
-                raise click.BadParameter(
-                    "give ADDR:PORT, and an existing --authorized-keys file", param_hint="--serve"
-                )
-            serve = ServeOptions(host or "127.0.0.1", int(port), authorized_keys, host_key)
+        serve = serve_options(serve_at, authorized_keys, host_key)
         LeadApp(session, operator=operator, engines=not no_engines, serve=serve).run()
     finally:
         session.close()

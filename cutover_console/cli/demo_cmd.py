@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 import click
 
 from . import cli
+from .options import serve_option, serve_options, ssh_server_options
 
 if TYPE_CHECKING:
     from ..rehearsal.demo import DemoSetup
+    from ..ui.app import ServeOptions
 
 
 @cli.command()
@@ -34,15 +36,30 @@ if TYPE_CHECKING:
     default=None,
     help="Where the journal goes (default: state/demo/<time>/journal.sqlite).",
 )
-@click.option("--shops", type=click.IntRange(1, 5000), default=300, show_default=True)
+@click.option(
+    "--shops",
+    type=click.IntRange(1, 5000),
+    default=300,
+    show_default=True,
+    help="How many body shops upload in the world.",
+)
 @click.option(
     "--as",
     "operator",
     default=None,
     help="Who you are in the console (a person of the demo plan; default: the lead).",
 )
+@serve_option
+@ssh_server_options
 def demo(
-    headless: bool, speed: float | None, journal: Path | None, shops: int, operator: str | None
+    headless: bool,
+    speed: float | None,
+    journal: Path | None,
+    shops: int,
+    operator: str | None,
+    serve_at: str | None,
+    authorized_keys: Path,
+    host_key: Path,
 ) -> None:
     """Start the rehearsal world and run its cutover (checklists/demo.yaml).
 
@@ -68,7 +85,7 @@ def demo(
         if headless:
             _headless(prepared, speed, shops)
         else:
-            _interactive(prepared, operator)
+            _interactive(prepared, operator, serve_options(serve_at, authorized_keys, host_key))
     except WorldError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -89,7 +106,7 @@ def _headless(prepared: DemoSetup, speed: float, shops: int) -> None:
     world = outcome.world
     click.echo(
         f"  world: {world['uploads_old']} uploads reached the old side, {world['uploads_new']} "
-        f"the new side; {world['stragglers']} straggler shop(s), quiet: "
+        f"the new side; {world['stragglers']} shop(s) pinned the old address, quiet: "
         f"{', '.join(world['quiet']) or 'none'}; {world['upload_errors']} failed upload(s)"
     )
     if outcome.blocked:
@@ -109,7 +126,7 @@ def _headless(prepared: DemoSetup, speed: float, shops: int) -> None:
     sys.exit(0 if outcome.ok else 1)
 
 
-def _interactive(prepared: DemoSetup, operator: str | None) -> None:
+def _interactive(prepared: DemoSetup, operator: str | None, serve: ServeOptions | None) -> None:
     from ..rehearsal.demo import open_session
     from ..ui.app import LeadApp
 
@@ -117,7 +134,7 @@ def _interactive(prepared: DemoSetup, operator: str | None) -> None:
     try:
         session = open_session(prepared)
         try:
-            LeadApp(session, operator=operator, engines=True).run()
+            LeadApp(session, operator=operator, engines=True, serve=serve).run()
         finally:
             session.close()
     finally:

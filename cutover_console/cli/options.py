@@ -73,3 +73,32 @@ def ssh_server_options(fn: F) -> F:
         show_default=True,
         help="Public keys allowed to watch (OpenSSH format; `from=` honoured).",
     )(fn)
+
+
+def serve_option(fn: F) -> F:
+    """`--serve [ADDR:PORT]`: also serve the read-only console over SSH from this process."""
+    return click.option(
+        "--serve",
+        "serve_at",
+        is_flag=False,
+        flag_value="127.0.0.1:2222",
+        default=None,
+        metavar="[ADDR:PORT]",
+        help="Also serve the read-only console over SSH "
+        "(default 127.0.0.1:2222); the header shows who is watching.",
+    )(fn)
+
+
+def serve_options(serve_at: str | None, authorized_keys: Path, host_key: Path) -> Any:
+    """The `ServeOptions` for `--serve`, or None; a bad address or missing keys file is a usage
+    error that names the option."""
+    if serve_at is None:
+        return None
+    from ..ui.app import ServeOptions
+
+    host, _, port = serve_at.rpartition(":")
+    if not port.isdigit() or not authorized_keys.exists():
+        raise click.BadParameter(
+            "give ADDR:PORT, and an existing --authorized-keys file", param_hint="--serve"
+        )
+    return ServeOptions(host or "127.0.0.1", int(port), authorized_keys, host_key)

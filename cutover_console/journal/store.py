@@ -10,6 +10,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -258,17 +259,22 @@ class JournalWriter(JournalReader):
             lock.release()
             raise
         writer = cls(path, lock, clock or SystemClock())
-        writer.append(
-            ev.JOURNAL_CREATED,
-            {
-                "cutover": cutover_id,
-                "plan": {"text": plan_text, "sha256": plan_sha256, "file": Path(plan_file).name},
-                "mode": mode,  # live | rehearsal | tabletop (simulated clock)
-                "rehearsal": mode != "live",
-                "tool": f"cutover-console {__version__}",
-            },
-            actor=actor,
-        )
+        payload: dict[str, Any] = {
+            "cutover": cutover_id,
+            "plan": {"text": plan_text, "sha256": plan_sha256, "file": Path(plan_file).name},
+            "mode": mode,  # live | rehearsal | tabletop (simulated clock)
+            "rehearsal": mode != "live",
+            "tool": f"cutover-console {__version__}",
+        }
+        speed = getattr(clock, "speed", None)
+        if clock is not None and speed is not None and speed != 1:
+            # a sped-up world (cutover demo): watchers rebuild its clock from this pair
+            payload["clock"] = {
+                "speed": speed,
+                "world_at": format_ts(clock.now()),
+                "real_at": format_ts(datetime.now(UTC)),
+            }
+        writer.append(ev.JOURNAL_CREATED, payload, actor=actor)
         return writer
 
     @classmethod

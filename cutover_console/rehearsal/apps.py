@@ -56,7 +56,8 @@ class LogFile:
     def write(self, level: str, text: str) -> None:
         line = f"{self.clock.now().astimezone(UTC):%Y-%m-%dT%H:%M:%S}Z {level:<5} {text}\n"
         with self._lock:
-            self._file.write(line)
+            if not self._file.closed:  # a request finishing after the world stopped
+                self._file.write(line)
 
     def close(self) -> None:
         with self._lock:
@@ -74,6 +75,7 @@ class AppServer:
         self._conn = connect(database)
         self._conn.executescript(SCHEMA)
         self._db_lock = threading.Lock()
+        self._closed = False
         self.uploads = 0
         self.healthy = True  # a rehearsal can break a side on purpose
         self._server: ThreadingHTTPServer | None = None
@@ -122,11 +124,21 @@ class AppServer:
                     app.log.write("ERROR", f"POST {self.path} {status} site={site}")
                     self._send(status, {"error": "unavailable"})
                     return
-                row_id = app.store(site, kind, amount)
+                try:
+                    row_id = app.store(site, kind, amount)
+                except (sqlite3.Error, OSError) as exc:  # the database is gone (or stopping)
+                    app.log.write("ERROR", f"POST /upload 503 site={site} {exc}")
+                    self._send(503, {"error": "database unavailable"})
+                    return
                 app.log.write("INFO", f"POST /upload 201 site={site} kind={kind} id={row_id}")
                 self._send(201, {"id": row_id, "side": app.side})
 
-        self._server = ThreadingHTTPServer((self.address, self.port), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                # into the app's log, like a real service; never onto the console's terminal
+                app.log.write("ERROR", f"request from {client_address[0]} failed")
+
+        self._server = Server((self.address, self.port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name=f"world-{self.side}-http", daemon=True
@@ -136,6 +148,8 @@ class AppServer:
 
     def store(self, site: str, kind: str, amount: int) -> int:
         with self._db_lock:
+            if self._closed:
+                raise OSError("the service is stopping")
             cursor = self._conn.execute(
                 "INSERT INTO uploads(site, kind, amount_cents, received_at) VALUES (?,?,?,?)",
                 (site, kind, amount, stamp(self.clock.now())),
@@ -149,6 +163,7 @@ class AppServer:
             self._server.server_close()
             self._server = None
         with self._db_lock:
+            self._closed = True
             self._conn.close()
 
 

@@ -126,12 +126,16 @@ async def drive(
     printed = 0
     stop_pilot = asyncio.Event()
 
+    news = SignalNews(session)
+
     async def echo() -> None:
         nonlocal printed
         while not stop_pilot.is_set():
             while printed < len(pilot.log):
                 say(pilot.log[printed])
                 printed += 1
+            for line in news.lines():
+                say(line)
             await asyncio.sleep(0.05)
 
     echoing = asyncio.create_task(echo())
@@ -150,6 +154,59 @@ async def drive(
     for name, error in session.engine_errors.items():
         say(f"engine {name} failed: {error}")
     return result
+
+
+class SignalNews:
+    """What changed in the live signals, as one line each: propagation per record, stragglers,
+    reconciliation (the headless demo's running commentary)."""
+
+    def __init__(self, session: LeadSession) -> None:
+        self.session = session
+        self.seen: dict[str, object] = {}
+
+    def lines(self) -> list[str]:
+        state = self.session.state
+        zone = state.plan.zone
+        with self.session.lock:
+            signals = state.signals
+            records = {k: dict(v) for k, v in signals.dns_records.items()}
+            stragglers = sorted(
+                site for (_f, site), p in signals.flow_sites.items() if p["status"] == "straggler"
+            )
+            recs = {k: v.get("status") for k, v in signals.reconciliations.items()}
+        now = f"{self.session.clock.now().astimezone(zone):%H:%M}"
+        switched = state.dns_switched_at() is not None or any(
+            p.get("new") for p in records.values()
+        )
+        out = []
+        for record, p in sorted(records.items()):
+            value = (p.get("new"), p.get("healthy"))
+            if self.seen.get(record) != value and switched:
+                self.seen[record] = value
+                name = record.split("/")[0].split(".")[0]
+                out.append(
+                    f"{now} DNS {name}: {p.get('percent_new', 0):g} % new "
+                    f"({p.get('new')}/{p.get('healthy')} healthy resolvers)"
+                )
+        last = self.seen.get("stragglers_at")
+        world = self.session.clock.now()
+        due = (
+            not stragglers or not isinstance(last, datetime) or world - last >= timedelta(minutes=5)
+        )
+        if self.seen.get("stragglers") != len(stragglers) and due:
+            self.seen["stragglers_at"] = world
+            if stragglers or "stragglers" in self.seen:
+                shown = ", ".join(stragglers[:4]) + (" …" if len(stragglers) > 4 else "")
+                out.append(
+                    f"{now} stragglers still on the old side: {len(stragglers)}"
+                    + (f" ({shown})" if stragglers else "")
+                )
+            self.seen["stragglers"] = len(stragglers)
+        for rec, status in sorted(recs.items()):
+            if self.seen.get(f"rec:{rec}") != status and switched:
+                self.seen[f"rec:{rec}"] = status
+                out.append(f"{now} reconciliation {rec}: {status}")
+        return out
 
 
 def final_ok(state: CutoverState) -> bool:

@@ -97,6 +97,7 @@ class CutoverState:
     created_at: datetime
     rehearsal: bool = False
     mode: str = "live"
+    world_clock: dict[str, Any] | None = None  # a sped-up rehearsal world's clock (cutover demo)
     steps: dict[str, StepState] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)
     overrides: list[Override] = field(default_factory=list)
@@ -126,6 +127,7 @@ class CutoverState:
             created_at=parse_ts(first.ts),
             rehearsal=bool(first.payload.get("rehearsal", False)),
             mode=str(first.payload.get("mode", "live")),
+            world_clock=first.payload.get("clock"),
         )
         state._sync_steps()
         state._mark(first, state.created_at)

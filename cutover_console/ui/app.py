@@ -231,7 +231,10 @@ class CutoverApp(App[None]):
 
     @on(StateChanged)
     def state_changed(self, _message: StateChanged) -> None:
-        pane = self.query_one(JournalPane)
+        panes = self.query(JournalPane)
+        if not panes:  # an engine's change arriving while the app shuts down: nothing to show
+            return
+        pane = panes.first()
         with self.session.lock:
             after = max(pane.shown, self.session.state.head_seq - 300)
             events = list(self._reader.events(after=after))
@@ -356,6 +359,12 @@ class WatchApp(CutoverApp):
     read_only = True
 
     def __init__(self, session: WatchSession, **kwargs: Any) -> None:
+        spec = session.state.world_clock
+        if spec is not None:  # a sped-up rehearsal world: show its time, as the lead sees it
+            from ..clock import world_clock
+
+            world = world_clock(spec)
+            kwargs.setdefault("clock", lambda: world.now().astimezone())
         super().__init__(session, **kwargs)
         self.watch_session = session
         self.sub_title = "read-only watch"

@@ -23,7 +23,8 @@ from cutover_console.plan import load_plan
 from cutover_console.rehearsal import world as w
 from cutover_console.rehearsal.demo import demo_plan_path, open_session, setup
 from cutover_console.rehearsal.world import World, WorldError, WorldOptions
-from cutover_console.ui.app import LeadApp
+from cutover_console.runbook.session import WatchSession
+from cutover_console.ui.app import LeadApp, WatchApp
 from cutover_console.ui.views import DnsPane, FlowsPane
 
 pytestmark = pytest.mark.integration
@@ -110,7 +111,10 @@ def test_headless_demo_completes_then_reports_exports_and_verifies(tmp_path: Pat
     done = run_cli("demo", "--headless", "--speed", "120", "--journal", str(journal), cwd=tmp_path)
     wall = time.monotonic() - started
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr + done.stdout  # nothing leaks onto the terminal
     out = done.stdout
+    assert "DNS upload: 100 % new (4/4 healthy resolvers)" in out  # the running commentary
+    assert "stragglers still on the old side: 0" in out
     for check in (
         "every step done",
         "DNS 100 % new",
@@ -201,6 +205,13 @@ def test_interactive_demo_opens_with_live_panes(tmp_path: Path) -> None:
 
     try:
         asyncio.run(scenario())
+        # a teammate watching this journal sees the world's time, not the wall clock
+        watch = WatchSession(prepared.journal)
+        try:
+            seen = WatchApp(watch).now()
+            assert abs((seen - prepared.clock.now()).total_seconds()) < 120
+        finally:
+            watch.close()
     finally:
         session.close()
         prepared.world.stop()
