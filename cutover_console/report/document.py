@@ -373,6 +373,10 @@ def _dns(state: CutoverState, events: list[Event], *, brief: bool = False) -> Se
     return section
 
 
+def _straggled(event: Event) -> bool:
+    return event.kind == ev.FLOW_SITE and event.payload.get("status") == "straggler"
+
+
 def _flows(state: CutoverState, events: list[Event], *, brief: bool = False) -> Section:
     plan = state.plan
     section = Section("Data flows")
@@ -398,6 +402,12 @@ def _flows(state: CutoverState, events: list[Event], *, brief: bool = False) -> 
         f"{flow}/{site}" for (flow, site), v in sig.flow_sites.items() if v["status"] == "straggler"
     )
     section.paragraphs.append(f"Stragglers at close: {', '.join(stragglers) or 'none'}.")
+    ever = sorted({f"{e.payload['flow']}/{e.payload['site']}" for e in events if _straggled(e)})
+    if ever:
+        shown = ", ".join(ever[:200]) + (f" and {len(ever) - 200} more" if len(ever) > 200 else "")
+        section.paragraphs.append(
+            f"Sites that still sent to the old side after the switch ({len(ever)}): {shown}."
+        )
     if sig.reconciliations:
         section.tables.append(
             Table(
@@ -410,17 +420,24 @@ def _flows(state: CutoverState, events: list[Event], *, brief: bool = False) -> 
         )
     if brief:
         return section
-    history = [
-        [
-            _t(state, parse_ts(e.ts)),
-            e.payload["flow"],
-            e.payload["side"],
-            e.payload["status"],
-            str(e.payload.get("detail", ""))[:60],
-        ]
-        for e in events
-        if e.kind == ev.FLOW_STATE
-    ]
+    history = []
+    last: dict[tuple[str, str], str] = {}
+    for e in events:  # status changes only (the engine also refreshes 'last seen' every minute)
+        if e.kind != ev.FLOW_STATE:
+            continue
+        key = (e.payload["flow"], e.payload["side"])
+        if last.get(key) == e.payload["status"]:
+            continue
+        last[key] = e.payload["status"]
+        history.append(
+            [
+                _t(state, parse_ts(e.ts)),
+                e.payload["flow"],
+                e.payload["side"],
+                e.payload["status"],
+                str(e.payload.get("detail", ""))[:60],
+            ]
+        )
     if history:
         section.tables.append(Table(["when", "flow", "side", "status", "detail"], history[-60:]))
     sites = [
