@@ -48,10 +48,19 @@ class ScaledClock:
             raise ValueError("speed must be positive")
         self.start = start.astimezone(UTC)
         self.speed = float(speed)
+        self.skipped = timedelta(0)  # all the jumps so far
         self._t0 = time.monotonic()
 
     def now(self) -> datetime:
         return self.start + timedelta(seconds=(time.monotonic() - self._t0) * self.speed)
+
+    def jump(self, delta: timedelta) -> datetime:
+        """Skip ahead (a rehearsal world skipping a night where nothing is planned). Never
+        backwards: journal timestamps only grow."""
+        if delta > timedelta(0):
+            self.start += delta
+            self.skipped += delta
+        return self.now()
 
 
 def world_clock(spec: dict[str, object]) -> ScaledClock:

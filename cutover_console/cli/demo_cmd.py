@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -91,6 +92,7 @@ def demo(
 
 
 def _headless(prepared: DemoSetup, speed: float, shops: int) -> None:
+    from ..plan.timeparse import format_duration
     from ..rehearsal.demo import run_headless, write_reports
 
     plan = prepared.document.plan
@@ -114,9 +116,14 @@ def _headless(prepared: DemoSetup, speed: float, shops: int) -> None:
         for step, why in outcome.blocked.items():
             click.echo(f"    {step}: {why}")
     reports = write_reports(prepared.journal, prepared.journal.parent)
+    clock = prepared.clock
+    began = (clock.start - clock.skipped).astimezone(plan.zone)
+    ended = clock.now().astimezone(plan.zone)
+    skipped = f", {format_duration(clock.skipped)} skipped" if clock.skipped else ""
     click.echo(
         f"\n{'complete' if outcome.ok else 'NOT complete'}: {outcome.world_minutes:.0f} world "
-        f"minutes in {outcome.wall_s:.1f} s"
+        f"minutes in {outcome.wall_s:.1f} s (world time {began:%a %H:%M} to {ended:%a %H:%M}"
+        f"{skipped})"
     )
     click.echo(f"journal  {prepared.journal}")
     click.echo(f"world    {prepared.directory}")
@@ -127,14 +134,24 @@ def _headless(prepared: DemoSetup, speed: float, shops: int) -> None:
 
 
 def _interactive(prepared: DemoSetup, operator: str | None, serve: ServeOptions | None) -> None:
-    from ..rehearsal.demo import open_session
+    from ..rehearsal.demo import open_session, start_skipper
     from ..ui.app import LeadApp
 
     prepared.world.start()
     try:
         session = open_session(prepared)
         try:
-            LeadApp(session, operator=operator, engines=True, serve=serve).run()
+            app = LeadApp(session, operator=operator, engines=True, serve=serve)
+
+            def notify(text: str) -> None:
+                with contextlib.suppress(RuntimeError):  # the app is not running (yet, or now)
+                    app.call_from_thread(app.notify, text, title="Rehearsal world", timeout=10)
+
+            halt = start_skipper(session, prepared.clock, notify)
+            try:
+                app.run()
+            finally:
+                halt()
         finally:
             session.close()
     finally:

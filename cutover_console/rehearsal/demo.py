@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Any
 from ..clock import ScaledClock
 from ..plan import PlanDocument, load_plan
 from ..runbook.fold import CutoverState
+from ..runbook.rules import start_blockers
 from ..runbook.session import LeadSession
 from .autopilot import Autopilot, AutopilotResult
 from .world import World, WorldOptions
@@ -127,6 +129,7 @@ async def drive(
     stop_pilot = asyncio.Event()
 
     news = SignalNews(session)
+    clock = session.clock if isinstance(session.clock, ScaledClock) else None
 
     async def echo() -> None:
         nonlocal printed
@@ -136,6 +139,8 @@ async def drive(
                 printed += 1
             for line in news.lines():
                 say(line)
+            if clock is not None and (skipped := skip_idle(session, clock)):
+                say(f"{clock.now().astimezone(session.state.plan.zone):%H:%M} {skipped}")
             await asyncio.sleep(0.05)
 
     echoing = asyncio.create_task(echo())
@@ -154,6 +159,60 @@ async def drive(
     for name, error in session.engine_errors.items():
         say(f"engine {name} failed: {error}")
     return result
+
+
+SKIP_AT_LEAST = timedelta(minutes=20)  # shorter waits are lived through, not skipped
+
+
+def skip_idle(session: LeadSession, clock: ScaledClock) -> str | None:
+    """Skip the world's clock over a night where nothing is planned: when no step is running,
+    none could start now, and the next ones wait only for their `not_before`, jump to a minute
+    before the earliest of those. Returns what happened, for the lead."""
+    state = session.state
+    now = clock.now()
+    waits = []
+    with session.lock:
+        if any(s.status == "in_progress" for s in state.steps.values()):
+            return None
+        for step in state.plan.steps:
+            if state.steps[step.id].status != "pending":
+                continue
+            blockers = start_blockers(state, step, now)
+            if not blockers:
+                return None  # something can start now: that is the lead's move
+            if step.not_before is not None and all(b.rule == "not_before" for b in blockers):
+                waits.append(step.not_before)
+    if not waits or min(waits) - now < SKIP_AT_LEAST:
+        return None
+    target = min(waits) - timedelta(minutes=1)
+    clock.jump(target - now)
+    zone = state.plan.zone
+    return (
+        f"nothing planned until {min(waits).astimezone(zone):%a %H:%M}: the rehearsal world's "
+        f"clock skips from {now.astimezone(zone):%a %H:%M} to {target.astimezone(zone):%a %H:%M}"
+    )
+
+
+def start_skipper(
+    session: LeadSession, clock: ScaledClock, notify: Callable[[str], None]
+) -> Callable[[], None]:
+    """Skip idle nights beside an interactive console (a thread); returns how to stop it."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(0.25):
+            text = skip_idle(session, clock)
+            if text:
+                notify(text)
+
+    thread = threading.Thread(target=loop, name="rehearsal-skipper", daemon=True)
+    thread.start()
+
+    def halt() -> None:
+        stop.set()
+        thread.join(5)
+
+    return halt
 
 
 class SignalNews:
@@ -227,7 +286,7 @@ def run_headless(demo: DemoSetup, say: Callable[[str], None]) -> HeadlessOutcome
     finally:
         world = demo.world.summary()
         demo.world.stop()
-    world_minutes = (demo.clock.now() - demo.clock.start).total_seconds() / 60
+    world_minutes = (demo.clock.now() - demo.clock.start).total_seconds() / 60  # lived
     ok = result.complete and all(v for v, _ in checks.values())
     return HeadlessOutcome(
         ok, time.monotonic() - started, world_minutes, checks, result.blocked, world

@@ -63,7 +63,7 @@ def make_shops(
         )
     chosen = rng.sample(shops, stragglers + quiet)
     for shop in chosen[:stragglers]:
-        shop.straggler_pin = timedelta(minutes=rng.uniform(25, 45))
+        shop.straggler_pin = timedelta(minutes=rng.uniform(20, 35))
     for shop in chosen[stragglers:]:
         shop.quiet_after = start + timedelta(minutes=rng.uniform(6, 10))
     return shops
@@ -99,10 +99,13 @@ class ShopFleet:
         while not stop.is_set():
             now = self.clock.now()
             while self._due and self._due[0][0] <= now:
-                _, index = heapq.heappop(self._due)
+                due, index = heapq.heappop(self._due)
                 shop = self.shops[index]
                 if shop.quiet_after is not None and now >= shop.quiet_after:
                     continue  # gone quiet: never scheduled again
+                if now - due > shop.every:  # the clock skipped a night: spread the restart
+                    heapq.heappush(self._due, (now + shop.every * self.rng.random(), index))
+                    continue
                 jitter = self.rng.uniform(0.85, 1.15)
                 heapq.heappush(self._due, (now + shop.every * jitter, index))
                 task = asyncio.create_task(self._upload(shop))
