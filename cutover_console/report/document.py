@@ -33,6 +33,7 @@ class Chart:
     title: str
     series: dict[str, list[tuple[float, float]]]  # name -> (seconds since start, percent)
     span_s: float
+    start_label: str = "the first observation"  # what the axis's zero is
 
 
 @dataclass
@@ -352,12 +353,28 @@ def _dns(state: CutoverState, events: list[Event], *, brief: bool = False) -> Se
         elif event.kind == ev.DNS_VERDICT and p["status"] == "new":
             flips.setdefault((p["record"], p["resolver"]), at)
     if series:
-        # the time axis runs from the first observation to the last
+        # The axis runs to the last observation, from shortly before the first record started
+        # to flip: hours of 'all old' before a switch would squeeze the flip into a sliver.
         first = min(pt[0] for pts in series.values() for pt in pts)
-        shown = {name: [(t - first, p) for t, p in pts] for name, pts in sorted(series.items())[:6]}
-        span = max(pt[0] for pts in shown.values() for pt in pts) or 1.0
+        end = max(pt[0] for pts in series.values() for pt in pts)
+        rises = [t for pts in series.values() for t, p in pts if p > 0]
+        begin = first
+        if rises:
+            begin = max(first, min(rises) - max(600.0, 0.15 * (end - min(rises))))
+        shown = {}
+        for name, pts in sorted(series.items())[:6]:
+            before = [p for t, p in pts if t < begin]
+            clipped = [(t - begin, p) for t, p in pts if t >= begin]
+            shown[name] = ([(0.0, before[-1])] if before else []) + clipped
+        # and a little past the last change, up to the journal's end, so a final value shows
+        if state.last_at is not None:
+            closing = (state.last_at - start).total_seconds()
+            end = max(end, min(closing, end + max(600.0, 0.25 * (end - begin))))
+        span = (end - begin) or 1.0
+        origin = _t(state, start + timedelta(seconds=begin))
+        label = "the first observation" if begin == first else origin
         section.charts.append(
-            Chart("Percent of healthy resolvers serving the new value", shown, span)
+            Chart("Percent of healthy resolvers serving the new value", shown, span, label)
         )
     if ttl_rows:
         section.tables.append(

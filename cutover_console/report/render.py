@@ -80,11 +80,19 @@ def _svg(chart: Chart) -> str:
         )
     parts.append(
         f'<text x="{width - pad}" y="{height - 8}" font-size="11" text-anchor="end">'
-        f"{chart.span_s / 60:.0f} min after the first observation</text>"
+        f"{chart.span_s / 60:.0f} min after {html.escape(chart.start_label)}</text>"
     )
     for index, (name, points) in enumerate(chart.series.items()):
         colour = COLOURS[index % len(COLOURS)]
-        coords = " ".join(f"{x(s):.1f},{y(p):.1f}" for s, p in points)
+        # a step line: a percentage holds until the next observation changes it
+        stepped: list[tuple[float, float]] = []
+        for at, percent in points:
+            if stepped:
+                stepped.append((at, stepped[-1][1]))
+            stepped.append((at, percent))
+        if stepped:
+            stepped.append((chart.span_s, stepped[-1][1]))
+        coords = " ".join(f"{x(s):.1f},{y(p):.1f}" for s, p in stepped)
         parts.append(
             f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coords}"/>'
         )
