@@ -151,6 +151,9 @@ def test_headless_demo_completes_then_reports_exports_and_verifies(tmp_path: Pat
     assert run_cli("report", "--journal", str(journal), "-o", str(html)).returncode == 0
     text = html.read_text()
     assert "lab-sticky" in text and "uploads-by-hour" in text and "<svg" in text
+    # the propagation chart starts near Sunday's switch, not at Saturday's first observation
+    assert "min after Sun 2026-12-06 0" in text
+    assert "Sites that still sent to the old side after the switch" in text
     bundle = tmp_path / "bundle"
     exported = run_cli(
         "export",
