@@ -57,7 +57,10 @@ class Autopilot:
             if self.clock.now() > self.deadline:
                 return AutopilotResult(False, self.blockers())
             for step_id in state.schedule().order:
-                await self._advance(state.plan.step(step_id))
+                try:
+                    await self._advance(state.plan.step(step_id))
+                except ActionRefused as refused:  # the state moved between the look and the act
+                    self._say(f"{step_id}: {refused}")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), min(tick, real_seconds(self.clock, 30)))
         return AutopilotResult(False, self.blockers())
