@@ -141,7 +141,21 @@ def _interactive(prepared: DemoSetup, operator: str | None, serve: ServeOptions 
     try:
         session = open_session(prepared)
         try:
-            app = LeadApp(session, operator=operator, engines=True, serve=serve)
+            plan = session.state.plan
+            me = (
+                plan.person(operator)
+                if operator
+                else next(p for p in plan.people if "lead" in p.roles)
+            )
+            shops = prepared.world.options.shops
+            welcome = (
+                f"The rehearsal world is running: {shops} body shops, Route 53, five resolvers, "
+                f"the old and the new side; its clock runs x{prepared.clock.speed:g}. You are "
+                f"{me.name} ({', '.join(me.roles)}). Saturday: stand the new side up. "
+                "s starts the focused step, c completes it, g signs off, a runs its action, "
+                "1-4 switch panes, ? lists every key."
+            )
+            app = LeadApp(session, operator=operator, engines=True, serve=serve, welcome=welcome)
 
             def notify(text: str) -> None:
                 with contextlib.suppress(RuntimeError):  # the app is not running (yet, or now)

@@ -402,6 +402,7 @@ class LeadApp(CutoverApp):
         operator: str | None = None,
         engines: bool = True,
         serve: ServeOptions | None = None,
+        welcome: str | None = None,
         **kwargs: Any,
     ) -> None:
         # the lead's screen runs on the session's clock (a rehearsal world's may be sped up)
@@ -415,10 +416,13 @@ class LeadApp(CutoverApp):
             (p.id for p in plan.people if LEAD_ROLE in p.roles), plan.people[0].id
         )
         self.engines = engines
+        self.welcome = welcome  # shown once the screen is up (cutover demo's first words)
         self._stop = asyncio.Event()
         self.sub_title = f"lead console · acting as {self.operator}"
 
     def on_mount(self) -> None:  # after CutoverApp.on_mount, which Textual runs too
+        if self.welcome:
+            self.notify(self.welcome, title="Welcome", timeout=20)
         if self.engines:
             self.run_worker(self._run_engines(), group="engines", exit_on_error=False)
         if self.serve is not None:

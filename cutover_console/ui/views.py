@@ -335,7 +335,10 @@ class DnsPane(Vertical):
             left = ""
             if ttl is not None and v.get("observed_at"):
                 seen = datetime.fromisoformat(v["observed_at"].replace("Z", "+00:00"))
-                left = str(max(0, int(ttl - (now - seen).total_seconds())))
+                remaining = int(ttl - (now - seen).total_seconds())
+                # the copy journaled has run out; the engine asks again at expiry and journals
+                # only a change, so an old answer with a fresh copy still reads 'expired'
+                left = str(remaining) if remaining > 0 else "expired"
             detail.append(
                 (
                     name,

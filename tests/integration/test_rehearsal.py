@@ -177,7 +177,7 @@ def test_interactive_demo_opens_with_live_panes(tmp_path: Path) -> None:
     prepared = setup(60, tmp_path / "j.sqlite", world_options=WorldOptions(shops=30))
     prepared.world.start()
     session = open_session(prepared)
-    app = LeadApp(session, engines=True)
+    app = LeadApp(session, engines=True, welcome="The rehearsal world is running")
 
     async def scenario() -> None:
         async with app.run_test(size=(140, 42)) as pilot:
@@ -191,6 +191,7 @@ def test_interactive_demo_opens_with_live_panes(tmp_path: Path) -> None:
                 if "2 record(s) observed" in dns_text and resolvers.row_count == 5:
                     break
             assert "2 record(s) observed" in dns_text
+            assert any("rehearsal world" in n.message for n in app._notifications)
             await pilot.press("2")  # the flows pane
             while time.monotonic() < deadline:
                 await pilot.pause(0.3)
