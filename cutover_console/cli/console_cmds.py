@@ -8,25 +8,20 @@ import click
 
 from ..plan import load_plan
 from . import cli
-from .options import journal_option, serve_option, serve_options, ssh_server_options
+from .options import (
+    journal_option,
+    new_journal_option,
+    operator_option,
+    serve_option,
+    serve_options,
+    ssh_server_options,
+)
 
 
 @cli.command()
 @click.argument("plan", type=click.Path(path_type=Path))
-@click.option(
-    "--journal",
-    "-j",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="The journal to open or create (default: state/<cutover id>.sqlite).",
-)
-@click.option(
-    "--as",
-    "operator",
-    default=None,
-    envvar="CUTOVER_PERSON",
-    help="Who is at the keyboard (a person id; default: the plan's first lead).",
-)
+@new_journal_option("state/<cutover id>.sqlite; an existing journal is resumed")
+@operator_option
 @click.option("--rehearsal", is_flag=True, help="Create the journal as a rehearsal run.")
 @click.option("--no-engines", is_flag=True, help="Do not run the DNS and flow engines.")
 @serve_option

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 import click
 
 from . import cli
-from .options import serve_option, serve_options, ssh_server_options
+from .options import (
+    new_journal_option,
+    operator_option,
+    serve_option,
+    serve_options,
+    ssh_server_options,
+)
 
 if TYPE_CHECKING:
     from ..rehearsal.demo import DemoSetup
@@ -30,13 +36,7 @@ if TYPE_CHECKING:
     default=None,
     help="World seconds per real second (default 20 on screen, 120 headless).",
 )
-@click.option(
-    "--journal",
-    "-j",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where the journal goes (default: state/demo/<time>/journal.sqlite).",
-)
+@new_journal_option("state/demo/<time>/journal.sqlite")
 @click.option(
     "--shops",
     type=click.IntRange(1, 5000),
@@ -44,12 +44,7 @@ if TYPE_CHECKING:
     show_default=True,
     help="How many body shops upload in the world.",
 )
-@click.option(
-    "--as",
-    "operator",
-    default=None,
-    help="Who you are in the console (a person of the demo plan; default: the lead).",
-)
+@operator_option
 @serve_option
 @ssh_server_options
 def demo(

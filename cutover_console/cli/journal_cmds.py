@@ -292,34 +292,27 @@ def tabletop(plan: Path, journal: Path | None, quiet: bool, open_console: bool) 
 @click.option("--preview", "preview_only", is_flag=True, help="Only show what it would do.")
 def action_command(step_id: str, journal: Path, by: str, yes: bool, preview_only: bool) -> None:
     """Preview, then run STEP's automated action (command or Route 53) and journal the result."""
-    import asyncio
-
-    from ..runbook import route53
-    from ..runbook.command_action import preview, run_command
+    from ..runbook.step_action import execute, prepare
 
     with open_cutover(journal, "cutover action") as cutover:
         step = cutover.check_action(step_id, by)
         action = step.action
         assert action is not None
-        if action.kind.startswith("route53."):
-            try:
-                changes = route53.preview(action, cutover.state)
-            except Exception as exc:  # no zone, no credentials, Route 53 refusing to answer
-                raise click.ClickException(
-                    f"cannot preview {action.kind}: {type(exc).__name__}: {exc}"
-                ) from None
-            click.echo(f"{action.kind}: {len(changes)} change(s)")
-            for change in changes:
-                click.echo(f"  {change.describe()}")
+        try:
+            prepared = prepare(action, cutover.state)
+        except Exception as exc:  # no zone, no credentials, Route 53 refusing to answer
+            raise click.ClickException(
+                f"cannot preview {action.kind}: {type(exc).__name__}: {exc}"
+            ) from None
+        if prepared.route53:
+            click.echo(f"{action.kind}: {len(prepared.lines)} change(s)")
+            click.echo("\n".join(f"  {line}" for line in prepared.lines))
         else:
-            click.echo(preview(action))
+            click.echo("\n".join(prepared.lines))
         if preview_only or not (yes or click.confirm("run it?", default=False)):
             click.echo("not run")
             return
-        if action.kind.startswith("route53."):
-            result = route53.run(action, changes)
-        else:
-            result = asyncio.run(run_command(action))
+        result = execute(prepared)
         event = cutover.record_action(step_id, by, result)
     status = result.get("status", f"exit {result.get('exit')}")
     _done(event, f"{step_id}: {action.kind} {status}")

@@ -57,6 +57,17 @@ def new_journal_option(default_help: str) -> Callable[[F], F]:
     return wrap
 
 
+def operator_option(fn: F) -> F:
+    """`--as PERSON`: who is at the console's keyboard."""
+    return click.option(
+        "--as",
+        "operator",
+        default=None,
+        envvar="CUTOVER_PERSON",
+        help="Who is at the keyboard (a person id; default: the plan's first lead).",
+    )(fn)
+
+
 def ssh_server_options(fn: F) -> F:
     """--authorized-keys and --host-key, for `serve` and `run --serve`."""
     fn = click.option(

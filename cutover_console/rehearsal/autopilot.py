@@ -26,6 +26,7 @@ from ..runbook.autopilot import choose_signers, owner_of
 from ..runbook.fold import FINISHED, CutoverState
 from ..runbook.rules import completion_blockers, start_blockers
 from ..runbook.session import LeadSession
+from ..runbook.step_action import execute, prepare
 
 
 @dataclass
@@ -143,23 +144,13 @@ def _action_succeeded(state: CutoverState, step_id: str) -> bool:
 
 def _preview_and_run(action: Any, state: CutoverState) -> dict[str, Any]:
     """The preview the lead would read, then the action; a preview that fails is the result."""
-    if action.kind.startswith("route53."):
-        from ..runbook import route53
-
-        try:
-            changes = route53.preview(action, state)
-        except Exception as exc:  # no zone, no credentials, nothing to roll back
-            return {
-                "kind": action.kind,
-                "status": "failed",
-                "exit": 1,
-                "error": f"preview failed: {type(exc).__name__}: {exc}"[:500],
-            }
-        result = route53.run(action, changes)
-        result["preview"] = [c.describe() for c in changes]
-        return result
-    from ..runbook.command_action import preview, run_command
-
-    result = asyncio.run(run_command(action))
-    result["preview"] = preview(action)
-    return result
+    try:
+        prepared = prepare(action, state)
+    except Exception as exc:  # no zone, no credentials, nothing to roll back
+        return {
+            "kind": action.kind,
+            "status": "failed",
+            "exit": 1,
+            "error": f"preview failed: {type(exc).__name__}: {exc}"[:500],
+        }
+    return execute(prepared)

@@ -296,13 +296,8 @@ def run_headless(demo: DemoSetup, say: Callable[[str], None]) -> HeadlessOutcome
 def write_reports(journal: Path, directory: Path) -> list[Path]:
     from ..journal import JournalReader
     from ..report.document import build
-    from ..report.render import html_document, markdown
+    from ..report.render import write_both
 
     with JournalReader(journal) as reader:
         events = list(reader.events())
-    state = CutoverState.from_events(events)
-    document = build(state, events)
-    html, md = directory / "report.html", directory / "report.md"
-    html.write_text(html_document(document), encoding="utf-8")
-    md.write_text(markdown(document), encoding="utf-8")
-    return [html, md]
+    return write_both(build(CutoverState.from_events(events), events), directory)

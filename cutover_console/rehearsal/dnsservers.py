@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import math
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -63,7 +64,7 @@ class _Datagram(asyncio.DatagramProtocol):
         self.handle(data, addr)
 
 
-class UdpServer:
+class UdpServer(ABC):
     """A UDP DNS server on one loopback address; subclasses answer one query at a time."""
 
     def __init__(self, address: str, port: int) -> None:
@@ -101,8 +102,9 @@ class UdpServer:
         if response is not None and self.transport is not None:
             self.transport.sendto(response.to_wire(max_size=65535), addr)
 
+    @abstractmethod
     async def answer(self, query: dns.message.Message) -> dns.message.Message | None:
-        raise NotImplementedError
+        """The response to send, or None to send nothing."""
 
 
 class AuthoritativeServer(UdpServer):

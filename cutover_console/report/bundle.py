@@ -22,7 +22,7 @@ from ..journal.chain import Checkpoint, StoredRow, verify_rows
 from ..keys import load_or_create_key
 from ..runbook.fold import CutoverState
 from .document import build
-from .render import html_document, markdown
+from .render import write_both
 
 PRINCIPAL = "cutover-export"
 NAMESPACE = "file"
@@ -88,9 +88,7 @@ def export(
                     tick("writing events", count, head.seq)
         state = CutoverState.from_events(events)
     tick("writing the report", head.seq, head.seq)
-    document = build(state, events)
-    (out / "report.md").write_text(markdown(document), encoding="utf-8")
-    (out / "report.html").write_text(html_document(document), encoding="utf-8")
+    write_both(build(state, events), out)
     (out / "checkpoint.txt").write_text(f"{head}\nevents {head.seq}\n", encoding="utf-8")
     public = key.export_public_key("openssh").decode().strip()
     (out / "allowed_signers").write_text(f'{PRINCIPAL} namespaces="{NAMESPACE}" {public}\n')

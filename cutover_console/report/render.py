@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 
 from .document import Chart, Document, Table
 
@@ -125,3 +126,11 @@ def html_document(doc: Document) -> str:
         + "\n".join(body)
         + "</body></html>\n"
     )
+
+
+def write_both(doc: Document, directory: Path) -> list[Path]:
+    """`report.html` and `report.md` of one document, side by side (the export, the demo)."""
+    html_file, md_file = directory / "report.html", directory / "report.md"
+    html_file.write_text(html_document(doc), encoding="utf-8")
+    md_file.write_text(markdown(doc), encoding="utf-8")
+    return [html_file, md_file]

@@ -27,9 +27,10 @@ from textual.widgets import DataTable, Footer, Input, Markdown, TabbedContent, T
 
 from ..journal import Event
 from ..runbook import ActionRefused, Cutover
-from ..runbook.command_action import preview, run_command
+from ..runbook.command_action import preview
 from ..runbook.rules import LEAD_ROLE
 from ..runbook.session import LeadSession, WatchSession
+from ..runbook.step_action import execute, prepare
 from ..runbook.summary import status_summary
 from .dialogs import ConfirmDialog, PersonPicker, ReasonDialog
 from .views import (
@@ -655,38 +656,28 @@ class LeadApp(CutoverApp):
             return
         action = spec.action
         assert action is not None
-        if action.kind.startswith("route53."):
-            from ..runbook import route53
-
-            state = self.session.state
-            try:  # reading Route 53 blocks: a thread, never the screen's loop
-                changes = await asyncio.to_thread(route53.preview, action, state)
-            except Exception as exc:  # no zone, no credentials, nothing to roll back
-                self.notify(
-                    f"{type(exc).__name__}: {exc}",
-                    title=f"Cannot preview {step}",
-                    severity="error",
-                    timeout=10,
-                )
-                return
-            text = "\n".join(c.describe() for c in changes[:25]) + (
-                f"\n… and {len(changes) - 25} more" if len(changes) > 25 else ""
+        try:  # reading Route 53 blocks: a thread, never the screen's loop
+            prepared = await asyncio.to_thread(prepare, action, self.session.state)
+        except Exception as exc:  # no zone, no credentials, nothing to roll back
+            self.notify(
+                f"{type(exc).__name__}: {exc}",
+                title=f"Cannot preview {step}",
+                severity="error",
+                timeout=10,
             )
-            if not await self.push_screen_wait(
-                ConfirmDialog(
-                    f"Run {action.kind} for {step}? ({len(changes)} change(s))", text, yes="Run"
-                )
-            ):
-                return
-            self.notify(f"running {action.kind}…", timeout=3)
-            result = await asyncio.to_thread(route53.run, action, changes)
+            return
+        if prepared.route53:
+            lines = prepared.lines
+            text = "\n".join(lines[:25]) + (
+                f"\n… and {len(lines) - 25} more" if len(lines) > 25 else ""
+            )
+            title = f"Run {action.kind} for {step}? ({len(lines)} change(s))"
         else:
-            if not await self.push_screen_wait(
-                ConfirmDialog(f"Run the action of {step}?", preview(action), yes="Run")
-            ):
-                return
-            self.notify(f"running the action of {step}…", timeout=3)
-            result = await run_command(action)
+            text, title = "\n".join(prepared.lines), f"Run the action of {step}?"
+        if not await self.push_screen_wait(ConfirmDialog(title, text, yes="Run")):
+            return
+        self.notify(f"running the action of {step}…", timeout=3)
+        result = await asyncio.to_thread(execute, prepared)
         await self._do(
             f"action of {step} (exit {result['exit']})",
             lambda c: c.record_action(step, self.operator, result),

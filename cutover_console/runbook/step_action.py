@@ -1,0 +1,54 @@
+"""A step's automated action, whoever presses the button (the CLI, the console, the autopilot):
+first a preview a person can read, then the run, whose result goes into the journal.
+
+Both calls block (Route 53 is boto3; a command runs to its end): call them from a thread in an
+event loop's world.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from ..plan.model import Action
+from .fold import CutoverState
+
+
+@dataclass
+class Prepared:
+    action: Action
+    lines: list[str]  # what will happen, one line per change (a command: the command itself)
+    changes: list[Any] | None = None  # Route 53: the previewed record changes, run as previewed
+
+    @property
+    def route53(self) -> bool:
+        return self.action.kind.startswith("route53.")
+
+
+def prepare(action: Action, state: CutoverState) -> Prepared:
+    """The preview. Raises when it cannot be made (no zone, no credentials, nothing to roll
+    back): the message says why, and nothing was changed."""
+    if action.kind.startswith("route53."):
+        from . import route53
+
+        changes = route53.preview(action, state)
+        return Prepared(action, [c.describe() for c in changes], changes)
+    from .command_action import preview
+
+    return Prepared(action, preview(action).splitlines())
+
+
+def execute(prepared: Prepared) -> dict[str, Any]:
+    """Run what was previewed; never raises for a failed run (the result says so)."""
+    if prepared.route53:
+        from . import route53
+
+        assert prepared.changes is not None
+        result = route53.run(prepared.action, prepared.changes)
+    else:
+        from .command_action import run_command
+
+        result = asyncio.run(run_command(prepared.action))
+    result["preview"] = prepared.lines
+    return result
