@@ -32,6 +32,7 @@ from ..runbook.rules import LEAD_ROLE
 from ..runbook.session import LeadSession, WatchSession
 from ..runbook.step_action import execute, prepare
 from ..runbook.summary import status_summary
+from ..untrusted import BLOCK_LIMIT, CELL_LIMIT, inert
 from .dialogs import ConfirmDialog, PersonPicker, ReasonDialog
 from .views import (
     FILTERS,
@@ -177,8 +178,25 @@ class CutoverApp(App[None]):
                 yield JournalPane()
         yield Footer()
 
+    def say(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Any = "information",
+        timeout: float | None = None,
+    ) -> None:
+        """A toast. Its text may quote a probe, a plan or a person: never read as markup."""
+        self.notify(
+            inert(message, limit=BLOCK_LIMIT, multiline=True),
+            title=inert(title, limit=CELL_LIMIT),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
+
     def on_mount(self) -> None:
-        self.title = self.session.state.plan.cutover.name
+        self.title = inert(self.session.state.plan.cutover.name, limit=CELL_LIMIT)
         with self.session.lock:
             events = list(self._all_events())
         self.query_one(JournalPane).add_events(self.session.state, events[-300:])
@@ -329,7 +347,7 @@ class CutoverApp(App[None]):
     def action_cycle_filter(self) -> None:
         checklist = self.query_one(Checklist)
         checklist.filter = FILTERS[(FILTERS.index(checklist.filter) + 1) % len(FILTERS)]
-        self.notify(f"showing {checklist.filter} steps", timeout=2)
+        self.say(f"showing {checklist.filter} steps", timeout=2)
         self._rendered = None
         self.refresh_views()
 
@@ -354,6 +372,11 @@ class CutoverApp(App[None]):
         getattr(self, f"action_{method}")()
 
 
+def _no_file_from_a_watcher(*_args: Any, **_kwargs: Any) -> None:
+    """A watcher runs on the server host: it never writes a file there, whoever asks."""
+    return None
+
+
 class WatchApp(CutoverApp):
     """`cutover watch`: follows the journal read-only; no key, command or dialog writes."""
 
@@ -369,6 +392,16 @@ class WatchApp(CutoverApp):
         super().__init__(session, **kwargs)
         self.watch_session = session
         self.sub_title = "read-only watch"
+
+    # Textual's own ways to write a file (the SVG screenshot, deliveries), reachable from an
+    # action string, a key or the palette, are gone in a watcher, not merely hidden.
+    action_screenshot = _no_file_from_a_watcher
+    deliver_screenshot = _no_file_from_a_watcher
+    deliver_text = _no_file_from_a_watcher
+    deliver_binary = _no_file_from_a_watcher
+
+    def save_screenshot(self, *_args: Any, **_kwargs: Any) -> str:
+        raise PermissionError("a read-only watcher writes no file")
 
     def on_mount(self) -> None:  # Textual also runs CutoverApp.on_mount (it walks the MRO)
         self.follow_journal()
@@ -423,7 +456,7 @@ class LeadApp(CutoverApp):
 
     def on_mount(self) -> None:  # after CutoverApp.on_mount, which Textual runs too
         if self.welcome:
-            self.notify(self.welcome, title="Welcome", timeout=20)
+            self.say(self.welcome, title="Welcome", timeout=20)
         if self.engines:
             self.run_worker(self._run_engines(), group="engines", exit_on_error=False)
         if self.serve is not None:
@@ -442,13 +475,13 @@ class LeadApp(CutoverApp):
                 options.authorized_keys,
             )
         except (OSError, ValueError) as exc:
-            self.notify(
+            self.say(
                 f"cannot serve watchers on {options.host}:{options.port}: {exc}",
                 severity="error",
                 timeout=15,
             )
             return
-        self.notify(f"serving watchers on {options.host}:{options.port}", timeout=5)
+        self.say(f"serving watchers on {options.host}:{options.port}", timeout=5)
         try:
             await self._stop.wait()
         finally:
@@ -482,7 +515,7 @@ class LeadApp(CutoverApp):
     def _step(self) -> str | None:
         step = self.query_one(Checklist).current_step()
         if step is None:
-            self.notify("no step selected", severity="warning")
+            self.say("no step selected", severity="warning")
         return step
 
     async def _do(
@@ -498,7 +531,7 @@ class LeadApp(CutoverApp):
             overridable = all(r.overridable for r in refused.refusals) and retry is not None
             text = "\n".join(f"• {r.message}" for r in refused.refusals)
             if not overridable:
-                self.notify(text, title=f"Refused: {label}", severity="error", timeout=8)
+                self.say(text, title=f"Refused: {label}", severity="error", timeout=8)
                 return
             if not await self.push_screen_wait(
                 ConfirmDialog(
@@ -521,7 +554,7 @@ class LeadApp(CutoverApp):
             return
         if event is not None:
             self.post_message(StateChanged([event]))
-            self.notify(f"{label}: journaled as event {event.seq}", timeout=3)
+            self.say(f"{label}: journaled as event {event.seq}", timeout=3)
 
     @work(exclusive=True, group="act")
     async def action_start_step(self) -> None:
@@ -587,7 +620,7 @@ class LeadApp(CutoverApp):
         plan = self.session.state.plan
         spec = plan.step(step).signoff
         if spec is None:
-            self.notify(f"{step} requires no sign-off", severity="warning")
+            self.say(f"{step} requires no sign-off", severity="warning")
             return
         people = sorted(plan.people, key=lambda p: not (set(p.roles) & set(spec.roles)))
         choice = await self.push_screen_wait(
@@ -619,7 +652,7 @@ class LeadApp(CutoverApp):
             if g.id is not None and not state.steps[step].gates[g.id].satisfied
         ]
         if not gates:
-            self.notify(f"{step} has no unmet gate", severity="warning")
+            self.say(f"{step} has no unmet gate", severity="warning")
             return
         gate = (
             gates[0]
@@ -652,14 +685,14 @@ class LeadApp(CutoverApp):
             body = "\n".join(f"• {r.message}" for r in refused.refusals)
             if action is not None:
                 body += f"\n\n{preview(action)}"
-            self.notify(body, title=f"Refused: run action of {step}", severity="error", timeout=10)
+            self.say(body, title=f"Refused: run action of {step}", severity="error", timeout=10)
             return
         action = spec.action
         assert action is not None
         try:  # reading Route 53 blocks: a thread, never the screen's loop
             prepared = await asyncio.to_thread(prepare, action, self.session.state)
         except Exception as exc:  # no zone, no credentials, nothing to roll back
-            self.notify(
+            self.say(
                 f"{type(exc).__name__}: {exc}",
                 title=f"Cannot preview {step}",
                 severity="error",
@@ -676,7 +709,7 @@ class LeadApp(CutoverApp):
             text, title = "\n".join(prepared.lines), f"Run the action of {step}?"
         if not await self.push_screen_wait(ConfirmDialog(title, text, yes="Run")):
             return
-        self.notify(f"running the action of {step}…", timeout=3)
+        self.say(f"running the action of {step}…", timeout=3)
         result = await asyncio.to_thread(execute, prepared)
         await self._do(
             f"action of {step} (exit {result['exit']})",

@@ -1,4 +1,6 @@
-"""Modal dialogs: a reason, a person, a confirmation with a preview."""
+"""Modal dialogs: a reason, a person, a confirmation with a preview. Every text shown in them
+passes the untrusted-text boundary: a preview or a refusal may quote what a probe, a plan or a
+person wrote."""
 
 from __future__ import annotations
 
@@ -10,6 +12,17 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
+
+from ..untrusted import BLOCK_LIMIT, CELL_LIMIT
+from ..untrusted import text as literal
+
+
+def _title(value: str) -> Label:
+    return Label(literal(value, limit=CELL_LIMIT), classes="dialog-title")
+
+
+def _body(value: str) -> Static:
+    return Static(literal(value, limit=BLOCK_LIMIT, multiline=True), classes="dialog-prompt")
 
 
 class ReasonDialog(ModalScreen[str | None]):
@@ -25,8 +38,8 @@ class ReasonDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
-            yield Static(self.prompt, classes="dialog-prompt")
+            yield _title(self.title_text)
+            yield _body(self.prompt)
             yield Input(placeholder=self.hint, id="reason")
             yield Static("", id="dialog-error", classes="dialog-error")
             with Horizontal(classes="dialog-buttons"):
@@ -68,8 +81,10 @@ class PersonPicker(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
-            yield OptionList(*[Option(label, id=pid) for pid, label in self.people], id="people")
+            yield _title(self.title_text)
+            yield OptionList(
+                *[Option(literal(label), id=pid) for pid, label in self.people], id="people"
+            )
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
@@ -97,8 +112,8 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
-            yield Static(self.body, classes="dialog-prompt")
+            yield _title(self.title_text)
+            yield _body(self.body)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.yes, variant="warning", id="yes")
                 yield Button("Cancel", id="cancel")

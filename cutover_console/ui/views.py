@@ -10,11 +10,14 @@ from rich.markdown import Markdown as RichMarkdown
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import DataTable, Input, RichLog, Static
+from textual.widgets import Input, RichLog, Static
 
 from ..plan.timeparse import format_duration
 from ..runbook.fold import CutoverState
 from ..runbook.summary import STATUS_STYLE
+from ..untrusted import LINE_LIMIT, inert, md, md_document
+from ..untrusted import text as literal
+from .table import KeyedTable
 
 STATUS_MARK = {
     "pending": "·",
@@ -44,7 +47,7 @@ class ClockBar(Static):
         done, total = state.progress()
         forecast = datetime.fromisoformat(summary["forecast_end"])
         line1 = Text(no_wrap=True, overflow="ellipsis")
-        line1.append(f" {plan.cutover.name[:40]} ", style="bold reverse")
+        line1.append(f" {inert(plan.cutover.name, limit=40)} ", style="bold reverse")
         if state.rehearsal:
             line1.append(f" {state.mode.upper()} ", style="bold black on yellow")
         line1.append(f" {now.astimezone(zone):%a %H:%M:%S %Z}", style="bold")
@@ -83,7 +86,7 @@ class ClockBar(Static):
         if state.head is not None:
             line2.append(f" · head {state.head.seq}:{state.head.hash[:12]}", style="cyan")
         if watchers:
-            line2.append(f" · {watchers}", style="italic")
+            line2.append(f" · {inert(watchers, limit=80)}", style="italic")
         self.update(Text("\n").join([line1, line2]))
 
 
@@ -92,20 +95,18 @@ class Checklist(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="search steps (Enter to apply, Esc to clear)", id="search")
-        yield DataTable(id="steps", cursor_type="row", zebra_stripes=True)
+        yield KeyedTable(id="steps", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
+        table = self.query_one(KeyedTable)
         table.add_columns(
             "", "step", "title", "status", "owner", "planned", "actual", "delay", "blocked by"
         )
         self.query_one(Input).display = False
         self.filter = "all"
         self.search = ""
-        self._rows: dict[str, tuple[Any, ...]] = {}
 
     def render_state(self, summary: dict[str, Any]) -> None:
-        table = self.query_one(DataTable)
         wanted: list[tuple[str, tuple[Any, ...]]] = []
         for s in summary["steps"]:
             if not self._visible(s):
@@ -130,7 +131,7 @@ class Checklist(Vertical):
                             style=style,
                         ),
                         s["id"],
-                        Text(s["title"][:34]),
+                        literal(s["title"], limit=34),
                         Text(status, style=style),
                         s["owner"],
                         hm(s["planned_start"]),
@@ -140,24 +141,7 @@ class Checklist(Vertical):
                     ),
                 )
             )
-        keys = [k for k, _ in wanted]
-        if keys != [str(r.value) for r in table.rows]:  # rows changed: rebuild, keep the cursor
-            current = self.current_step()
-            table.clear()
-            for key, row in wanted:
-                table.add_row(*row, key=key)
-            self._rows = dict(wanted)
-            if current in keys:
-                table.move_cursor(row=keys.index(current))
-            return
-        columns = list(table.columns)
-        with self.app.batch_update():
-            for key, row in wanted:
-                old = self._rows.get(key)
-                for index, value in enumerate(row):
-                    if old is None or str(old[index]) != str(value):
-                        table.update_cell(key, columns[index], value)
-                self._rows[key] = row
+        self.query_one(KeyedTable).fill(wanted)
 
     def _visible(self, s: dict[str, Any]) -> bool:
         if (
@@ -175,13 +159,7 @@ class Checklist(Vertical):
         return True
 
     def current_step(self) -> str | None:
-        table = self.query_one(DataTable)
-        if table.row_count == 0:
-            return None
-        try:
-            return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        except Exception:
-            return None
+        return self.query_one(KeyedTable).current_key()
 
 
 class StepDetail(VerticalScroll):
@@ -198,24 +176,27 @@ class StepDetail(VerticalScroll):
         step = state.plan.step(step_id)
         current = state.steps[step_id]
         zone = state.plan.zone
+        # Everything from the journal or the plan is escaped (`md`) or, for the plan's own
+        # Markdown, defused (`md_document`); links are never made clickable.
         lines = [
-            f"## {step.title}",
+            f"## {md(step.title)}",
             f"`{step.id}` · phase **{step.phase}** · owner **{step.owner}** · "
             f"{step.kind.replace('_', '/')} · planned {format_duration(step.duration)}"
             + (" · **POINT OF NO RETURN**" if step.point_of_no_return else ""),
             f"**Status:** {current.status.replace('_', ' ')}"
             + (f" (attempt {current.attempt})" if current.attempt > 1 else "")
             + (
-                f" — started {current.started_at.astimezone(zone):%a %H:%M} by {current.started_by}"
+                f" — started {current.started_at.astimezone(zone):%a %H:%M}"
+                f" by {md(current.started_by)}"
                 if current.started_at
                 else ""
             )
             + (
-                f", ended {current.ended_at.astimezone(zone):%H:%M} by {current.ended_by}"
+                f", ended {current.ended_at.astimezone(zone):%H:%M} by {md(current.ended_by)}"
                 if current.ended_at
                 else ""
             )
-            + (f" — *{current.reason}*" if current.reason else ""),
+            + (f" — *{md(current.reason)}*" if current.reason else ""),
         ]
         if step.depends_on:
             deps = ", ".join(
@@ -230,11 +211,11 @@ class StepDetail(VerticalScroll):
                 assert gate.id is not None
                 g = current.gates.get(gate.id)
                 if g is not None and g.overridden_by:
-                    mark = f"⚠ OVERRIDDEN by {g.overridden_by}: {g.override_reason}"
+                    mark = f"⚠ OVERRIDDEN by {md(g.overridden_by)}: {md(g.override_reason)}"
                 elif g is None or g.ok is None:
                     mark = "… no evidence yet"
                 else:
-                    mark = ("✔ " if g.ok else "✘ ") + (g.detail or "")
+                    mark = ("✔ " if g.ok else "✘ ") + md(g.detail or "")
                     if g.at:
                         mark += f" ({g.at.astimezone(zone):%H:%M:%S})"
                 lines.append(f"- **{gate.id}** ({gate.check}): {mark}")
@@ -243,46 +224,49 @@ class StepDetail(VerticalScroll):
             need = f"{spec.count} × {('+' if spec.each_role else '/').join(spec.roles)}"
             lines.append(f"### Sign-off ({need})")
             for s in current.signoffs:
-                lines.append(f"- ✔ {s.person} as {s.role} at {s.at.astimezone(zone):%H:%M:%S}")
+                lines.append(
+                    f"- ✔ {md(s.person)} as {md(s.role)} at {s.at.astimezone(zone):%H:%M:%S}"
+                )
             if not current.signoffs:
                 lines.append("- none yet")
         if step.instructions:
-            lines += ["### Instructions", step.instructions]
+            lines += ["### Instructions", md_document(step.instructions)]
         if step.rollback:
-            lines += ["### Rollback", step.rollback]
+            lines += ["### Rollback", md_document(step.rollback)]
         if step.action is not None:
             lines.append(f"### Automated action ({step.action.kind})")
             for ran in current.actions:
                 status = "timed out" if ran.get("timed_out") else f"exit {ran.get('exit')}"
                 lines.append(
-                    f"- {ran['at'].astimezone(zone):%H:%M:%S} by {ran['by']}: {status}"
-                    f" in {ran.get('duration_s')} s"
+                    f"- {ran['at'].astimezone(zone):%H:%M:%S} by {md(ran['by'])}: {md(status)}"
+                    f" in {md(ran.get('duration_s'))} s"
                 )
             if not current.actions:
                 lines.append("- not run yet (`a` previews it)")
         if current.notes:
             lines.append("### Notes")
             lines += [
-                f"- {n.at.astimezone(zone):%H:%M} **{n.person}**: {n.text}" for n in current.notes
+                f"- {n.at.astimezone(zone):%H:%M} **{md(n.person)}**: {md(n.text, multiline=True)}"
+                for n in current.notes
             ]
         text = "\n\n".join(lines)
         if getattr(self, "_last", None) != text:
             self._last = text
-            self.query_one("#detail-md", Static).update(RichMarkdown(text))
+            self.query_one("#detail-md", Static).update(RichMarkdown(text, hyperlinks=False))
         del now
 
 
 class DnsPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="dns-head")
-        yield DataTable(id="dns-records", cursor_type="row")
-        yield DataTable(id="dns-resolvers", cursor_type="row")
+        yield KeyedTable(id="dns-records", cursor_type="row")
+        yield KeyedTable(id="dns-resolvers", cursor_type="row")
 
     def on_mount(self) -> None:
-        self.query_one("#dns-records", DataTable).add_columns(
+        self.query_one("#dns-records", KeyedTable).add_columns(
             "record", "authority", "% new", "new/healthy", "failed", "all new by"
         )
-        self.query_one("#dns-resolvers", DataTable).add_columns(
+        self.query_one("#dns-resolvers", KeyedTable).add_columns(
             "resolver", "status", "answers", "TTL left", "flips by", "flags"
         )
 
@@ -294,7 +278,7 @@ class DnsPane(Vertical):
             return
         error = errors.get("dns")
         head.update(
-            Text(f"DNS engine stopped: {error}", style="bold red")
+            literal(f"DNS engine stopped: {error}", "bold red", limit=LINE_LIMIT)
             if error
             else Text(
                 f"{len(sig.dns_records)} record(s) observed"
@@ -305,7 +289,7 @@ class DnsPane(Vertical):
                 )
             )
         )
-        records = self.query_one("#dns-records", DataTable)
+        records = self.query_one("#dns-records", KeyedTable)
         rows = []
         for key, summary in sorted(sig.dns_records.items()):
             auth = sig.dns_authority.get(key, {})
@@ -323,9 +307,9 @@ class DnsPane(Vertical):
                     ),
                 )
             )
-        _fill(records, rows)
-        chosen = _current(records)
-        resolvers = self.query_one("#dns-resolvers", DataTable)
+        records.fill(rows)
+        chosen = records.current_key()
+        resolvers = self.query_one("#dns-resolvers", KeyedTable)
         if chosen is None:
             return
         colour = {"new": "green", "old": "yellow", "mixed": "yellow"}
@@ -344,28 +328,28 @@ class DnsPane(Vertical):
                     name,
                     (
                         name,
-                        Text(v["status"], style=colour.get(v["status"], "red")),
-                        ", ".join(v.get("answers") or [])[:40],
+                        literal(v["status"], colour.get(v["status"], "red")),
+                        literal(", ".join(v.get("answers") or []), limit=40),
                         left,
                         _countdown(v.get("flips_by"), now),
                         ", ".join(v["flags"]),
                     ),
                 )
             )
-        _fill(resolvers, detail)
+        resolvers.fill(detail)
 
 
 class FlowsPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="flows-head")
-        yield DataTable(id="flows", cursor_type="row")
-        yield DataTable(id="sites", cursor_type="row")
+        yield KeyedTable(id="flows", cursor_type="row")
+        yield KeyedTable(id="sites", cursor_type="row")
 
     def on_mount(self) -> None:
-        self.query_one("#flows", DataTable).add_columns(
+        self.query_one("#flows", KeyedTable).add_columns(
             "flow", "old side", "new side", "old last seen", "new last seen", "stragglers"
         )
-        self.query_one("#sites", DataTable).add_columns(
+        self.query_one("#sites", KeyedTable).add_columns(
             "site", "status", "last on old", "first on new", "last on new"
         )
 
@@ -378,11 +362,12 @@ class FlowsPane(Vertical):
         recs = " · ".join(f"{k}: {v['status']}" for k, v in sorted(sig.reconciliations.items()))
         error = errors.get("flows")
         head.update(
-            Text(f"flows engine stopped: {error}", style="bold red")
+            literal(f"flows engine stopped: {error}", "bold red", limit=LINE_LIMIT)
             if error
-            else Text(
+            else literal(
                 f"switch: {state.dns_switched_at() or 'not yet'}"
-                + (f" · reconciliation {recs}" if recs else "")
+                + (f" · reconciliation {recs}" if recs else ""),
+                limit=LINE_LIMIT,
             )
         )
         colour = {"healthy": "green", "late": "yellow", "dead": "red", "failing": "bold red"}
@@ -393,22 +378,24 @@ class FlowsPane(Vertical):
             for side in ("old", "new"):
                 p = sig.flow_sides.get((flow.id, side))
                 status = p["status"] if p else ("—" if getattr(flow, side) is None else "…")
-                cells.append(Text(status, style=colour.get(status, "dim")))
+                cells.append(literal(status, colour.get(status, "dim")))
                 seen.append(_ago(p.get("last_seen") if p else None, now))
             stragglers = [s for s, v in sig.sites_of(flow.id).items() if v["status"] == "straggler"]
-            rows.append((flow.id, (*cells, *seen, ", ".join(sorted(stragglers))[:60])))
-        flows = self.query_one("#flows", DataTable)
-        _fill(flows, rows)
-        chosen = _current(flows)
+            rows.append(
+                (flow.id, (*cells, *seen, literal(", ".join(sorted(stragglers)), limit=60)))
+            )
+        flows = self.query_one("#flows", KeyedTable)
+        flows.fill(rows)
+        chosen = flows.current_key()
         sites = (
             [
                 (
                     site,
                     (
                         site,
-                        Text(
+                        literal(
                             v["status"],
-                            style={
+                            {
                                 "straggler": "bold red",
                                 "moved": "green",
                                 "silent": "yellow",
@@ -424,7 +411,7 @@ class FlowsPane(Vertical):
             if chosen
             else []
         )
-        _fill(self.query_one("#sites", DataTable), sites)
+        self.query_one("#sites", KeyedTable).fill(sites)
 
 
 class LogsPane(Vertical):
@@ -462,7 +449,9 @@ class LogsPane(Vertical):
     def _line(row: tuple[Any, ...]) -> Text:
         _id, at, source, side, level, line = row
         style = {"ERROR": "bold red", "WARN": "yellow", "DEBUG": "dim"}.get(level, "")
-        return Text(f"{at[11:19]} {side:<3} {source:<18} {level:<5} {line}", style=style)
+        return literal(
+            f"{at[11:19]} {side:<3} {source:<18} {level:<5} {line}", style, limit=LINE_LIMIT
+        )
 
     def refilter(self) -> None:
         log = self.query_one(RichLog)
@@ -478,14 +467,14 @@ SUBJECT_KEYS = ("gate", "flow", "site", "reconciliation", "resolver", "record")
 class JournalPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="journal-head")
-        yield DataTable(id="events", cursor_type="row")
+        yield KeyedTable(id="events", cursor_type="row")
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns("seq", "time", "who", "kind", "step", "detail")
+        self.query_one(KeyedTable).add_columns("seq", "time", "who", "kind", "step", "detail")
         self.shown = 0
 
     def add_events(self, state: CutoverState, events: list[Any]) -> None:
-        table = self.query_one(DataTable)
+        table = self.query_one(KeyedTable)
         zone = state.plan.zone
         for event in events:
             if event.seq <= self.shown:
@@ -512,7 +501,7 @@ class JournalPane(Vertical):
                 event.actor,
                 event.kind,
                 event.step or "",
-                str(detail)[:80],
+                literal(detail, limit=80),
                 key=str(event.seq),
             )
         while table.row_count > 300:
@@ -531,47 +520,6 @@ class JournalPane(Vertical):
                     ),
                 )
             )
-
-
-_SHOWN: dict[int, dict[str, tuple[str, ...]]] = {}  # per table: what each row shows now
-
-
-def _fill(table: DataTable[Any], rows: list[tuple[str, tuple[Any, ...]]]) -> None:
-    """Rows keyed by id: update only the cells whose text changed (Dolphie's rule), rebuild
-    only when the set of rows changes. What is shown is remembered as text, so a refresh with
-    nothing new costs a comparison per row, not a widget call per cell."""
-    shown = _SHOWN.setdefault(id(table), {})
-    keys = [k for k, _ in rows]
-    if keys != list(shown):
-        current = _current(table)
-        table.clear()
-        shown.clear()
-        for key, row in rows:
-            table.add_row(*row, key=key)
-            shown[key] = tuple(str(v) for v in row)
-        if current in keys:
-            table.move_cursor(row=keys.index(current))
-        return
-    columns = list(table.columns)
-    with table.app.batch_update():
-        for key, row in rows:
-            text = tuple(str(v) for v in row)
-            before = shown[key]
-            if text == before:
-                continue
-            for index, value in enumerate(row):
-                if text[index] != before[index]:
-                    table.update_cell(key, columns[index], value)
-            shown[key] = text
-
-
-def _current(table: DataTable[Any]) -> str | None:
-    if table.row_count == 0:
-        return None
-    try:
-        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-    except Exception:
-        return None
 
 
 def _countdown(iso: str | None, now: datetime) -> str:

@@ -18,6 +18,7 @@ from cutover_console.runbook import load_state
 from cutover_console.runbook.session import LeadSession, WatchSession
 from cutover_console.ui.app import LeadApp, StateChanged, WatchApp
 from cutover_console.ui.dialogs import ConfirmDialog, PersonPicker, ReasonDialog
+from cutover_console.ui.table import KeyedTable
 from cutover_console.ui.views import Checklist, JournalPane, StepDetail
 
 SATURDAY = datetime(2026, 12, 5, 13, 0, tzinfo=UTC)  # 07:00 in Chicago
@@ -191,7 +192,7 @@ def test_override_is_marked_and_resume_after_restart(tmp_path: Path) -> None:
         async with again.run_test(size=(120, 36)) as pilot:
             await pilot.pause(0.2)
             checklist = again.query_one(Checklist)
-            assert checklist._rows["backup"][3].plain == "in progress"  # type: ignore[attr-defined]
+            assert checklist.query_one(KeyedTable).get_row("backup")[3].plain == "in progress"
             assert again.session.state.head_seq == state.head_seq
 
     try:
