@@ -58,9 +58,12 @@ def _picture(match: re.Match[str]) -> str:
 
 
 def clip(value: str, limit: int) -> str:
-    """`value` cut to `limit` characters, with a mark that says how much is left out."""
+    """`value` cut to `limit` characters with a visible mark: `…` in a cell (at most
+    `CELL_LIMIT`), `… [N more characters]` for a line or a block."""
     if len(value) <= limit:
         return value
+    if limit <= CELL_LIMIT:
+        return f"{value[: max(limit - 1, 0)]}…"
     return f"{value[:limit]}… [{len(value) - limit:,} more characters]"
 
 
@@ -99,11 +102,12 @@ def cell(value: object, *, limit: int = CELL_LIMIT) -> Text:
     return text(value, limit=limit)
 
 
-# Markdown: characters that start emphasis, code, links, headings, tables, lists, HTML and
-# entities. Escaped with a backslash (CommonMark: any ASCII punctuation may be), except the
-# HTML ones, which become entities so that no renderer, however lax, sees a tag.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>:=])")
-_MD_LINE_START = re.compile(r"^(\s*)(\d+)([.)])", re.MULTILINE)
+# Markdown: the characters that make emphasis, code, links, images and table cells anywhere in
+# a line (escaped with a backslash, which CommonMark allows before any ASCII punctuation), the
+# HTML ones (made entities, so no renderer, however lax, sees a tag or an entity), and the ones
+# that start a block (heading, list, quote, setext rule) at the start of a line.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+_MD_LINE_START = re.compile(r"^(\s*)([#+\-=]|\d+[.)])", re.MULTILINE)
 
 
 def md(value: object, *, limit: int = BLOCK_LIMIT, multiline: bool = False) -> str:
@@ -113,10 +117,18 @@ def md(value: object, *, limit: int = BLOCK_LIMIT, multiline: bool = False) -> s
     plain = inert(value, limit=limit, multiline=multiline)
     plain = plain.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     plain = _MD_SPECIAL.sub(r"\\\1", plain)
-    plain = _MD_LINE_START.sub(r"\1\2\\\3", plain)
     if multiline:
-        plain = "\\\n".join(line.lstrip() for line in plain.split("\n") if line.strip())
+        lines = [line.strip() for line in plain.split("\n")]
+        plain = "\\\n".join(_MD_LINE_START.sub(_block_start, line) for line in lines if line)
+    else:
+        plain = _MD_LINE_START.sub(_block_start, plain)
     return plain
+
+
+def _block_start(match: re.Match[str]) -> str:
+    """`# x` → `\\# x`, `1. x` → `1\\. x`: only punctuation may be backslash-escaped."""
+    lead, mark = match.groups()
+    return f"{lead}{mark[:-1]}\\{mark[-1]}"
 
 
 # A Markdown link or image whose target is not an ordinary web link, mail address or anchor:

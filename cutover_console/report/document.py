@@ -17,6 +17,7 @@ from ..journal import events as ev
 from ..plan.timeparse import format_duration
 from ..runbook.fold import FINISHED, CutoverState
 from ..runbook.summary import status_summary
+from .inline import Data, Paragraph
 from .rehearsal import Rehearsal, compare
 
 
@@ -39,7 +40,7 @@ class Chart:
 @dataclass
 class Section:
     title: str
-    paragraphs: list[str] = field(default_factory=list)
+    paragraphs: list[Paragraph] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     charts: list[Chart] = field(default_factory=list)
 
@@ -132,8 +133,9 @@ def build(
             Section(
                 "Needs attention",
                 [
-                    "; ".join(f"{s['id']}: {', '.join(s['blockers'])}" for s in blocked)
-                    or "Nothing blocked."
+                    (Data("; ".join(f"{s['id']}: {', '.join(s['blockers'])}" for s in blocked)),)
+                    if blocked
+                    else "Nothing blocked."
                 ],
             )
         )
@@ -288,7 +290,7 @@ def _deviations(state: CutoverState, events: list[Event]) -> Section:
                 f"{o.reason} [{'; '.join(o.rules)}]",
             ]
         )
-    paragraphs = (
+    paragraphs: list[Paragraph] = (
         [] if rows else ["No deviation: nothing skipped, failed, rolled back or overridden."]
     )
     return Section(
@@ -418,12 +420,12 @@ def _flows(state: CutoverState, events: list[Event], *, brief: bool = False) -> 
     stragglers = sorted(
         f"{flow}/{site}" for (flow, site), v in sig.flow_sites.items() if v["status"] == "straggler"
     )
-    section.paragraphs.append(f"Stragglers at close: {', '.join(stragglers) or 'none'}.")
+    section.paragraphs.append(("Stragglers at close: ", Data(", ".join(stragglers) or "none"), "."))
     ever = sorted({f"{e.payload['flow']}/{e.payload['site']}" for e in events if _straggled(e)})
     if ever:
         shown = ", ".join(ever[:200]) + (f" and {len(ever) - 200} more" if len(ever) > 200 else "")
         section.paragraphs.append(
-            f"Sites that still sent to the old side after the switch ({len(ever)}): {shown}."
+            (f"Sites that still sent to the old side after the switch ({len(ever)}): ", Data(shown))
         )
     if sig.reconciliations:
         section.tables.append(

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..journal import JournalReader
 from ..plan.timeparse import format_duration
 from ..runbook.fold import CutoverState
+from .inline import Data, Paragraph
 
 DRIFT_RATIO = 0.25  # a step that took 25 % longer or shorter than rehearsed ...
 DRIFT_MIN = timedelta(minutes=5)  # ... and at least five minutes off, is flagged
@@ -71,7 +72,7 @@ def _signed(delta: timedelta) -> str:
     return sign + format_duration(abs(delta))
 
 
-def compare(live: CutoverState, rehearsal: Rehearsal) -> tuple[list[str], list[list[str]]]:
+def compare(live: CutoverState, rehearsal: Rehearsal) -> tuple[list[Paragraph], list[list[str]]]:
     """Paragraphs and rows (step, planned, rehearsal, live, difference, drift) for the report."""
     rows: list[list[str]] = []
     drifted: list[str] = []
@@ -100,10 +101,13 @@ def compare(live: CutoverState, rehearsal: Rehearsal) -> tuple[list[str], list[l
             ]
         )
     head = rehearsal.state.head
-    paragraphs = [
-        f"Compared with the rehearsal journal `{rehearsal.label}`"
-        + (f" (checkpoint `{head.seq}:{head.hash[:16]}…`)" if head else "")
-        + f", created {rehearsal.state.created_at:%Y-%m-%d %H:%M} UTC.",
+    paragraphs: list[Paragraph] = [
+        (
+            "Compared with the rehearsal journal ",
+            Data(rehearsal.label),
+            (f" (checkpoint `{head.seq}:{head.hash[:16]}…`)" if head else "")
+            + f", created {rehearsal.state.created_at:%Y-%m-%d %H:%M} UTC.",
+        ),
         (
             f"Steps off their rehearsed time by {DRIFT_RATIO:.0%} and "
             f"{format_duration(DRIFT_MIN)} or more: {', '.join(drifted)}."

@@ -1,4 +1,9 @@
-"""Markdown and self-contained HTML (inline CSS and SVG, no script, a CSP that forbids fetching)."""
+"""Markdown and self-contained HTML (inline CSS and SVG, no script, a CSP that forbids fetching).
+
+Everything that came from outside (table cells, `Data` parts, the plan's names) passes the
+untrusted-text boundary: escaped for Markdown (`untrusted.md`) or HTML (`html.escape` of
+`untrusted.inert`), with controls made visible, so a note reads exactly as it was typed.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +11,36 @@ import html
 import re
 from pathlib import Path
 
+from ..untrusted import BLOCK_LIMIT, inert, md
 from .document import Chart, Document, Table
+from .inline import Data, Paragraph
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
+def _parts(paragraph: Paragraph) -> tuple[str | Data, ...]:
+    return (paragraph,) if isinstance(paragraph, str) else paragraph
+
+
+def _md_paragraph(paragraph: Paragraph) -> str:
+    return "".join(
+        part if isinstance(part, str) else md(part.value, multiline=part.multiline)
+        for part in _parts(paragraph)
+    )
+
+
 def markdown(doc: Document) -> str:
-    out = [f"# {doc.title}", "", f"*{doc.subtitle}*", ""]
+    out = [f"# {md(doc.title)}", "", f"*{md(doc.subtitle)}*", ""]
     for section in doc.sections:
         out += [f"## {section.title}", ""]
         for paragraph in section.paragraphs:
-            out += [paragraph, ""]
+            out += [_md_paragraph(paragraph), ""]
         for chart in section.charts:
             out += [
                 f"*{chart.title}* (final values): "
-                + ", ".join(f"{name} {points[-1][1]:g} %" for name, points in chart.series.items()),
+                + ", ".join(
+                    f"{md(name)} {points[-1][1]:g} %" for name, points in chart.series.items()
+                ),
                 "",
             ]
         for table in section.tables:
@@ -28,13 +48,9 @@ def markdown(doc: Document) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def _md_table(table: Table) -> list[str]:
     lines = ["| " + " | ".join(table.headers) + " |", "|" + "---|" * len(table.headers)]
-    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table.rows]
+    lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in table.rows]
     return lines
 
 
@@ -51,16 +67,30 @@ padding:0 .2em;word-break:break-all}svg{max-width:100%;height:auto;border:1px so
 """
 
 
+def _html(value: str, *, multiline: bool = False) -> str:
+    """Untrusted text as HTML: controls visible, every character literal."""
+    escaped = html.escape(inert(value, limit=BLOCK_LIMIT, multiline=multiline))
+    return escaped.replace("\n", "<br>") if multiline else escaped
+
+
 def _inline(text: str) -> str:
+    """The report's own words: `**bold**` and `code` only."""
     text = html.escape(text)
     text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
     return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
 
 
+def _html_paragraph(paragraph: Paragraph) -> str:
+    return "".join(
+        _inline(part) if isinstance(part, str) else _html(part.value, multiline=part.multiline)
+        for part in _parts(paragraph)
+    )
+
+
 def _html_table(table: Table) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in table.headers)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table.rows
+        "<tr>" + "".join(f"<td>{_html(c)}</td>" for c in row) + "</tr>" for row in table.rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -99,7 +129,7 @@ def _svg(chart: Chart) -> str:
         )
         parts.append(
             f'<text x="{pad + 6}" y="{16 + 14 * index}" font-size="11" fill="{colour}">'
-            f"{html.escape(name)}</text>"
+            f"{_html(name)}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -110,10 +140,10 @@ def html_document(doc: Document) -> str:
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
         "base-uri 'none'; form-action 'none'"
     )
-    body = [f"<h1>{html.escape(doc.title)}</h1>", f'<p class="sub">{html.escape(doc.subtitle)}</p>']
+    body = [f"<h1>{_html(doc.title)}</h1>", f'<p class="sub">{_html(doc.subtitle)}</p>']
     for section in doc.sections:
         body.append(f"<h2>{html.escape(section.title)}</h2>")
-        body += [f"<p>{_inline(p)}</p>" for p in section.paragraphs]
+        body += [f"<p>{_html_paragraph(p)}</p>" for p in section.paragraphs]
         body += [
             f"<figure>{_svg(c)}<figcaption>{html.escape(c.title)}</figcaption></figure>"
             for c in section.charts
@@ -122,7 +152,7 @@ def html_document(doc: Document) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
-        f"<title>{html.escape(doc.title)}</title><style>{CSS}</style></head><body>"
+        f"<title>{_html(doc.title)}</title><style>{CSS}</style></head><body>"
         + "\n".join(body)
         + "</body></html>\n"
     )
