@@ -2,6 +2,11 @@
 pseudo-terminal (the design of Charm's Wish; see docs). Public keys only; no exec, subsystems,
 forwarding or agent; the child's environment is built from an allowlist; every child process group
 is killed and reaped when its session ends.
+
+Hardening (issue 11): modern algorithms only; new connections rate-limited per source address and
+dropped before the banner when over it; unauthenticated connections capped (per source, and
+globally with the oldest dropped for a newcomer); a login grace time; authenticated connections
+counted and closed when they hold no session; keepalives close a frozen client.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import ipaddress
 import logging
 import os
 import pty
@@ -23,6 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncssh
+import asyncssh.encryption
+import asyncssh.kex
+import asyncssh.mac
 
 from ..keys import load_or_create_key
 
@@ -30,14 +39,46 @@ log = logging.getLogger("cutover.serve")
 
 ENV_ALLOWED_FROM_CLIENT = ("LANG",)  # plus LC_*; nothing else the client sends reaches the child
 
+# Preference order. Never SHA-1 kex or MACs, DH group exchange (it accepts a 1024-bit modulus),
+# NIST curves, CBC or encrypt-and-MAC: what ssh-audit rates [fail] is not even offered.
+KEX_ALGS = (
+    "mlkem768x25519-sha256",
+    "sntrup761x25519-sha512@openssh.com",
+    "curve25519-sha256",
+    "curve25519-sha256@libssh.org",
+)
+ENCRYPTION_ALGS = (
+    "chacha20-poly1305@openssh.com",
+    "aes256-gcm@openssh.com",
+    "aes128-gcm@openssh.com",
+    "aes256-ctr",
+    "aes128-ctr",
+)
+MAC_ALGS = ("hmac-sha2-512-etm@openssh.com", "hmac-sha2-256-etm@openssh.com")
+HOST_KEY_ALGS = {"ssh-ed25519": ("ssh-ed25519",), "ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256")}
+MIN_RSA_BITS = 3072
+
 
 @dataclass
 class Limits:
     max_sessions: int = 50
-    max_per_key: int = 5
-    login_timeout: float = 30.0
+    max_per_key: int = 5  # sessions, and authenticated connections, per key
+    # authenticated connections, with or without a session: `ssh -N` takes a slot too
+    max_connections: int = 50
+    no_session_timeout: float = 30.0  # an authenticated connection without a session is closed
+    # new connections per source address: a token bucket of `connection_burst`, refilled at
+    # `connection_rate` a second; over it, the socket is closed before the SSH banner
+    connection_burst: int = 10
+    connection_rate: float = 3.0
+    # connections that have not authenticated yet: a source may hold this many ...
+    max_unauthenticated_per_source: int = 10
+    # ... and all together this many; when full, the oldest is dropped for the newcomer (a
+    # teammate authenticates in well under a second, an idle flood never does)
+    max_unauthenticated: int = 64
+    login_timeout: float = 20.0  # grace time to authenticate
     idle_timeout: float = 8 * 3600.0  # no keystroke from the viewer for this long: closed
-    keepalive_interval: float = 30.0
+    # a client that stops answering is closed after interval * (count_max + 1) = 60 s
+    keepalive_interval: float = 15.0
     keepalive_count_max: int = 3
 
 
@@ -53,6 +94,82 @@ class Viewer:
 
     def describe(self) -> str:
         return f"{self.comment or self.key_fingerprint} from {self.peer}"
+
+
+def algorithms(host_key: asyncssh.SSHKey) -> dict[str, Any]:
+    """`create_server` options: the modern lists narrowed to what this asyncssh supports
+    (sntrup761 needs liboqs, say), and the host key offered with modern signatures only. A list
+    left empty, or a host key outside the modern set, stops the server at start-up."""
+    supported = {
+        "kex_algs": asyncssh.kex.get_kex_algs(),
+        "encryption_algs": asyncssh.encryption.get_encryption_algs(),
+        "mac_algs": asyncssh.mac.get_mac_algs(),
+    }
+    wanted = {"kex_algs": KEX_ALGS, "encryption_algs": ENCRYPTION_ALGS, "mac_algs": MAC_ALGS}
+    chosen: dict[str, Any] = {}
+    for kind, names in wanted.items():
+        chosen[kind] = [name for name in names if name.encode() in supported[kind]]
+        if not chosen[kind]:
+            raise RuntimeError(
+                f"this asyncssh ({asyncssh.__version__}) supports none of the allowed "
+                f"{kind.removesuffix('_algs')} algorithms: {', '.join(names)}"
+            )
+    key_type = host_key.get_algorithm()
+    if key_type not in HOST_KEY_ALGS:
+        raise RuntimeError(f"host key type {key_type} is not allowed: use ed25519 (or RSA)")
+    bits = getattr(getattr(host_key, "pyca_key", None), "key_size", MIN_RSA_BITS)
+    if key_type == "ssh-rsa" and bits < MIN_RSA_BITS:
+        raise RuntimeError(f"the RSA host key has {bits} bits: at least {MIN_RSA_BITS} are needed")
+    # the server has no `server_host_key_algs`: it offers what the key pair lists, and for RSA
+    # asyncssh would list ssh-rsa (SHA-1) too
+    (keypair,) = asyncssh.load_keypairs([host_key])
+    keypair.host_key_algorithms = [name.encode() for name in HOST_KEY_ALGS[key_type]]
+    chosen["server_host_keys"] = [keypair]
+    return chosen
+
+
+def source_of(host: str) -> str:
+    """What a per-source limit counts: an IPv4 address, or an IPv6 /64 (one machine is usually
+    given a whole /64, so counting single addresses would let it rotate through them)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+class RateLimiter:
+    """A token bucket per source: `burst` connections at once, then `rate` a second."""
+
+    def __init__(
+        self, burst: int, rate: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.burst = float(burst)
+        self.rate = rate
+        self.clock = clock
+        self.buckets: dict[str, tuple[float, float]] = {}  # source -> (tokens, when)
+        self.pruned = 0.0
+
+    def allow(self, source: str) -> bool:
+        now = self.clock()
+        tokens, then = self.buckets.get(source, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - then) * self.rate)
+        allowed = tokens >= 1.0
+        self.buckets[source] = (tokens - 1.0 if allowed else tokens, now)
+        # many sources: forget those whose bucket is full again (at most once a second, or a
+        # flood from many addresses would pay for a full scan on every connection)
+        if len(self.buckets) > 10_000 and now - self.pruned >= 1.0:
+            self.pruned = now
+            self.buckets = {
+                src: (t, w)
+                for src, (t, w) in self.buckets.items()
+                if t + (now - w) * self.rate < self.burst
+            }
+        return allowed
 
 
 def load_or_create_host_key(path: Path) -> asyncssh.SSHKey:
@@ -78,36 +195,79 @@ def child_environment(term: str, client_env: dict[str, str]) -> dict[str, str]:
 
 
 class WatchServer(asyncssh.SSHServer):
-    """Authentication and the refusals that apply to the whole connection."""
+    """One connection: its admission, authentication, and the refusals that apply to all of it."""
 
     def __init__(self, hub: WatchHub) -> None:
         self.hub = hub
         self.conn: asyncssh.SSHServerConnection | None = None
+        self.host = self.source = ""
+        self.peer = "?"
+        self.fingerprint = ""  # of the key that authenticated it
+        self.comment = ""
+        self.sessions = 0
+        self.closed = False
+        self.no_session_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
+        host, port = (conn.get_extra_info("peername") or ("", 0))[:2]
+        self.host, self.peer = str(host), f"{host}:{port}"
+        self.source = source_of(self.host)
+        if not self.hub.admit(self):
+            conn.abort()  # before asyncssh sends its banner: no byte, no crypto spent on it
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.conn is not None:
-            self.hub.identities.pop(id(self.conn), None)
+        self.closed = True  # a session ending after this must not arm the timer again
+        self.disarm()
+        self.hub.forget(self)
 
     def begin_auth(self, username: str) -> bool:
         return True
 
     def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
         """The key must be in authorized_keys, and its `from=` must match the client."""
-        assert self.conn is not None
-        host, port = (self.conn.get_extra_info("peername") or ("", 0))[:2]
-        options = self.hub.authorized.validate(key, str(host), str(host))
+        options = self.hub.authorized.validate(key, self.host, self.host)
         if options is None:
-            log.warning("refused key %s from %s", key.get_fingerprint(), host)
+            log.warning("refused key %s from %s", key.get_fingerprint(), self.host)
             return False
-        self.hub.identities[id(self.conn)] = (
-            key.get_fingerprint(),
-            self.hub.comments.get(key.get_fingerprint(), ""),
-            f"{host}:{port}",
-        )
+        self.fingerprint = key.get_fingerprint()
+        self.comment = self.hub.comments.get(self.fingerprint, "")
         return True
+
+    def auth_completed(self) -> None:
+        assert self.conn is not None
+        refusal = self.hub.authenticated(self)
+        if refusal:
+            log.warning("refused %s: %s", self.describe(), refusal)
+            self.conn.disconnect(asyncssh.DISC_TOO_MANY_CONNECTIONS, refusal)
+        else:
+            self.arm()
+
+    def arm(self) -> None:
+        """No session on this connection: it may not hold its slot for long (`ssh -N`)."""
+        self.disarm()
+        if self.hub.limits.no_session_timeout > 0 and not self.closed:
+            self.no_session_timer = asyncio.get_running_loop().call_later(
+                self.hub.limits.no_session_timeout, self._no_session
+            )
+
+    def disarm(self) -> None:
+        if self.no_session_timer is not None:
+            self.no_session_timer.cancel()
+            self.no_session_timer = None
+
+    def _no_session(self) -> None:
+        self.no_session_timer = None
+        if self.conn is not None and self.sessions == 0:
+            log.info("closing %s: no session opened", self.describe())
+            self.conn.disconnect(
+                asyncssh.DISC_BY_APPLICATION,
+                f"no session within {self.hub.limits.no_session_timeout:.0f} s "
+                "(connect with `ssh -t` to watch)",
+            )
+
+    def describe(self) -> str:
+        return f"{self.comment or self.fingerprint or 'unauthenticated'} from {self.peer}"
 
     def password_auth_supported(self) -> bool:
         return False
@@ -153,7 +313,12 @@ class WatchHub:
         # the lean watcher entry point (no CLI): twenty of these may run at once
         self.command = command or [sys.executable, "-m", "cutover_console.ui", str(journal)]
         self.children: set[int] = set()
-        self.identities: dict[int, tuple[str, str, str]] = {}  # connection -> who, from where
+        self.rate = RateLimiter(self.limits.connection_burst, self.limits.connection_rate)
+        # not authenticated yet, oldest first (dicts keep insertion order)
+        self.pending: dict[WatchServer, None] = {}
+        self.pending_from: dict[str, int] = {}  # source -> how many of `pending`
+        self.connections: dict[int, WatchServer] = {}  # authenticated, by id of the connection
+        self.refused: dict[str, tuple[float, int]] = {}  # source -> (last logged, refused since)
         self.authorized: Any = None
         self.comments: dict[str, str] = {}
 
@@ -166,7 +331,7 @@ class WatchHub:
             lambda: WatchServer(self),
             host,
             port,
-            server_host_keys=[host_key],
+            **algorithms(host_key),
             process_factory=self.session,
             encoding=None,
             line_editor=False,
@@ -178,11 +343,68 @@ class WatchHub:
             keepalive_count_max=self.limits.keepalive_count_max,
         )
 
+    # -- connections ---------------------------------------------------------------------
+    def admit(self, server: WatchServer) -> bool:
+        """A new TCP connection: within its source's rate and unauthenticated share?"""
+        source, limits = server.source, self.limits
+        if not self.rate.allow(source):
+            refusal = "over the connection rate"
+        elif self.pending_from.get(source, 0) >= limits.max_unauthenticated_per_source:
+            refusal = f"{limits.max_unauthenticated_per_source} unauthenticated connections open"
+        else:
+            if len(self.pending) >= limits.max_unauthenticated:
+                oldest = next(iter(self.pending))
+                log.warning("dropping the oldest unauthenticated connection, %s", oldest.peer)
+                self._unpend(oldest)
+                if oldest.conn is not None:
+                    oldest.conn.abort()
+            self.pending[server] = None
+            self.pending_from[source] = self.pending_from.get(source, 0) + 1
+            return True
+        # a flood would write a line per attempt: one a minute per source, with the count
+        now = time.monotonic()
+        logged, count = self.refused.get(source, (-60.0, 0))
+        if now - logged >= 60.0:
+            log.warning("refused %d new connection(s) from %s: %s", count + 1, source, refusal)
+            logged, count = now, -1
+        if len(self.refused) > 10_000:
+            self.refused.clear()
+        self.refused[source] = (logged, count + 1)
+        return False
+
+    def authenticated(self, server: WatchServer) -> str:
+        """Authentication succeeded: a refusal if the connection limits are reached, else ''."""
+        self._unpend(server)
+        if len(self.connections) >= self.limits.max_connections:
+            return f"the server is full ({self.limits.max_connections} connections)"
+        same_key = sum(1 for c in self.connections.values() if c.fingerprint == server.fingerprint)
+        if same_key >= self.limits.max_per_key:
+            return f"this key already has {same_key} connections open"
+        assert server.conn is not None
+        self.connections[id(server.conn)] = server
+        return ""
+
+    def forget(self, server: WatchServer) -> None:
+        self._unpend(server)
+        if server.conn is not None and self.connections.get(id(server.conn)) is server:
+            del self.connections[id(server.conn)]
+
+    def _unpend(self, server: WatchServer) -> None:
+        if server in self.pending:
+            del self.pending[server]
+            left = self.pending_from[server.source] - 1
+            if left:
+                self.pending_from[server.source] = left
+            else:
+                del self.pending_from[server.source]
+
     # -- one session ---------------------------------------------------------------------
     async def session(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
-        conn = process.channel.get_connection()
-        fingerprint, comment, peer = self.identities.get(id(conn), ("?", "", "?"))
-        viewer = Viewer(fingerprint, comment, peer)
+        server = self.connections.get(id(process.channel.get_connection()))
+        if server is None:  # closed meanwhile
+            process.exit(1)
+            return
+        viewer = Viewer(server.fingerprint, server.comment, server.peer)
         refusal = self._refusal(process, viewer)
         if refusal:
             log.warning("refused %s: %s", viewer.describe(), refusal)
@@ -190,11 +412,16 @@ class WatchHub:
             process.exit(1)
             return
         self.viewers[id(process)] = viewer
+        server.sessions += 1
+        server.disarm()
         self._notify("connected", viewer)
         try:
             await self._run_child(process, viewer)
         finally:
             self.viewers.pop(id(process), None)
+            server.sessions -= 1
+            if server.sessions == 0:
+                server.arm()  # e.g. a multiplexing master kept open after its last session
             self._notify("disconnected", viewer)
             log.info(
                 "session of %s ended after %.0f s", viewer.describe(), time.time() - viewer.started
@@ -374,8 +601,10 @@ async def serve_forever(
 
 __all__ = [
     "Limits",
+    "RateLimiter",
     "Viewer",
     "WatchHub",
+    "algorithms",
     "child_environment",
     "load_or_create_host_key",
     "serve_forever",

@@ -55,15 +55,20 @@ def fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    require_binary("ssh")
-    root = tmp_path_factory.mktemp("serve")
-    key = root / "viewer"
+def keypair(root: Path, name: str) -> Path:
+    key = root / name
     subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "dba-raj", "-f", str(key)], check=True
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True
     )
-    (root / "authorized_keys").write_text((root / "viewer.pub").read_text())
+    return key
+
+
+def start_serve(root: Path, *options: str, keys: tuple[str, ...] = ("dba-raj",)) -> Served:
+    """`cutover serve` on a free loopback port with a fresh journal and `keys` authorized (the
+    first is the one `Served.ssh` uses); `options` go on its command line."""
+    require_binary("ssh")
+    made = [keypair(root, name) for name in keys]
+    (root / "authorized_keys").write_text("".join(Path(f"{k}.pub").read_text() for k in made))
     journal = root / "j.sqlite"
     assert run_cli("init", str(SMALL), "--journal", str(journal)).returncode == 0
     port = free_port()
@@ -81,6 +86,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             str(root / "authorized_keys"),
             "--host-key",
             str(root / "host_key"),
+            *options,
         ],
         stdout=(root / "serve.log").open("wb"),
         stderr=subprocess.STDOUT,
@@ -93,11 +99,21 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     )
     (root / "known").write_text(scan.stdout)
     assert oct((root / "host_key").stat().st_mode)[-3:] == "600"
+    return Served(root, journal, port, proc, made[0])
+
+
+def stop_serve(served: Served) -> None:
+    os.killpg(served.proc.pid, signal.SIGTERM)
+    served.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    server = start_serve(tmp_path_factory.mktemp("serve"))
     try:
-        yield Served(root, journal, port, proc, key)
+        yield server
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
+        stop_serve(server)
 
 
 class Tmux:
