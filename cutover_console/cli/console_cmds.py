@@ -16,6 +16,7 @@ from .options import (
     serve_options,
     ssh_server_options,
 )
+from .output import echo
 
 
 @cli.command()
@@ -47,7 +48,7 @@ def run(
     session = LeadSession.open(path, document, mode="rehearsal" if rehearsal else "live")
     try:
         if session.state.document.sha256 != document.sha256:
-            click.echo(
+            echo(
                 f"note: {plan} differs from the plan in {path}; the journal's plan is used "
                 "(record the edit with `cutover revise`)",
                 err=True,
@@ -58,7 +59,7 @@ def run(
         LeadApp(session, operator=operator, engines=not no_engines, serve=serve).run()
     finally:
         session.close()
-    click.echo(f"journal {path} — checkpoint {session.state.head}")
+    echo(f"journal {path} — checkpoint {session.state.head}")
 
 
 @cli.command()

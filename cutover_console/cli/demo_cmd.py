@@ -17,6 +17,7 @@ from .options import (
     serve_options,
     ssh_server_options,
 )
+from .output import echo
 
 if TYPE_CHECKING:
     from ..rehearsal.demo import DemoSetup
@@ -92,39 +93,39 @@ def _headless(prepared: DemoSetup, speed: float, shops: int) -> None:
 
     plan = prepared.document.plan
     opens = plan.cutover.window.start.astimezone(plan.zone)
-    click.echo(
+    echo(
         f"rehearsal world: {shops} body shops, 5 resolvers, Route 53 on loopback; "
         f"clock x{speed:g} from {opens:%a %Y-%m-%d %H:%M %Z}"
     )
-    outcome = run_headless(prepared, lambda line: click.echo(f"  {line}"))
-    click.echo("")
+    outcome = run_headless(prepared, lambda line: echo(f"  {line}"))
+    echo("")
     for name, (ok, detail) in outcome.checks.items():
-        click.echo(f"  {'ok  ' if ok else 'FAIL'} {name}: {detail}")
+        echo(f"  {'ok  ' if ok else 'FAIL'} {name}: {detail}")
     world = outcome.world
-    click.echo(
+    echo(
         f"  world: {world['uploads_old']} uploads reached the old side, {world['uploads_new']} "
         f"the new side; {world['stragglers']} shop(s) pinned the old address, quiet: "
         f"{', '.join(world['quiet']) or 'none'}; {world['upload_errors']} failed upload(s)"
     )
     if outcome.blocked:
-        click.echo("  blocked:")
+        echo("  blocked:")
         for step, why in outcome.blocked.items():
-            click.echo(f"    {step}: {why}")
+            echo(f"    {step}: {why}")
     reports = write_reports(prepared.journal, prepared.journal.parent)
     clock = prepared.clock
     began = (clock.start - clock.skipped).astimezone(plan.zone)
     ended = clock.now().astimezone(plan.zone)
     skipped = f", {format_duration(clock.skipped)} skipped" if clock.skipped else ""
-    click.echo(
+    echo(
         f"\n{'complete' if outcome.ok else 'NOT complete'}: {outcome.world_minutes:.0f} world "
         f"minutes in {outcome.wall_s:.1f} s (world time {began:%a %H:%M} to {ended:%a %H:%M}"
         f"{skipped})"
     )
-    click.echo(f"journal  {prepared.journal}")
-    click.echo(f"world    {prepared.directory}")
+    echo(f"journal  {prepared.journal}")
+    echo(f"world    {prepared.directory}")
     for path in reports:
-        click.echo(f"report   {path}")
-    click.echo(f"verify   cutover verify {prepared.journal}")
+        echo(f"report   {path}")
+    echo(f"verify   cutover verify {prepared.journal}")
     sys.exit(0 if outcome.ok else 1)
 
 
@@ -165,5 +166,5 @@ def _interactive(prepared: DemoSetup, operator: str | None, serve: ServeOptions 
             session.close()
     finally:
         prepared.world.stop()
-    click.echo(f"journal {prepared.journal} — checkpoint {session.state.head}")
-    click.echo(f"report: cutover report --journal {prepared.journal} -o report.html")
+    echo(f"journal {prepared.journal} — checkpoint {session.state.head}")
+    echo(f"report: cutover report --journal {prepared.journal} -o report.html")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,10 @@ import click
 
 from ..clock import SystemClock
 from ..plan import load_plan
+from ..untrusted import json_text
+from ..untrusted import text as literal
 from . import cli
+from .output import cells, console, styled
 
 
 @cli.command("dns")
@@ -66,7 +68,7 @@ def dns_command(
             if recorder:
                 recorder.record(monitor)
             if as_json:
-                click.echo(json.dumps(snapshot, indent=2))
+                click.echo(json_text(snapshot, indent=2))
             else:
                 _print_tables(snapshot)
             return
@@ -92,10 +94,8 @@ def _recorder(journal: Path, plan_sha: str):  # type: ignore[no-untyped-def]
 
 
 async def _watch(monitor: Any, recorder: Any, decorate: Any) -> None:
-    from rich.console import Console
     from rich.live import Live
 
-    console = Console()
     stop = asyncio.Event()
     latest: dict[str, Any] = {}
 
@@ -104,7 +104,7 @@ async def _watch(monitor: Any, recorder: Any, decorate: Any) -> None:
         if recorder:
             recorder.record(monitor)
 
-    with Live(console=console, refresh_per_second=2, screen=False) as live:
+    with Live(console=console(), refresh_per_second=2, screen=False) as live:
         task = asyncio.create_task(monitor.run(stop, update))
         try:
             while not task.done():
@@ -129,12 +129,12 @@ def _eta(text: str | None) -> str:
 def _tables(snapshot: dict[str, Any]) -> Any:
     from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
-    records = Table(
-        title=f"DNS propagation at {snapshot['observed_at']}"
-        + ("  [bold yellow]QUIET PERIOD (switch imminent)[/]" if snapshot["quiet_period"] else ""),
-        header_style="bold",
-    )
+    title = Text(f"DNS propagation at {snapshot['observed_at']}")
+    if snapshot["quiet_period"]:
+        title.append("  QUIET PERIOD (switch imminent)", style="bold yellow")
+    records = Table(title=title, header_style="bold")
     for col in (
         "record",
         "authority",
@@ -148,16 +148,21 @@ def _tables(snapshot: dict[str, Any]) -> Any:
     for r in snapshot["records"][:60]:
         s, a, pf = r["summary"], r["authority"], r.get("preflight", {})
         colour = "green" if s["percent_new"] >= 100 else "yellow" if s["percent_new"] else "red"
+        authority = styled(
+            f"{a['status']}" + (f" serial {a['serial']}" if a["serial"] is not None else "")
+        )
+        if not (a["agree"] or a["status"] == "pending"):
+            authority.append(" disagree", style="red")
         records.add_row(
-            f"{r['name']} {r['type']}",
-            f"{a['status']}"
-            + (f" serial {a['serial']}" if a["serial"] is not None else "")
-            + ("" if a["agree"] or a["status"] == "pending" else " [red]disagree[/]"),
-            f"[{colour}]{s['percent_new']:g}[/]",
-            f"{s['new']}/{s['healthy']}",
-            str(s["failed"]) if s["failed"] else "",
-            _eta(s["eta"]),
-            ("safe" if pf.get("safe_now") else pf.get("reason", ""))[:60],
+            *cells(
+                f"{r['name']} {r['type']}",
+                authority,
+                styled(f"{s['percent_new']:g}", colour),
+                f"{s['new']}/{s['healthy']}",
+                str(s["failed"]) if s["failed"] else "",
+                _eta(s["eta"]),
+                literal("safe" if pf.get("safe_now") else pf.get("reason", ""), limit=60),
+            )
         )
     if len(snapshot["records"]) > 60:
         records.caption = f"… and {len(snapshot['records']) - 60} more records"
@@ -166,21 +171,21 @@ def _tables(snapshot: dict[str, Any]) -> Any:
         resolvers.add_column(col)
     for index, res in enumerate(snapshot["resolvers"]):
         statuses = [r["resolvers"][index]["status"] for r in snapshot["records"]]
-        health = "[green]ok[/]" if res["healthy"] else f"[red]{res['detail'] or 'dead'}[/]"
+        health = styled("ok", "green") if res["healthy"] else styled(res["detail"] or "dead", "red")
         resolvers.add_row(
-            res["name"],
-            res["address"],
-            res["operator"],
-            res["region"],
-            health,
-            str(statuses.count("new")),
-            str(sum(s in ("old", "mixed") for s in statuses)),
-            str(sum(s in ("servfail", "refused", "timeout", "error") for s in statuses)),
+            *cells(
+                res["name"],
+                res["address"],
+                res["operator"],
+                res["region"],
+                health,
+                str(statuses.count("new")),
+                str(sum(s in ("old", "mixed") for s in statuses)),
+                str(sum(s in ("servfail", "refused", "timeout", "error") for s in statuses)),
+            )
         )
     return Group(records, resolvers)
 
 
 def _print_tables(snapshot: dict[str, Any]) -> None:
-    from rich.console import Console
-
-    Console().print(_tables(snapshot))
+    console().print(_tables(snapshot))

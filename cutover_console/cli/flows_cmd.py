@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,10 @@ import click
 from ..clock import SystemClock
 from ..plan import load_plan
 from ..secrets import REDACT
+from ..untrusted import LINE_LIMIT, json_text
+from ..untrusted import text as literal
 from . import cli
+from .output import cells, console, styled
 
 
 @cli.command("flows")
@@ -49,11 +51,9 @@ def flows_command(plan: Path, once: bool, watch: bool, as_json: bool, journal: P
                 recorder.record(monitor)
             snapshot = monitor.snapshot()
             if as_json:
-                click.echo(REDACT(json.dumps(snapshot, indent=2)))
+                click.echo(REDACT(json_text(snapshot, indent=2)))
             else:
-                from rich.console import Console
-
-                Console().print(_tables(snapshot))
+                console().print(_tables(snapshot))
             return
         asyncio.run(_watch(monitor, recorder, document.plan.logs))
     finally:
@@ -77,7 +77,7 @@ def _recorder(journal: Path, plan_sha: str) -> Any:
 
 
 async def _watch(monitor: Any, recorder: Any, log_sources: list[Any]) -> None:
-    from rich.console import Console, Group
+    from rich.console import Group
     from rich.live import Live
 
     from ..heartbeats.logs import LogFollower
@@ -95,14 +95,20 @@ async def _watch(monitor: Any, recorder: Any, log_sources: list[Any]) -> None:
         asyncio.create_task(monitor.run(stop, changed)),
         asyncio.create_task(follower.run(stop)),
     ]
-    with Live(console=Console(), refresh_per_second=2) as live:
+    with Live(console=console(), refresh_per_second=2) as live:
         try:
             while True:
                 lines = [
-                    f"{ln.at:%H:%M:%S} {ln.source:<18} {ln.level:<5} {ln.text}"
+                    literal(
+                        f"{ln.at:%H:%M:%S} {ln.source:<18} {ln.level:<5} {ln.text}",
+                        limit=LINE_LIMIT,
+                    )
                     for ln in list(follower.lines)[-12:]
                 ]
-                errors = [f"[red]{k}: {v}[/]" for k, v in follower.errors.items()]
+                errors = [
+                    literal(f"{k}: {v}", "red", limit=LINE_LIMIT)
+                    for k, v in follower.errors.items()
+                ]
                 live.update(Group(_tables(monitor.snapshot()), *errors, *lines))
                 await asyncio.sleep(1)
         except (KeyboardInterrupt, asyncio.CancelledError):
@@ -116,6 +122,7 @@ async def _watch(monitor: Any, recorder: Any, log_sources: list[Any]) -> None:
 def _tables(snapshot: dict[str, Any]) -> Any:
     from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
     flows = Table(
         title=f"Data flows at {snapshot['observed_at']}"
@@ -133,32 +140,34 @@ def _tables(snapshot: dict[str, Any]) -> Any:
         "unknown": "dim",
     }
 
-    def side(entry: dict[str, Any] | None) -> str:
+    def side(entry: dict[str, Any] | None) -> Text:
         if entry is None:
-            return "—"
-        text = f"[{colours[entry['status']]}]{entry['status']}[/]"
+            return Text("—")
+        text = styled(entry["status"], colours[entry["status"]])
         if entry["silence_s"] is not None:
-            text += f" ({entry['silence_s'] // 60} min ago)"
+            text.append(f" ({entry['silence_s'] // 60} min ago)")
         if entry["status"] == "failing" and entry["reading"]:
-            text += f"\n{entry['reading']['detail'][:80]}"
+            text.append("\n").append_text(literal(entry["reading"]["detail"], limit=80))
         return text
 
     for f in snapshot["flows"]:
         sites = f["sites"]
         flows.add_row(
-            f["id"],
-            f["system"],
-            side(f["sides"].get("old")),
-            side(f["sides"].get("new")),
-            ", ".join(f"{n} {k}" for k, n in sorted(sites["counts"].items())) if sites else "",
-            ", ".join(sites["stragglers"][:8]) if sites else "",
+            *cells(
+                f["id"],
+                f["system"],
+                side(f["sides"].get("old")),
+                side(f["sides"].get("new")),
+                ", ".join(f"{n} {k}" for k, n in sorted(sites["counts"].items())) if sites else "",
+                ", ".join(sites["stragglers"][:8]) if sites else "",
+            )
         )
     recs = Table(title="reconciliation", header_style="bold")
     for col in ("check", "result", "detail"):
         recs.add_column(col)
     for rec_id, result in snapshot["reconciliations"].items():
         if result is None:
-            recs.add_row(rec_id, "pending", "")
+            recs.add_row(*cells(rec_id, "pending", ""))
             continue
         colour = {"match": "green", "mismatch": "bold red"}.get(result["status"], "red")
         detail = result.get("detail") or (
@@ -166,5 +175,5 @@ def _tables(snapshot: dict[str, Any]) -> Any:
             if result["status"] == "match"
             else f"only old: {result['only_old'][:2]} only new: {result['only_new'][:2]}"
         )
-        recs.add_row(rec_id, f"[{colour}]{result['status']}[/]", str(detail)[:100])
+        recs.add_row(*cells(rec_id, styled(result["status"], colour), literal(detail, limit=100)))
     return Group(flows, recs)

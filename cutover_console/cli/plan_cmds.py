@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -10,7 +9,9 @@ import click
 from ..plan import load_plan
 from ..plan.schedule import planned
 from ..plan.timeparse import format_duration
+from ..untrusted import json_text
 from . import cli
+from .output import echo
 
 
 @cli.command()
@@ -27,13 +28,13 @@ def check(plan: Path, schedule: bool, as_json: bool) -> None:
     window = p.cutover.window
     slack = window.end - sched.end
     for warning in document.warnings:
-        click.echo(str(warning), err=True)
+        echo(str(warning), err=True)
     two_person = [s.id for s in p.steps if s.signoff and s.signoff.count >= 2]
     ponr = [s.id for s in p.steps if s.point_of_no_return]
     critical = sum((p.step(s).duration for s in path), start=window.end - window.end)
     if as_json:
         click.echo(
-            json.dumps(
+            json_text(
                 {
                     "plan": str(plan),
                     "sha256": document.sha256,
@@ -53,14 +54,14 @@ def check(plan: Path, schedule: bool, as_json: bool) -> None:
         )
         return
     fmt = "%a %Y-%m-%d %H:%M"
-    click.echo(f"{plan}: OK ({len(document.warnings)} warning(s))")
-    click.echo(f"  {p.cutover.name} — {p.cutover.client} ({p.cutover.timezone})")
-    click.echo(
+    echo(f"{plan}: OK ({len(document.warnings)} warning(s))")
+    echo(f"  {p.cutover.name} — {p.cutover.client} ({p.cutover.timezone})")
+    echo(
         f"  {len(p.phases)} phases, {len(p.steps)} steps, {len(p.people)} people; "
         f"{len(two_person)} two-person sign-offs; point of no return: "
         f"{', '.join(ponr) or 'none'}"
     )
-    click.echo(
+    echo(
         f"  window:        {window.start.astimezone(zone):{fmt}} → "
         f"{window.end.astimezone(zone):{fmt} %Z} ({format_duration(window.end - window.start)})"
     )
@@ -69,7 +70,7 @@ def check(plan: Path, schedule: bool, as_json: bool) -> None:
         "not_before": f"{path[0]} may not start before {anchor.start.astimezone(zone):%a %H:%M}",
         "origin": "starts when the plan starts",
     }.get(anchor.driver, "")
-    click.echo(
+    echo(
         f"  critical path: {len(path)} steps, {format_duration(critical)} of work, "
         f"{path[0]} → {path[-1]}" + (f" ({anchored})" if anchored else "")
     )
@@ -78,9 +79,9 @@ def check(plan: Path, schedule: bool, as_json: bool) -> None:
         if slack.total_seconds() >= 0
         else f"{format_duration(-slack)} AFTER the window ends"
     )
-    click.echo(f"  planned end:   {sched.end.astimezone(zone):{fmt} %Z} — {verdict}")
+    echo(f"  planned end:   {sched.end.astimezone(zone):{fmt} %Z} — {verdict}")
     if schedule:
-        click.echo("")
+        echo("")
         width = max(len(ph.id) for ph in p.phases)
         for step_id in sorted(
             sched.order, key=lambda i: (sched.slots[i].start, sched.order.index(i))
@@ -91,8 +92,8 @@ def check(plan: Path, schedule: bool, as_json: bool) -> None:
             if step.signoff:
                 joiner = "+" if step.signoff.each_role else "/"
                 flags += f" sign:{step.signoff.count}×{joiner.join(step.signoff.roles)}"
-            click.echo(
+            echo(
                 f" {mark} {slot.start.astimezone(zone):%a %H:%M}–{slot.end.astimezone(zone):%H:%M} "
                 f"{step.phase:<{width}} {step_id:<28} {step.owner:<12}{flags}"
             )
-        click.echo("\n  * on the critical path")
+        echo("\n  * on the critical path")

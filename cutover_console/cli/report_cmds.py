@@ -10,6 +10,7 @@ import click
 from ..journal import JournalReader
 from . import cli
 from .options import journal_option
+from .output import echo
 
 
 @cli.command()
@@ -81,11 +82,11 @@ def report(
                     f"not '{state.plan.cutover.id}'",
                     param_hint="--rehearsal",
                 )
-            click.echo(f"comparing with rehearsal {rehearsal_path}")
+            echo(f"comparing with rehearsal {rehearsal_path}")
     document = build(state, events, status_only=status_only, rehearsal=rehearsal)
     text = markdown(document) if output.suffix == ".md" else html_document(document)
     output.write_text(text, encoding="utf-8")
-    click.echo(f"wrote {output} ({len(events)} events, head {state.head})")
+    echo(f"wrote {output} ({len(events)} events, head {state.head})")
 
 
 @cli.command()
@@ -119,5 +120,5 @@ def export(journal: Path, output: Path, sign_key: Path) -> None:
             progress.update(task, description=what, completed=done, total=total)
 
         head = write_bundle(journal, output, key, tick)
-    click.echo(f"exported {output}: checkpoint {head}")
-    click.echo(f"signed by {key.get_fingerprint()} (give the client this fingerprint)")
+    echo(f"exported {output}: checkpoint {head}")
+    echo(f"signed by {key.get_fingerprint()} (give the client this fingerprint)")
