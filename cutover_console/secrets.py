@@ -1,13 +1,48 @@
 """Secrets are references in the plan (`env:NAME`, `file:/path`), resolved at the moment of use,
-and redacted from everything the console writes or shows."""
+and redacted from everything the console writes or shows.
+
+Redaction has two halves. Every value this process resolved is remembered, together with the
+parts of it that are secrets on their own (the password of a DSN or a URL, in the forms a log
+might quote them), and blanked wherever it appears. And text in the shapes that carry secrets
+is blanked whatever the value: `user:password@` in URLs, `password`/`passwd`/`pwd`/`secret`/
+`token`/`api_key` fields in JSON, YAML and `key=value` text, `Authorization:` and `Cookie:`
+headers.
+"""
 
 from __future__ import annotations
 
 import os
 import re
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
 
-_CONNECTION_PASSWORD = re.compile(r"(?i)\b(pwd|password)\s*=\s*[^;]*")
+MASK = "***"
+
+# A field name that holds a secret: password, passwd, pwd, secret, token, api_key, api-key,
+# apikey, and longer names built on them (client_secret, access_token, db_password, …).
+_KEY = r"[A-Za-z0-9_.\-]*?(?:password|passwd|pwd|secret|token|api[_\-]?key)[A-Za-z0-9_.\-]*"
+_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # JSON (and Python reprs): "password": "…" or 'password': '…', or a bare number
+    (
+        re.compile(
+            rf"""(?i)(["'](?:{_KEY})["']\s*:\s*)(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|-?\d[\d.]*)"""
+        ),
+        rf'\1"{MASK}"',
+    ),
+    # headers: everything after the name is the credential
+    (
+        re.compile(r"(?im)\b((?:proxy-)?authorization|(?:set-)?cookie|x-api-key)(\s*:\s*)[^\r\n]*"),
+        rf"\1\2{MASK}",
+    ),
+    # user:password@ in any URL
+    (re.compile(r"(?i)([a-z][a-z0-9+.\-]*://[^\s:/?#@]*:)[^\s/?#@]+@"), rf"\1{MASK}@"),
+    # key=value, key: value (YAML, ODBC connection strings, query strings, command lines)
+    (
+        re.compile(rf"""(?i)\b((?:{_KEY})\s*[=:]\s*)(?:"[^"]*"|'[^']*'|\{{[^}}]*\}}|[^\s;,&"'}}]+)"""),
+        rf"\1{MASK}",
+    ),
+)
+_DSN_PASSWORD = re.compile(r"(?i)(?:^|;)\s*(?:pwd|password)\s*=\s*(\{[^}]*\}|[^;]*)")
 
 
 class SecretUnavailable(Exception):
@@ -19,16 +54,33 @@ class Redactor:
 
     def __init__(self) -> None:
         self._values: set[str] = set()
+        self._ordered: list[str] = []
 
     def remember(self, value: str) -> None:
-        if len(value) >= 4:  # shorter strings would blank out ordinary words
-            self._values.add(value)
+        """A resolved value, and the secrets inside it, in the forms text may quote them."""
+        parts = {value, value.strip()}
+        for match in _DSN_PASSWORD.finditer(value):
+            parts.add(match.group(1).strip().strip("{}"))
+        if "://" in value:
+            try:
+                password = urlsplit(value.strip()).password
+            except ValueError:
+                password = None
+            if password:
+                parts |= {password, unquote(password)}
+        parts |= {quote(p, safe="") for p in list(parts)}
+        added = {p for p in parts if len(p) >= 4}  # shorter ones would blank ordinary words
+        if not added <= self._values:
+            self._values |= added
+            self._ordered = sorted(self._values, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
-        for value in sorted(self._values, key=len, reverse=True):
+        for value in self._ordered:
             if value in text:
-                text = text.replace(value, "***")
-        return _CONNECTION_PASSWORD.sub(lambda m: f"{m.group(1)}=***", text)
+                text = text.replace(value, MASK)
+        for pattern, replacement in _SHAPES:
+            text = pattern.sub(replacement, text)
+        return text
 
 
 REDACT = Redactor()

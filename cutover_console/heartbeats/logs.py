@@ -19,6 +19,11 @@ from ..clock import Clock
 from ..plan.model import LogSource
 from ..secrets import REDACT, resolve
 
+MAX_LINE = 1 << 20
+"""Characters kept of one log line (1 MiB): a longer one is cut, with a mark saying so."""
+READ_BUDGET = 8 << 20
+"""Characters read from one file per poll, so a burst of gigabytes never stalls the engine."""
+
 LEVEL = re.compile(r"\b(CRITICAL|FATAL|ERROR|ERR|WARNING|WARN|INFO|DEBUG|TRACE)\b", re.I)
 _LEVELS = {"CRITICAL": "ERROR", "FATAL": "ERROR", "ERR": "ERROR", "WARNING": "WARN"}
 
@@ -40,6 +45,41 @@ def parse_level(text: str) -> str:
     return _LEVELS.get(word, word)
 
 
+class LineAssembler:
+    """Text arriving in chunks → complete lines, each cut at `limit` characters with a mark
+    (the rest of an overlong line is counted, never held in memory)."""
+
+    def __init__(self, limit: int = MAX_LINE) -> None:
+        self.limit = limit
+        self._parts: list[str] = []
+        self._size = 0
+        self._dropped = 0
+
+    def feed(self, chunk: str) -> list[str]:
+        *complete, rest = chunk.split("\n")
+        lines = []
+        for piece in complete:
+            self._add(piece)
+            lines.append(self._finish())
+        self._add(rest)
+        return lines
+
+    def _add(self, piece: str) -> None:
+        room = self.limit - self._size
+        if room > 0:
+            kept = piece[:room]
+            self._parts.append(kept)
+            self._size += len(kept)
+        self._dropped += len(piece) - min(len(piece), max(room, 0))
+
+    def _finish(self) -> str:
+        line = "".join(self._parts).rstrip("\r")
+        if self._dropped:
+            line += f"… [cut: {self._dropped:,} more characters]"
+        self._parts, self._size, self._dropped = [], 0, 0
+        return line
+
+
 class LocalTail:
     """Follow a file, or the newest file matching `pattern` in a folder, like `tail -F`."""
 
@@ -48,7 +88,7 @@ class LocalTail:
         self.pattern = pattern
         self._file: Any = None
         self._inode: int | None = None
-        self._partial = ""
+        self._lines = LineAssembler()
 
     def _target(self) -> Path | None:
         if self.path.is_dir():
@@ -80,9 +120,15 @@ class LocalTail:
         return lines + self._drain()
 
     def _drain(self) -> list[str]:
-        chunk = self._partial + self._file.read()
-        *complete, self._partial = chunk.split("\n")
-        return [line.rstrip("\r") for line in complete]
+        lines: list[str] = []
+        budget = READ_BUDGET
+        while budget > 0:
+            chunk = self._file.read(min(budget, 1 << 20))
+            if not chunk:
+                break
+            budget -= len(chunk)
+            lines += self._lines.feed(chunk)
+        return lines
 
     def close(self) -> None:
         if self._file is not None:
@@ -198,11 +244,13 @@ class LogFollower:
                     async with conn.create_process(f"tail -n 0 -F {target}") as proc:
                         self.errors.pop(source.id, None)
                         delay = 1.0
+                        lines = LineAssembler()  # readline() would hold a line of any size
                         while not stop.is_set():
-                            line = await proc.stdout.readline()
-                            if not line:
+                            chunk = await proc.stdout.read(1 << 16)
+                            if not chunk:
                                 break
-                            self._emit(source, [str(line).rstrip("\n")])
+                            if complete := lines.feed(str(chunk)):
+                                self._emit(source, complete)
             except (OSError, asyncssh.Error) as exc:
                 self.errors[source.id] = REDACT(f"{type(exc).__name__}: {exc}")[:200]
             with contextlib.suppress(TimeoutError):

@@ -23,9 +23,13 @@ from typing import Any
 
 from ..clock import Clock
 from ..secrets import REDACT, SecretUnavailable, resolve
+from ..untrusted import clip
 from .parameters import SQL_KINDS, check_parameters
 from .reading import Reading, SiteSeen, as_time
 from .recipes import recipe_query
+
+DETAIL_LIMIT = 1000  # characters of a probe's detail or error kept
+SITE_LIMIT = 200  # characters of a site name kept
 
 # Blocking reads (ODBC, SQLite, boto3) get their own pool: a hung connect keeps a thread, so the
 # pool is larger than the default executor and shared by nothing else.
@@ -63,13 +67,16 @@ class Source:
                 )
             return Reading(False, clock.now(), _describe(exc), elapsed)
         reading.latency_ms = (time.perf_counter() - start) * 1000
-        reading.detail = REDACT(reading.detail)
+        reading.detail = clip(REDACT(reading.detail), DETAIL_LIMIT)
+        if reading.sites and any(len(site) > SITE_LIMIT for site in reading.sites):
+            # a site name is what a remote database says it is: bounded before it is journaled
+            reading.sites = {clip(site, SITE_LIMIT): seen for site, seen in reading.sites.items()}
         return reading
 
 
 def _describe(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return REDACT(f"{type(exc).__name__}: {text}")[:300]
+    return clip(REDACT(f"{type(exc).__name__}: {text}"), DETAIL_LIMIT)
 
 
 def build_source(
