@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from .model import Plan
-from .problems import Path, PlanProblem
+from .problems import Path, PlanProblem, clip
 from .schedule import planned
 from .timeparse import format_duration
 from .yaml_source import SourceMap
@@ -20,9 +20,26 @@ _SECRET_VALUE = re.compile(r"(?:^|;)\s*(pwd|password)\s*=", re.I)
 SECRET_REFERENCE = re.compile(r"^(env|file):\S+$")
 
 
-def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    near = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.7)
-    return f"did you mean '{near[0]}'?" if near else ""
+# difflib compares a name with every candidate (~8 µs each for ids): a plan with thousands of
+# unknown references among thousands of steps must not turn hints into minutes. Past this many
+# comparisons in one check, hints fall back to their generic text.
+_SUGGESTION_BUDGET = 60_000
+MAX_CYCLES = 20  # cycles reported (and searched for) in one check; each is fixed on its own
+_RING_SHOWN = 8  # steps named in one cycle's message
+
+
+def _listing(names: Iterable[str], limit: int = 12) -> str:
+    """`a, b, c` — sorted, and cut short with a count when a plan holds thousands."""
+    ordered = sorted(names)
+    shown = ", ".join(clip(n) for n in ordered[:limit])
+    return shown + (f" and {len(ordered) - limit} more" if len(ordered) > limit else "")
+
+
+def _ring(ring: list[str]) -> str:
+    if len(ring) > _RING_SHOWN:
+        hidden = len(ring) - _RING_SHOWN + 2
+        ring = [*ring[: _RING_SHOWN - 2], f"({hidden} more)", *ring[-2:]]
+    return " → ".join([*ring, ring[0]])
 
 
 class _Checker:
@@ -31,6 +48,14 @@ class _Checker:
         self.data = data
         self.source = source
         self.problems: list[PlanProblem] = []
+        self.budget = _SUGGESTION_BUDGET
+
+    def did_you_mean(self, name: str, candidates: Collection[str]) -> str:
+        if len(name) > 64 or len(candidates) > self.budget:
+            return ""
+        self.budget -= len(candidates)
+        near = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.7)
+        return f"did you mean '{near[0]}'?" if near else ""
 
     def error(self, path: Path, message: str, hint: str = "", *, key: bool = False) -> None:
         self.problems.append(self.source.problem(path, message, hint, key=key))
@@ -122,7 +147,7 @@ class _Checker:
                 self.error(
                     ("people", index, "backup"),
                     f"unknown person '{person.backup}'",
-                    _did_you_mean(person.backup, ids) or "name a person id from `people`",
+                    self.did_you_mean(person.backup, ids) or "name a person id from `people`",
                 )
 
     def steps(self) -> None:
@@ -130,6 +155,12 @@ class _Checker:
         roles = self.plan.roles()
         phases = {p.id for p in self.plan.phases}
         steps = {s.id for s in self.plan.steps}
+        owners = people | roles
+        phase_list, role_list = _listing(phases), _listing(roles)
+        holders: dict[str, dict[str, None]] = {}  # role → its people, once each, in file order
+        for person in self.plan.people:
+            for role in person.roles:
+                holders.setdefault(role, {})[person.id] = None
         window = self.plan.cutover.window
         for index, step in enumerate(self.plan.steps):
             here = ("steps", index)
@@ -137,12 +168,11 @@ class _Checker:
                 self.error(
                     (*here, "phase"),
                     f"unknown phase '{step.phase}'",
-                    _did_you_mean(step.phase, phases) or f"one of: {', '.join(sorted(phases))}",
+                    self.did_you_mean(step.phase, phases) or f"one of: {phase_list}",
                 )
             if step.owner not in people and step.owner not in roles:
                 hint = (
-                    _did_you_mean(step.owner, people | roles)
-                    or "a person id or a role someone holds"
+                    self.did_you_mean(step.owner, owners) or "a person id or a role someone holds"
                 )
                 self.error(
                     (*here, "owner"), f"owner '{step.owner}' is neither a person nor a role", hint
@@ -158,7 +188,7 @@ class _Checker:
                     self.error(
                         (*here, "depends_on", d_index),
                         f"unknown step '{dep}'",
-                        _did_you_mean(dep, steps) or "name a step id",
+                        self.did_you_mean(dep, steps) or "name a step id",
                     )
             if step.signoff is not None:
                 for r_index, role in enumerate(step.signoff.roles):
@@ -166,16 +196,13 @@ class _Checker:
                         self.error(
                             (*here, "signoff", "roles", r_index),
                             f"no one holds the role '{role}'",
-                            _did_you_mean(role, roles)
-                            or f"roles in this plan: {', '.join(sorted(roles))}",
+                            self.did_you_mean(role, roles) or f"roles in this plan: {role_list}",
                         )
-                eligible = {
-                    p.id for p in self.plan.people if set(p.roles) & set(step.signoff.roles)
-                }
-                if len(eligible) < step.signoff.count and set(step.signoff.roles) <= roles:
+                eligible = _signers(holders, step.signoff.roles, step.signoff.count)
+                if eligible < step.signoff.count and set(step.signoff.roles) <= roles:
                     self.error(
                         (*here, "signoff", "count"),
-                        f"needs {step.signoff.count} distinct signers but only {len(eligible)} "
+                        f"needs {step.signoff.count} distinct signers but only {eligible} "
                         "people hold those roles",
                         "lower `count` or add people with those roles",
                     )
@@ -189,40 +216,55 @@ class _Checker:
                 )
 
     def cycles(self) -> None:
+        """Depth-first from each step in file order, with an explicit stack: a 10,000-step chain
+        is 10,000 deep, past Python's recursion limit."""
         graph = {s.id: [d for d in s.depends_on if d != s.id] for s in self.plan.steps}
         index_of = {s.id: i for i, s in enumerate(self.plan.steps)}
-        state: dict[str, int] = {}  # 1 = on the stack, 2 = finished
+        state: dict[str, int] = {}  # 1 = on the path, 2 = finished
+        place: dict[str, int] = {}  # a step on the path → its position there
         reported: set[frozenset[str]] = set()
-
-        def visit(node: str, stack: list[str]) -> None:
-            state[node] = 1
-            stack.append(node)
-            for dep in graph.get(node, []):
-                if dep not in graph:
+        found = 0
+        for root in self.plan.steps:
+            if root.id in state:
+                continue
+            path, todo = [root.id], [iter(graph[root.id])]
+            state[root.id], place[root.id] = 1, 0
+            while todo:
+                dep = next(todo[-1], None)
+                if dep is None:
+                    done = path.pop()
+                    todo.pop()
+                    state[done] = 2
+                    del place[done]
+                elif dep not in graph:
                     continue
-                if state.get(dep) == 1:
-                    cycle = stack[stack.index(dep) :]
-                    key = frozenset(cycle)
-                    if key not in reported:
-                        reported.add(key)
-                        # each step depends on the next; start at the earliest in the file
-                        at = cycle.index(min(cycle, key=lambda s: index_of[s]))
-                        ring = cycle[at:] + cycle[:at]
-                        nxt = ring[1] if len(ring) > 1 else ring[0]
-                        first = self.plan.steps[index_of[ring[0]]]
-                        self.error(
-                            ("steps", index_of[ring[0]], "depends_on", first.depends_on.index(nxt)),
-                            f"dependency cycle: {' → '.join([*ring, ring[0]])}",
-                            "each depends on the next; remove one of these dependencies",
-                        )
-                elif state.get(dep) is None:
-                    visit(dep, stack)
-            stack.pop()
-            state[node] = 2
+                elif state.get(dep) == 1:
+                    self._cycle(path[place[dep] :], index_of, reported)
+                    found += 1
+                    if found >= MAX_CYCLES:  # each costs the path's length; enough to act on
+                        return
+                elif dep not in state:
+                    state[dep], place[dep] = 1, len(path)
+                    path.append(dep)
+                    todo.append(iter(graph[dep]))
 
-        for step in self.plan.steps:
-            if step.id not in state:
-                visit(step.id, [])
+    def _cycle(
+        self, cycle: list[str], index_of: dict[str, int], reported: set[frozenset[str]]
+    ) -> None:
+        key = frozenset(cycle)
+        if key in reported:
+            return
+        reported.add(key)
+        # each step depends on the next; start at the earliest in the file
+        at = cycle.index(min(cycle, key=lambda s: index_of[s]))
+        ring = cycle[at:] + cycle[:at]
+        nxt = ring[1] if len(ring) > 1 else ring[0]
+        first = self.plan.steps[index_of[ring[0]]]
+        self.error(
+            ("steps", index_of[ring[0]], "depends_on", first.depends_on.index(nxt)),
+            f"dependency cycle: {_ring(ring)}",
+            "each depends on the next; remove one of these dependencies",
+        )
 
     def gates(self) -> None:
         dns = self.plan.dns
@@ -245,15 +287,15 @@ class _Checker:
                         if name.rstrip(".").lower() not in record_names:
                             self.error(
                                 (*here, "records", r_index),
-                                f"unknown DNS record '{name}'",
-                                _did_you_mean(name, plain_names)
+                                f"unknown DNS record '{clip(name)}'",
+                                self.did_you_mean(name, plain_names)
                                 or "name a record from `dns.records`",
                             )
                 if gate.flow is not None and gate.flow not in flows:
                     self.error(
                         (*here, "flow"),
                         f"unknown flow '{gate.flow}'",
-                        _did_you_mean(gate.flow, flows) or "name a flow id from `flows`",
+                        self.did_you_mean(gate.flow, flows) or "name a flow id from `flows`",
                     )
                 if gate.check == "probe_ok" and gate.flow in flows and gate.probe is not None:
                     flow = flows[gate.flow]
@@ -279,7 +321,7 @@ class _Checker:
                     self.error(
                         (*here, "reconciliation"),
                         f"unknown reconciliation '{gate.reconciliation}'",
-                        _did_you_mean(gate.reconciliation, reconciliations)
+                        self.did_you_mean(gate.reconciliation, reconciliations)
                         or "name an id from `reconcile`",
                     )
 
@@ -318,7 +360,7 @@ class _Checker:
                 ):
                     self.error(
                         child,
-                        f"'{key}' looks like a secret written into the plan",
+                        f"'{clip(str(key))}' looks like a secret written into the plan",
                         "reference it as env:VARIABLE or file:/path instead",
                     )
                 else:
@@ -347,6 +389,18 @@ class _Checker:
                 f"{end.astimezone(self.plan.zone):%a %H:%M}; shorten the critical path or widen "
                 "the window",
             )
+
+
+def _signers(holders: dict[str, dict[str, None]], roles: list[str], enough: int) -> int:
+    """Distinct people holding any of `roles`, counted only up to `enough` (a sign-off needs
+    at most 10): one role held by thousands must not be walked once per step."""
+    found: set[str] = set()
+    for role in dict.fromkeys(roles):
+        for person in holders.get(role, {}):
+            found.add(person)
+            if len(found) >= enough:
+                return len(found)
+    return len(found)
 
 
 def check(plan: Plan, data: dict[str, Any], source: SourceMap) -> list[PlanProblem]:

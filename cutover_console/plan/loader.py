@@ -7,8 +7,13 @@ author can write produces a traceback.
 from __future__ import annotations
 
 import difflib
+import gc
 import hashlib
+import os
 import re
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any, get_args, get_origin
@@ -17,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import crossrefs
 from .model import Plan
-from .problems import Path, PlanInvalid, PlanProblem
+from .problems import Path, PlanInvalid, PlanProblem, clip
 from .yaml_source import SourceMap, parse_yaml
 
 _TYPE_WORDS = {
@@ -51,27 +56,110 @@ def plan_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+MAX_PLAN_BYTES = 10_000_000  # 10 MB: the shipped weekend runbook is 79 kB
+MAX_LINE_CHARS = 10_000  # a reviewed runbook wraps its text; longer lines are generated or hostile
+_NOT_REGULAR = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a pipe (FIFO)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def _refuse(file: str, message: str, hint: str, line: int = 1, col: int = 1) -> PlanInvalid:
+    return PlanInvalid([PlanProblem(file, line, col, (), message, hint)])
+
+
+def read_plan_bytes(path: str | FsPath) -> bytes:
+    """The bytes of a plan file, never more than MAX_PLAN_BYTES + 1 of them read.
+
+    Opened without blocking (a FIFO with no writer must not hang us) and refused unless it is a
+    regular file: /dev/zero or a pipe would otherwise be read until memory runs out."""
+    file = str(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise _refuse(file, f"cannot read the plan: {exc.strerror}", "check the path") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            what = _NOT_REGULAR.get(stat.S_IFMT(mode), "not a regular file")
+            raise _refuse(
+                file, f"cannot read the plan: it is {what}", "give the path of a YAML file"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_PLAN_BYTES:
+            chunk = os.read(fd, min(1 << 20, MAX_PLAN_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise _refuse(file, f"cannot read the plan: {exc.strerror}", "check the path") from None
+    finally:
+        os.close(fd)
+    if size > MAX_PLAN_BYTES:
+        raise _refuse(
+            file,
+            "the plan file is larger than 10 MB",
+            f"a plan is at most {MAX_PLAN_BYTES} bytes; split generated data out of it",
+        )
+    return b"".join(chunks)
+
+
 def load_plan(path: str | FsPath) -> PlanDocument:
     """Read and validate a plan file. Raises PlanInvalid with every problem found."""
     file = str(path)
-    try:
-        raw = FsPath(path).read_bytes()
-    except OSError as exc:
-        raise PlanInvalid(
-            [PlanProblem(file, 1, 1, (), f"cannot read the plan: {exc.strerror}", "check the path")]
-        ) from None
+    raw = read_plan_bytes(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise PlanInvalid(
-            [PlanProblem(file, line, 1, (), "the plan is not UTF-8 text", "save it as UTF-8")]
+        start = raw.rfind(b"\n", 0, exc.start) + 1
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = len(raw[start : exc.start].decode("utf-8", "replace")) + 1
+        raise _refuse(
+            file,
+            f"the plan is not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+            "save it as UTF-8",
+            line,
+            col,
         ) from None
+    lines = text.splitlines()
+    if max(map(len, lines), default=0) > MAX_LINE_CHARS:  # map/max: a C loop over 10 MB
+        number = next(i for i, line in enumerate(lines, 1) if len(line) > MAX_LINE_CHARS)
+        raise _refuse(
+            file,
+            f"line {number} is {len(lines[number - 1])} characters long",
+            f"at most {MAX_LINE_CHARS} characters a line; wrap long text in a `|` block",
+            number,
+            MAX_LINE_CHARS + 1,
+        )
     return load_plan_text(text, file)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic GC rescans the growing heap of nodes, values and models while a plan loads:
+    a third of the time for a big plan. Nothing here makes cycles worth collecting meanwhile."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def load_plan_text(text: str, file: str = "<plan>") -> PlanDocument:
     """Validate plan text (from a file or from a journal). Raises PlanInvalid."""
+    with _gc_paused():
+        return _load_plan_text(text, file)
+
+
+def _load_plan_text(text: str, file: str) -> PlanDocument:
     data, source = parse_yaml(text, file)
     if not isinstance(data, dict):
         raise PlanInvalid(
@@ -130,10 +218,10 @@ def _problem(kind: str, error: Any, path: Path, data: Any, source: SourceMap) ->
     if kind == "extra_forbidden":
         key = str(path[-1]) if path else "?"
         fields = sorted(_model_fields(path[:-1]))
-        near = difflib.get_close_matches(key, fields, n=1, cutoff=0.7)
+        near = difflib.get_close_matches(key, fields, n=1, cutoff=0.7) if len(key) <= 64 else []
         hint = f"did you mean '{near[0]}'?" if near else ""
         hint = (hint + " " if hint else "") + f"valid keys: {', '.join(fields)}"
-        return source.problem(path, f"unknown key '{key}'", hint, key=True)
+        return source.problem(path, f"unknown key '{clip(key)}'", hint, key=True)
     if kind == "missing":
         name = str(path[-1]) if path else "?"
         return source.problem(path, "required field missing", f"add `{name}:`", key=True)
@@ -143,13 +231,18 @@ def _problem(kind: str, error: Any, path: Path, data: Any, source: SourceMap) ->
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         options = re.findall(r"'([^']*)'", expected)
-        near = difflib.get_close_matches(str(value), options, n=1, cutoff=0.7)
+        said = clip(repr(value))
+        near = (
+            difflib.get_close_matches(str(value), options, n=1, cutoff=0.7)
+            if len(said) <= 64
+            else []
+        )
         hint = (f"did you mean '{near[0]}'? " if near else "") + f"one of: {expected}"
-        return source.problem(path, f"{value!r} is not allowed", hint)
+        return source.problem(path, f"{said} is not allowed", hint)
     if kind == "string_pattern_mismatch":
         return source.problem(
             path,
-            f"{value!r} is not a valid id",
+            f"{clip(repr(value))} is not a valid id",
             "ids are 1-64 lowercase letters, digits, '-', '_' or '.', "
             "starting with a letter or digit",
         )
@@ -174,7 +267,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, str):
-        return f"text {value!r}"[:60]
+        return f"text {clip(value, 60)!r}"[:60]
     return f"{value!r}"
 
 

@@ -8,6 +8,7 @@ at 3 a.m. Cross-references between sections (owners, dependencies, gate targets)
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -18,12 +19,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     StringConstraints,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
+from .problems import clip
 from .timeparse import TimeSyntaxError, parse_duration, parse_time
 
 
@@ -99,7 +102,7 @@ class CutoverInfo(Strict):
             raise PydanticCustomError(
                 "plan",
                 "unknown time zone '{zone}' (use an IANA name such as Europe/Berlin)",
-                {"zone": value},
+                {"zone": clip(value)},
             ) from None
         return value
 
@@ -225,26 +228,90 @@ class Resolver(Strict):
             raise PydanticCustomError(
                 "plan",
                 "'{value}' is not an IP address (resolvers are asked by address)",
-                {"value": value},
+                {"value": clip(value)},
             ) from None
         return value
 
 
 _RANGE = re.compile(r"\{(\d+)\.\.(\d+)\}")
+MAX_NAMES = 100_000  # DNS names in a plan: every one is asked of every resolver, every sweep
+_MAX_DNS_NAME = 253  # characters in a DNS name (RFC 1035), trailing dot left out
+_HUGE = 10**12  # counts past this are only "more than"; the product itself can be astronomic
+
+
+_MAX_BOUND_DIGITS = 18  # a range bound; real patterns use 3-5 digits, int() of 5,000 fails
+
+
+def count_names(pattern: str) -> int:
+    """How many names `pattern` stands for, WITHOUT expanding it: the product of its range sizes
+    (0 when a range counts down), clamped just above _HUGE (also for bounds too long to read)."""
+    count = 1
+    for match in _RANGE.finditer(pattern):
+        low, high = match.group(1), match.group(2)
+        if max(len(low), len(high)) > _MAX_BOUND_DIGITS:
+            return _HUGE + 1
+        count = min(count * max(0, int(high) - int(low) + 1), _HUGE + 1)
+    return count
+
+
+def show_count(count: int) -> str:
+    return f"{count:,}" if count <= _HUGE else f"more than {_HUGE:,}"
 
 
 def expand_names(pattern: str) -> list[str]:
-    """`shop{001..800}.example.test` → 800 names, zero padding kept from the first bound."""
-    match = _RANGE.search(pattern)
-    if not match:
+    """`shop{001..800}.example.test` → 800 names, zero padding kept from the first bound.
+
+    Several ranges multiply. Refuses (ValueError) to expand past MAX_NAMES: plans are checked for
+    that before anything expands them, this is the last line of defence."""
+    matches = list(_RANGE.finditer(pattern))
+    if not matches:
         return [pattern]
-    low, high = match.group(1), match.group(2)
-    width = len(low) if low.startswith("0") else 0
-    head, tail = pattern[: match.start()], pattern[match.end() :]
+    count = count_names(pattern)
+    if count > MAX_NAMES:
+        raise ValueError(f"{clip(pattern)} expands to {show_count(count)} names")
+    fixed: list[str] = []
+    choices: list[list[str]] = []
+    at = 0
+    for match in matches:
+        low, high = match.group(1), match.group(2)
+        width = len(low) if low.startswith("0") else 0
+        fixed.append(pattern[at : match.start()])
+        choices.append([f"{n:0{width}d}" for n in range(int(low), int(high) + 1)])
+        at = match.end()
+    tail = pattern[at:]
     out: list[str] = []
-    for n in range(int(low), int(high) + 1):
-        out.extend(expand_names(f"{head}{n:0{width}d}{tail}"))
+    for combo in itertools.product(*choices):
+        out.append("".join(part + number for part, number in zip(fixed, combo, strict=True)) + tail)
     return out
+
+
+def _name_problem(pattern: str) -> str | None:
+    """What is wrong with a `name`/`names` entry, judged without expanding it."""
+    matches = list(_RANGE.finditer(pattern))
+    for match in matches:
+        low, high = match.group(1), match.group(2)
+        if max(len(low), len(high)) > _MAX_BOUND_DIGITS:
+            return (
+                f"the range {clip(match.group(0))} has too many digits "
+                f"(at most {_MAX_BOUND_DIGITS} a bound)"
+            )
+        if int(high) < int(low):
+            return f"the range {clip(match.group(0))} counts down (write the smaller number first)"
+    count = count_names(pattern)
+    if count > MAX_NAMES:
+        return (
+            f"the pattern '{clip(pattern)}' expands to {show_count(count)} names "
+            f"(at most {MAX_NAMES} DNS names in a plan)"
+        )
+    longest = len(pattern.rstrip(".")) + sum(
+        max(len(m.group(1)), len(str(int(m.group(2))))) - len(m.group(0)) for m in matches
+    )
+    if longest > _MAX_DNS_NAME:
+        return (
+            f"'{clip(pattern)}' is longer than a DNS name can be "
+            f"(at most {_MAX_DNS_NAME} characters)"
+        )
+    return None
 
 
 class DnsRecord(Strict):
@@ -266,6 +333,10 @@ class DnsRecord(Strict):
                 "give exactly one of `name` or `names` (a list, or a pattern such as {example})",
                 {"example": "shop{001..800}.example.test"},
             )
+        for item, pattern in self.patterns():
+            wrong = _name_problem(pattern)
+            if wrong is not None:
+                raise PydanticCustomError("plan", "{wrong}", {"wrong": wrong, "item": item})
         if self.type in ("A", "AAAA"):
             version = 4 if self.type == "A" else 6
             for side in ("old", "new"):
@@ -279,13 +350,19 @@ class DnsRecord(Strict):
                             "plan",
                             "'{value}' is not an IPv{v} address (type {type} records hold one)",
                             {
-                                "value": value,
+                                "value": clip(str(value)),
                                 "v": version,
                                 "type": self.type,
                                 "item": (side, index),
                             },
                         )
         return self
+
+    def patterns(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """(field path within the record, text) of each `name`/`names` entry."""
+        if self.name is not None:
+            return [(("name",), self.name)]
+        return [(("names", i), n) for i, n in enumerate(self.names or [])]
 
     def expanded(self) -> list[str]:
         """Every fully qualified name this entry stands for, lower-case, no trailing dot."""
@@ -313,6 +390,27 @@ class DnsSection(Strict):
     authorities: list[Authority] | None = None
     records: list[DnsRecord] = Field(default_factory=list)
     switch_at: WallTime | None = None
+
+    @model_validator(mode="after")
+    def _names_cap(self) -> DnsSection:
+        """At most MAX_NAMES names in all, counted (never expanded) before anything expands them."""
+        total = 0
+        for r_index, record in enumerate(self.records):
+            for where, pattern in record.patterns():
+                total += count_names(pattern)
+                if total > MAX_NAMES:
+                    raise PydanticCustomError(
+                        "plan",
+                        "with the pattern '{pattern}' ({count} names) the plan has more than "
+                        "{cap} DNS names (at most {cap} in a plan; list fewer records)",
+                        {
+                            "pattern": clip(pattern),
+                            "count": show_count(count_names(pattern)),
+                            "cap": MAX_NAMES,
+                            "item": ("records", r_index, *where),
+                        },
+                    )
+        return self
 
 
 ProbeKind = Literal[
@@ -389,6 +487,7 @@ class Plan(Strict):
     flows: list[Flow] = Field(default_factory=list)
     reconcile: list[Reconciliation] = Field(default_factory=list)
     logs: list[LogSource] = Field(default_factory=list)
+    _step_index: tuple[list[Step], int, dict[str, Step]] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _localise_times(self) -> Plan:
@@ -415,7 +514,18 @@ class Plan(Strict):
         return ZoneInfo(self.cutover.timezone)
 
     def step(self, step_id: str) -> Step:
-        for step in self.steps:
+        """The (first) step with this id. Indexed: views and `check` ask once per step, and a
+        scan each time made a 10,000-step plan quadratic."""
+        cached = self._step_index
+        if cached is None or cached[0] is not self.steps or cached[1] != len(self.steps):
+            index: dict[str, Step] = {}  # a replaced or grown list is indexed again
+            for step in self.steps:
+                index.setdefault(step.id, step)
+            cached = self._step_index = (self.steps, len(self.steps), index)
+        found = cached[2].get(step_id)
+        if found is not None and found.id == step_id:
+            return found
+        for step in self.steps:  # an id changed in place since it was indexed
             if step.id == step_id:
                 return step
         raise KeyError(step_id)

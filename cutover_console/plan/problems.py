@@ -8,6 +8,11 @@ from dataclasses import dataclass
 Path = tuple[str | int, ...]
 
 
+def clip(text: str, limit: int = 80) -> str:
+    """Text from the plan, shortened for a message: a 10 MB value must not become a 10 MB line."""
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
 def format_path(path: Path) -> str:
     """Render a field path the way a reviewer reads it: `steps[3].depends_on[0]`."""
     out = ""
@@ -15,7 +20,7 @@ def format_path(path: Path) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + part
+            out += ("." if out else "") + clip(part, 40)
     return out or "(plan)"
 
 
@@ -40,9 +45,25 @@ class PlanProblem:
         )
 
 
+MAX_REPORTED = 1_000  # problems listed; a generated plan can have hundreds of thousands
+
+
 class PlanInvalid(Exception):
-    """The plan cannot be used; `problems` lists every reason, in file order."""
+    """The plan cannot be used; `problems` lists the reasons in file order, the first
+    MAX_REPORTED of them and then one line counting the rest."""
 
     def __init__(self, problems: Iterable[PlanProblem]) -> None:
-        self.problems = sorted(problems, key=lambda p: (p.line, p.column, format_path(p.path)))
+        ordered = sorted(problems, key=lambda p: (p.line, p.column, format_path(p.path)))
+        if len(ordered) > MAX_REPORTED:
+            rest, first = len(ordered) - MAX_REPORTED, ordered[MAX_REPORTED]
+            summary = PlanProblem(
+                first.file,
+                first.line,
+                first.column,
+                (),
+                f"{rest} more problems from here on are not listed",
+                "fix the ones above and check again",
+            )
+            ordered = [*ordered[:MAX_REPORTED], summary]
+        self.problems = ordered
         super().__init__("\n".join(str(p) for p in self.problems))

@@ -6,6 +6,7 @@ practitioners use for a live forecast. With no `now` and no actuals it is the pl
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,34 +44,49 @@ class Schedule:
 
     def critical_path(self) -> list[str]:
         """The chain of steps, first to last, that determines the end time."""
-        last = max(self.slots.values(), key=lambda s: (s.end, self.order.index(s.step)))
+        position = {step_id: i for i, step_id in enumerate(self.order)}  # not order.index per step
+        last = max(self.slots.values(), key=lambda s: (s.end, position[s.step]))
         chain = [last.step]
+        seen = {last.step}
         while chain[-1] in self.slots and self.slots[chain[-1]].driver in self.slots:
-            chain.append(self.slots[chain[-1]].driver)
+            driver = self.slots[chain[-1]].driver
+            if driver in seen:  # only a hand-built schedule can loop; never spin on one
+                break
+            seen.add(driver)
+            chain.append(driver)
         return list(reversed(chain))
 
 
 def topological_order(plan: Plan) -> list[str]:
     """Steps in an order that respects depends_on, stable with respect to the file order.
 
-    Assumes no cycles (crossrefs rejects them); unknown dependencies are ignored.
+    The order is that of repeated passes over the file, each taking every step whose dependencies
+    are already taken; computed in linear time: a step's pass is the latest of its dependencies'
+    passes, one later for a dependency that comes after it in the file. Steps in (or behind) a
+    cycle, which crossrefs rejects, follow in file order; unknown dependencies are ignored.
     """
-    ids = [s.id for s in plan.steps]
-    known = set(ids)
-    deps = {s.id: [d for d in s.depends_on if d in known] for s in plan.steps}
-    done: set[str] = set()
-    order: list[str] = []
-    while len(order) < len(ids):
-        progressed = False
-        for step_id in ids:
-            if step_id not in done and all(d in done for d in deps[step_id]):
-                order.append(step_id)
-                done.add(step_id)
-                progressed = True
-        if not progressed:  # a cycle: append the rest in file order rather than loop forever
-            order.extend(i for i in ids if i not in done)
-            break
-    return order
+    index: dict[str, int] = {}
+    for i, step in enumerate(plan.steps):
+        index.setdefault(step.id, i)
+    deps = {s.id: [d for d in s.depends_on if d in index] for s in plan.steps}
+    waiting = {step_id: len(set(d)) for step_id, d in deps.items()}
+    dependents: dict[str, list[str]] = {step_id: [] for step_id in index}
+    for step_id, d in deps.items():
+        for dep in set(d):
+            dependents[dep].append(step_id)
+    passes: dict[str, int] = {}
+    ready = deque(step_id for step_id in index if waiting[step_id] == 0)
+    while ready:
+        step_id = ready.popleft()
+        passes[step_id] = max(
+            (passes[d] + (index[d] > index[step_id]) for d in deps[step_id]), default=1
+        )
+        for later in dependents[step_id]:
+            waiting[later] -= 1
+            if waiting[later] == 0:
+                ready.append(later)
+    order = sorted(passes, key=lambda i: (passes[i], index[i]))
+    return order + [i for i in index if i not in passes]
 
 
 def project(

@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from .problems import clip
+
 _DURATION = re.compile(
     r"^\s*(?:(?P<d>\d+)\s*d)?\s*(?:(?P<h>\d+)\s*h)?\s*(?:(?P<m>\d+)\s*m(?:in)?)?\s*"
     r"(?:(?P<s>\d+)\s*s)?\s*$"
 )
 MAX_DURATION_S = 30 * 86400
+_MAX_CHARS = 64  # longer text is no duration or time; never hand megabytes to a regex or int()
 _TIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
 
 
@@ -25,9 +28,11 @@ def parse_duration(value: object) -> timedelta:
         raise TimeSyntaxError("a duration must be text (such as 15m, 1h30m or 2d)")
     if isinstance(value, int | float):
         raise TimeSyntaxError(f"'{value}' has no unit (write {value}m or {value}s)")
-    match = _DURATION.match(value)
+    match = _DURATION.match(value) if len(value) <= _MAX_CHARS else None
     if not value.strip() or not match or not any(match.groupdict().values()):
-        raise TimeSyntaxError(f"'{value}' is not a duration (write e.g. 45s, 15m, 1h30m or 2d)")
+        raise TimeSyntaxError(
+            f"'{clip(value)}' is not a duration (write e.g. 45s, 15m, 1h30m or 2d)"
+        )
     parts = {k: int(v) for k, v in match.groupdict().items() if v}
     seconds = (
         parts.get("d", 0) * 86400
@@ -36,7 +41,7 @@ def parse_duration(value: object) -> timedelta:
         + parts.get("s", 0)
     )
     if seconds > MAX_DURATION_S:
-        raise TimeSyntaxError(f"'{value}' is longer than any cutover step (at most 30d)")
+        raise TimeSyntaxError(f"'{clip(value)}' is longer than any cutover step (at most 30d)")
     return timedelta(seconds=seconds)
 
 
@@ -47,6 +52,8 @@ def parse_time(value: object) -> datetime:
     if not isinstance(value, str):
         raise TimeSyntaxError("a time must be text (such as 2026-12-05 06:00)")
     text = value.strip()
+    if len(text) > _MAX_CHARS:
+        text = ""  # falls through to "is not a time"
     for fmt in _TIME_FORMATS:
         try:
             return _sane(datetime.strptime(text, fmt), value)
@@ -58,7 +65,7 @@ def parse_time(value: object) -> datetime:
         parsed = None
     if parsed is None or (len(text) <= 10 and "T" not in text and " " not in text):
         raise TimeSyntaxError(
-            f"'{value}' is not a time (write YYYY-MM-DD HH:MM in the client's time zone, "
+            f"'{clip(value)}' is not a time (write YYYY-MM-DD HH:MM in the client's time zone, "
             "or ISO 8601 with an offset)"
         )
     return _sane(parsed, value)
@@ -67,7 +74,9 @@ def parse_time(value: object) -> datetime:
 def _sane(when: datetime, value: object) -> datetime:
     # Far-future years overflow date arithmetic (a step's end) and are always typos.
     if not 1970 <= when.year <= 2999:
-        raise TimeSyntaxError(f"'{value}' is not a plausible cutover time (years 1970-2999)")
+        raise TimeSyntaxError(
+            f"'{clip(str(value))}' is not a plausible cutover time (years 1970-2999)"
+        )
     return when
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -186,3 +187,35 @@ def test_fuzz_loader_on_mutated_valid_plan(data: st.DataObject) -> None:
     except PlanInvalid as exc:
         for problem in exc.problems:
             assert problem.line >= 1 and str(problem).startswith("fuzz.yaml:")
+
+
+def _passes_order(steps: list[tuple[str, list[str]]]) -> list[str]:
+    """The reference order: repeated passes over the file, each taking every step whose
+    dependencies are taken (what topological_order computed, quadratically, before issue 14)."""
+    ids = [s for s, _ in steps]
+    deps = {s: [d for d in ds if d in ids] for s, ds in steps}
+    done: list[str] = []
+    while len(done) < len(ids):
+        ready = False
+        for step_id in ids:
+            if step_id not in done and all(d in done for d in deps[step_id]):
+                done.append(step_id)
+                ready = True
+        if not ready:
+            return done + [i for i in ids if i not in done]
+    return done
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_topological_order_is_the_file_order_passes(data: st.DataObject) -> None:
+    from types import SimpleNamespace
+
+    from cutover_console.plan.schedule import topological_order
+
+    n = data.draw(st.integers(1, 12))
+    ids = data.draw(st.permutations([f"s{i}" for i in range(n)]))
+    pool = st.sampled_from([*ids, "unknown"])
+    steps = [(i, data.draw(st.lists(pool, max_size=3))) for i in ids]
+    plan: Any = SimpleNamespace(steps=[SimpleNamespace(id=i, depends_on=d) for i, d in steps])
+    assert topological_order(plan) == _passes_order(steps)
