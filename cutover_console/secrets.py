@@ -19,13 +19,15 @@ from urllib.parse import quote, unquote, urlsplit
 MASK = "***"
 
 # A field name that holds a secret: password, passwd, pwd, secret, token, api_key, api-key,
-# apikey, and longer names built on them (client_secret, access_token, db_password, …).
-_KEY = r"[A-Za-z0-9_.\-]*?(?:password|passwd|pwd|secret|token|api[_\-]?key)[A-Za-z0-9_.\-]*"
+# apikey, and longer names built on them (client_secret, access_token, db_password, …). The
+# patterns start at the keyword, never at a free prefix, and every repetition is bounded: a
+# megabyte-long log line costs linear time.
+_KEY = r"(?:password|passwd|pwd|secret|token|api[_\-]?key)[A-Za-z0-9_.\-]{0,40}"
 _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     # JSON (and Python reprs): "password": "…" or 'password': '…', or a bare number
     (
         re.compile(
-            rf"""(?i)(["'](?:{_KEY})["']\s*:\s*)(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|-?\d[\d.]*)"""
+            rf"""(?i)({_KEY}["']\s*:\s*)(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|-?\d[\d.]*)"""
         ),
         rf'\1"{MASK}"',
     ),
@@ -35,10 +37,13 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
         rf"\1\2{MASK}",
     ),
     # user:password@ in any URL
-    (re.compile(r"(?i)([a-z][a-z0-9+.\-]*://[^\s:/?#@]*:)[^\s/?#@]+@"), rf"\1{MASK}@"),
+    (
+        re.compile(r"(?i)(\b[a-z][a-z0-9+.\-]{0,30}://[^\s:/?#@]{0,256}:)[^\s/?#@]{1,256}@"),
+        rf"\1{MASK}@",
+    ),
     # key=value, key: value (YAML, ODBC connection strings, query strings, command lines)
     (
-        re.compile(rf"""(?i)\b((?:{_KEY})\s*[=:]\s*)(?:"[^"]*"|'[^']*'|\{{[^}}]*\}}|[^\s;,&"'}}]+)"""),
+        re.compile(rf"""(?i)({_KEY}\s*[=:]\s*)(?:"[^"]*"|'[^']*'|\{{[^}}]*\}}|[^\s;,&"'}}]+)"""),
         rf"\1{MASK}",
     ),
 )
