@@ -127,17 +127,32 @@ def load_plan(path: str | FsPath) -> PlanDocument:
             line,
             col,
         ) from None
+    long_line = _long_line(text, file)
+    try:
+        document = load_plan_text(text, file)
+    except PlanInvalid as exc:  # what else is wrong (a 10,000-level list on one line) comes first
+        if long_line is None:
+            raise
+        raise PlanInvalid([*exc.found, long_line]) from None
+    if long_line is not None:
+        raise PlanInvalid([long_line])
+    return document
+
+
+def _long_line(text: str, file: str) -> PlanProblem | None:
+    """The first line longer than MAX_LINE_CHARS, as a problem."""
     lines = text.splitlines()
-    if max(map(len, lines), default=0) > MAX_LINE_CHARS:  # map/max: a C loop over 10 MB
-        number = next(i for i, line in enumerate(lines, 1) if len(line) > MAX_LINE_CHARS)
-        raise _refuse(
-            file,
-            f"line {number} is {len(lines[number - 1])} characters long",
-            f"at most {MAX_LINE_CHARS} characters a line; wrap long text in a `|` block",
-            number,
-            MAX_LINE_CHARS + 1,
-        )
-    return load_plan_text(text, file)
+    if max(map(len, lines), default=0) <= MAX_LINE_CHARS:  # map/max: a C loop over 10 MB
+        return None
+    number = next(i for i, line in enumerate(lines, 1) if len(line) > MAX_LINE_CHARS)
+    return PlanProblem(
+        file,
+        number,
+        MAX_LINE_CHARS + 1,
+        (),
+        f"line {number} is {len(lines[number - 1])} characters long",
+        f"at most {MAX_LINE_CHARS} characters a line; wrap long text in a `|` block",
+    )
 
 
 @contextmanager

@@ -50,10 +50,11 @@ MAX_REPORTED = 1_000  # problems listed; a generated plan can have hundreds of t
 
 class PlanInvalid(Exception):
     """The plan cannot be used; `problems` lists the reasons in file order, the first
-    MAX_REPORTED of them and then one line counting the rest."""
+    MAX_REPORTED of them and then one line counting the rest (`found` holds them all)."""
 
     def __init__(self, problems: Iterable[PlanProblem]) -> None:
         ordered = sorted(problems, key=lambda p: (p.line, p.column, format_path(p.path)))
+        self.found = ordered
         if len(ordered) > MAX_REPORTED:
             rest, first = len(ordered) - MAX_REPORTED, ordered[MAX_REPORTED]
             summary = PlanProblem(

@@ -174,6 +174,17 @@ def test_very_long_line_is_refused_at_its_line(tmp_path: Path) -> None:
     assert len(found) < 400  # the line itself is not echoed
 
 
+def test_deep_nesting_on_one_long_line_is_named_before_the_line(tmp_path: Path) -> None:
+    for deep in ("[" * 10_000 + "]" * 10_000, "{a: " * 10_000 + "1" + "}" * 10_000):
+        plan = tmp_path / "deep-line.yaml"
+        plan.write_text(with_title(deep))
+        result = check(plan)
+        first = result.stderr.splitlines()[0]
+        assert first.startswith(f"{plan}:{title_line()}:"), first
+        assert "steps[0].title" in first and "nested more than 64 levels deep" in first
+        assert_refused(result, plan, title_line(), "characters long")
+
+
 def test_overlong_numbers_are_refused_not_converted(tmp_path: Path) -> None:
     """int() refuses >4300 digits (a traceback before) and base-60 `1:2:3…` is quadratic."""
     for text in ("9" * 9_000, "1" + ":1" * 4_400, "1" + "_0" * 4_000 + ".5"):
