@@ -125,8 +125,12 @@ def _worth_showing(blockers: list[str]) -> list[str]:
 def verify(
     path: Path, expect_head: str | None, as_json: bool, signer_fingerprint: str | None
 ) -> None:
-    """Verify a journal (hash chain, SQLite integrity) or an exported bundle (signatures, file
-    hashes, both chains and their agreement). Exit 0 intact, 1 naming the first problem."""
+    """Verify a journal (hash chain, SQLite integrity) or an exported bundle (its files,
+    signatures, file hashes, both chains, the checkpoints, the rebuilt reports). Exit 0 intact,
+    1 naming the first problem (for a bundle also: a file missing, extra or unreadable), 2 when
+    PATH is neither a journal nor a bundle."""
+    from ..untrusted import LINE_LIMIT, inert
+
     expect = None
     if expect_head is not None:
         try:
@@ -136,12 +140,37 @@ def verify(
     if path.is_dir():  # an exported bundle
         from ..report.bundle import verify_bundle
 
-        bundle = verify_bundle(path, signer_fingerprint)
-        if bundle.ok:
-            click.echo(f"OK: bundle intact; signed by {bundle.signer}; head {bundle.head}")
+        bundle = verify_bundle(path, signer_fingerprint, expect)
+        if as_json:  # json.dumps escapes every non-ASCII character: inert on a terminal
+            click.echo(
+                json.dumps(
+                    {
+                        "ok": bundle.ok,
+                        "events": bundle.events,
+                        "head": bundle.head,
+                        "signer": bundle.signer,
+                        "problem": bundle.problem,
+                    }
+                )
+            )
+        elif bundle.ok:
+            click.echo(
+                f"OK: bundle intact: {bundle.events} events, head {bundle.head}; signed by "
+                + (
+                    f"{bundle.signer}, the expected key"
+                    if signer_fingerprint
+                    else f"{bundle.signer} (compare it with the fingerprint you were given, "
+                    "or pass --signer-fingerprint)"
+                )
+                + (
+                    f"; contains the checkpoint {expect}, {bundle.after_expected} event(s) after it"
+                    if expect
+                    else ""
+                )
+            )
         else:
-            click.echo(f"FAILED: {bundle.problem}", err=True)
-        sys.exit(0 if bundle.ok else 1)
+            click.echo(f"FAILED: {inert(bundle.problem, limit=LINE_LIMIT)}", err=True)
+        sys.exit(0 if bundle.ok else 2 if bundle.usage else 1)
     with JournalReader(path) as reader:
         report = reader.verify(expect)
     if as_json:
@@ -154,7 +183,7 @@ def verify(
                     "problem": report.problem,
                     "seq": report.bad_seq,
                 }
-            )
+            )  # ensure_ascii (the default) keeps a journal's text inert
         )
     elif report.ok:
         click.echo(
@@ -162,7 +191,8 @@ def verify(
             + (" matches the checkpoint" if expect else "")
         )
     else:
-        click.echo(f"FAILED at event {report.bad_seq}: {report.problem}", err=True)
+        where = "" if report.bad_seq is None else f" at event {report.bad_seq}"
+        click.echo(f"FAILED{where}: {inert(report.problem, limit=LINE_LIMIT)}", err=True)
     sys.exit(0 if report.ok else 1)
 
 

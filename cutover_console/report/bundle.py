@@ -8,21 +8,40 @@ its hashes), `report.html`, `report.md`, `checkpoint.txt` (event count and head)
 
 from __future__ import annotations
 
+import base64
+import binascii
+import gc
 import hashlib
 import json
+import os
+import re
 import sqlite3
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import asyncssh
 
 from ..journal import JournalReader
-from ..journal.chain import Checkpoint, StoredRow, verify_rows
+from ..journal import events as ev
+from ..journal.chain import (
+    MAX_PAYLOAD_VALUES,
+    Checkpoint,
+    Event,
+    StoredRow,
+    canonical_json,
+    json_values,
+    jsonl_line,
+    verify_rows,
+)
+from ..journal.store import APPLICATION_ID
 from ..keys import load_or_create_key
 from ..runbook.fold import CutoverState
+from ..untrusted import LINE_LIMIT, clip, inert
 from .document import build
-from .render import write_both
+from .render import html_document, markdown, write_both
 
 PRINCIPAL = "cutover-export"
 NAMESPACE = "file"
@@ -44,10 +63,14 @@ def signing_key(path: Path) -> asyncssh.SSHKey:
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
+        return sha256_stream(handle)
+
+
+def sha256_stream(handle: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -64,8 +87,9 @@ def export(
         head = reader.head()
         assert head is not None
         copy = out / "journal.sqlite"
-        if copy.exists():
-            copy.unlink()
+        # a stale -journal or -wal beside the copy would be applied to it (and refused by verify)
+        for stale in (copy, *(out / f"journal.sqlite{s}" for s in ("-journal", "-wal", "-shm"))):
+            stale.unlink(missing_ok=True)
         tick("copying the journal", 0, head.seq)
         # VACUUM INTO writes only the new file; the reader's query_only forbids it, so a plain
         # read-only connection makes the copy.
@@ -101,29 +125,79 @@ def export(
     return head
 
 
+# What one verification may read, so that no input makes it run long or use much memory (each
+# limit is checked before the work it bounds). At these limits, 150,000 events of the usual mix
+# (52 MB of journal) verify in 4.4 s of CPU with 326 MB; with JSON bombs filling the rest of the
+# values budget, 433 MB; the slowest refusal (events.jsonl differing from its first line, all
+# of it parsed) takes 5.8 s (docs/benchmarks.md, "Verifier under attack").
+MAX_EVENTS = 150_000
+MAX_SIZE = {"journal.sqlite": 64 << 20, "events.jsonl": 64 << 20}
+MAX_REPORT = 32 << 20
+MAX_SMALL = 64 << 10  # signatures, allowed_signers, checkpoint, manifest, VERIFY.md
+MAX_VALUE = 16 << 20  # one stored value, one line of events.jsonl
+MAX_JSON_VALUES = 2_500_000  # kept parsed, all payloads together (chain.MAX_PAYLOAD_VALUES)
+MAX_ENTRIES = 64
+_REPORTS = ("report.md", "report.html")
+BUNDLE = (*FILES, "manifest.sha256", *(f"{name}.sig" for name in SIGNED))
+_COLUMNS = ("seq", "ts", "actor", "os_user", "kind", "step", "payload", "v", "idem", "prev", "hash")
+_SIDE_FILES = {
+    "-journal": "a SQLite rollback journal",
+    "-wal": "a SQLite write-ahead log",
+    "-shm": "a SQLite shared-memory index",
+}
+
+
 def verify_text(head: Checkpoint, fingerprint: str) -> str:
+    names = " ".join(sorted(BUNDLE, key=str.lower))
     return f"""# Verifying this export
 
 Signed by the key `{fingerprint}`; compare it with the fingerprint you were given out of band.
-Journal checkpoint: `{head}`.
+Journal checkpoint: `{head}` ({head.seq} events).
 
 ## With Cutover Console
 
-    cutover verify .  --signer-fingerprint {fingerprint}
+    cutover verify . --signer-fingerprint {fingerprint} --expect-head SEQ:HASH
 
-## With OpenSSH and sqlite3 only
+`--expect-head` takes a checkpoint you wrote down during the cutover (the head shown on screen
+or quoted in a status update). Only that shows that the history up to it was not rewritten or
+cut off since: whoever holds the key can re-sign anything.
 
+## With OpenSSH, coreutils and sqlite3 only
+
+In this directory, in this order; stop at the first step that fails:
+
+    ls -lA
     ssh-keygen -Y verify -f allowed_signers -I {PRINCIPAL} -n {NAMESPACE} \\
         -s manifest.sha256.sig < manifest.sha256
     ssh-keygen -Y verify -f allowed_signers -I {PRINCIPAL} -n {NAMESPACE} \\
         -s checkpoint.txt.sig < checkpoint.txt
     sha256sum -c manifest.sha256
-    sqlite3 journal.sqlite "PRAGMA integrity_check"
-    sqlite3 journal.sqlite "SELECT seq || ':' || hash FROM events ORDER BY seq DESC LIMIT 1"
+    sqlite3 'file:journal.sqlite?immutable=1' "PRAGMA integrity_check"
+    sqlite3 'file:journal.sqlite?immutable=1' \\
+        "SELECT seq || ':' || hash FROM events ORDER BY seq DESC LIMIT 1"
 
-The last line must print the first line of checkpoint.txt. The signatures cover the manifest,
-the manifest covers every file, and the journal's last event is the signed head.
+`ls -lA` must list exactly these {len(BUNDLE)} files, all plain files (no `->`): {names}.
+Each `ssh-keygen` must say "Good" and name the fingerprint you were given (allowed_signers
+travels with the bundle, so only the fingerprint says whose key signed). `sha256sum -c` must
+say OK for every file. The last command must print the first line of checkpoint.txt.
+
+Why `immutable=1`: SQLite applies a rollback journal (`journal.sqlite-journal`) or a
+write-ahead log (`journal.sqlite-wal`) that it finds beside a database. A plain
+`sqlite3 journal.sqlite` would replay such a file, which is not covered by the manifest, and
+show (and write into the file) whatever it holds, even after `sha256sum -c` passed. An export
+never has these files; `file:journal.sqlite?immutable=1` makes SQLite read the signed file as
+it is and never look beside it. Open the journal that way with any tool (sqlite-utils,
+Datasette), or copy journal.sqlite alone into an empty directory first.
 """
+
+
+class BundleProblem(Exception):
+    """Why a bundle does not verify: one sentence naming the file and what is wrong with it.
+    `usage`: the path is no bundle at all (exit 2, like any bad input)."""
+
+    def __init__(self, problem: str, *, usage: bool = False) -> None:
+        super().__init__(problem)
+        self.usage = usage
 
 
 @dataclass
@@ -132,93 +206,508 @@ class BundleReport:
     problem: str = ""
     signer: str = ""
     head: str = ""
+    events: int = 0
+    after_expected: int | None = None  # events after the --expect-head checkpoint
+    usage: bool = False
 
 
-def verify_bundle(bundle: Path, signer_fingerprint: str | None = None) -> BundleReport:
-    """Signatures, every file's hash, the chain in SQLite and in JSON Lines, and that they agree."""
-
-    def fail(problem: str) -> BundleReport:
-        return BundleReport(False, problem)
-
-    for name in (*FILES, "manifest.sha256", *(f"{n}.sig" for n in SIGNED)):
-        if not (bundle / name).exists():
-            return fail(f"{name} is missing")
+def verify_bundle(
+    bundle: Path, signer_fingerprint: str | None = None, expect: Checkpoint | None = None
+) -> BundleReport:
+    """Everything a bundle claims, in an order that trusts nothing before it is checked: the
+    directory holds exactly the bundle's regular files; the signatures are by the key they
+    carry (and that key is the expected one and the one allowed_signers names); every file
+    matches the signed manifest; the journal (opened immutable) and events.jsonl hold the same
+    intact chain, ending at the signed checkpoint and containing `expect`; the reports and
+    VERIFY.md are exactly what the journal and the key give. Messages are terminal-safe."""
+    collecting = gc.isenabled()
+    # a million objects and no cycles: collecting would rescan them, 30 % of the time
+    gc.disable()
     try:
-        signers = asyncssh.import_allowed_signers((bundle / "allowed_signers").read_text())
-    except (ValueError, asyncssh.KeyImportError) as exc:
-        return fail(f"allowed_signers cannot be read: {exc}")
-    words = (bundle / "allowed_signers").read_text().split()
-    at = next((i for i, w in enumerate(words) if w.startswith(("ssh-", "ecdsa-", "sk-"))), None)
-    if at is None or at + 1 >= len(words):
-        return fail("allowed_signers holds no public key")
-    signer = asyncssh.import_public_key(f"{words[at]} {words[at + 1]}").get_fingerprint()
-    if signer_fingerprint is not None and signer != signer_fingerprint:
-        return fail(f"signed by {signer}, not by the expected {signer_fingerprint}")
-    for name in SIGNED:
+        report = _verify(bundle, signer_fingerprint, expect)
+    except BundleProblem as exc:
+        report = BundleReport(False, str(exc), usage=exc.usage)
+    except OSError as exc:  # the disk, not the bundle: still nothing to vouch for
+        report = BundleReport(False, f"{exc.filename or bundle} cannot be read: {exc.strerror}")
+    except Exception as exc:  # a hostile input this code did not foresee: never a pass
+        report = BundleReport(
+            False, f"the bundle cannot be verified: {type(exc).__name__}: {clip(str(exc), 300)}"
+        )
+    finally:
+        if collecting:
+            gc.enable()
+    report.problem = inert(report.problem, limit=LINE_LIMIT)
+    return report
+
+
+def _verify(bundle: Path, fingerprint: str | None, expect: Checkpoint | None) -> BundleReport:
+    stats = _inventory(bundle)
+    small = {
+        name: _read(bundle, name, MAX_SMALL, stats[name])
+        for name in (*SIGNED, *(f"{n}.sig" for n in SIGNED), "allowed_signers", "VERIFY.md")
+    }
+    signer = _check_signatures(small, fingerprint)
+    reports = {name: _read(bundle, name, MAX_REPORT, stats[name]) for name in _REPORTS}
+    _check_manifest(bundle, small["manifest.sha256"], {**small, **reports}, stats)
+    signed = _checkpoint(small["checkpoint.txt"])
+    rows = _journal_rows(bundle, stats["journal.sqlite"])
+    with _open(bundle, "events.jsonl", stats["events.jsonl"]) as handle:
+        replay = _Replay(handle)
+        chain = verify_rows(rows, expect, ends_at=signed, on_intact=replay)
+        if not chain.ok:
+            raise BundleProblem(f"journal.sqlite: {chain.problem}")
+        differs_at = replay.differs_at or (len(rows) + 1 if handle.read(1) else None)
+    if differs_at is not None:
+        # the lines before `differs_at` are these rows, byte for byte: only the rest is parsed
+        same, offset = rows[: differs_at - 1], replay.offset
+        del rows, replay  # the events' memory goes to the explanation
+        raise _jsonl_problem(bundle, same, offset, signed, expect)
+    del rows  # the events share their strings; the rows' own memory goes to the reports
+    _check_rebuilt(replay.events, reports, small["VERIFY.md"], signed, signer)
+    for name in ("journal.sqlite", "events.jsonl"):  # what was hashed is what was read
         try:
-            valid = asyncssh.validate_sshsig(
-                (bundle / name).read_bytes(),
-                (bundle / f"{name}.sig").read_bytes(),
-                PRINCIPAL,
-                signers,
-            )
-        except (ValueError, asyncssh.KeyImportError) as exc:
-            valid, _ = False, exc
-        if not valid:
-            return fail(f"the signature of {name} does not verify")
-    listed = {}
-    for line in (bundle / "manifest.sha256").read_text().splitlines():
-        digest, _, name = line.partition("  ")
-        listed[name] = digest
-    if set(listed) != set(FILES):
-        return fail("manifest.sha256 does not list exactly the bundle's files")
-    for name, digest in listed.items():
-        if sha256_file(bundle / name) != digest:
-            return fail(f"{name} does not match its SHA-256 in the manifest")
-    checkpoint = Checkpoint.parse((bundle / "checkpoint.txt").read_text().splitlines()[0])
-    conn = sqlite3.connect(f"file:{bundle / 'journal.sqlite'}?mode=ro", uri=True)
+            same_file = _identity(os.lstat(bundle / name)) == _identity(stats[name])
+        except OSError:
+            same_file = False
+        if not same_file:
+            raise BundleProblem(f"{name} changed while it was being verified")
+    return BundleReport(
+        True,
+        signer=signer,
+        head=str(signed),
+        events=signed.seq,
+        after_expected=None if expect is None else signed.seq - expect.seq,
+    )
+
+
+def _inventory(bundle: Path) -> dict[str, os.stat_result]:
+    """The directory's entries (not followed), checked before any is opened: exactly the
+    bundle's files, each a regular file within its size limit."""
+    found: dict[str, os.stat_result] = {}
     try:
-        if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-            return fail("journal.sqlite fails SQLite's integrity_check")
-        rows = [
-            StoredRow(*r)
-            for r in conn.execute(
-                "SELECT seq, ts, actor, os_user, kind, step, payload, v, idem, prev, hash "
-                "FROM events ORDER BY rowid"
+        with os.scandir(bundle) as entries:
+            for entry in entries:
+                if len(found) > MAX_ENTRIES:
+                    break
+                found[entry.name] = entry.stat(follow_symlinks=False)
+    except OSError as exc:
+        raise BundleProblem(f"{inert(bundle)} cannot be read: {exc.strerror}") from None
+    if not found.keys() & set(BUNDLE):
+        raise BundleProblem(
+            f"{inert(bundle)} is not a bundle: it holds none of {', '.join(BUNDLE)}", usage=True
+        )
+    if len(found) > MAX_ENTRIES:
+        raise BundleProblem(
+            f"{inert(bundle)} holds more than {MAX_ENTRIES} entries; a bundle holds "
+            f"{len(BUNDLE)} files"
+        )
+    beside = sorted(name for name in found if name.startswith("journal.sqlite-"))
+    if beside:
+        named = ", ".join(
+            f"{inert(name)} ("
+            f"{_SIDE_FILES.get(name.removeprefix('journal.sqlite'), 'a SQLite side file')})"
+            for name in beside[:5]
+        )
+        raise BundleProblem(
+            f"{named} {'is' if len(beside) == 1 else 'are'} beside journal.sqlite: an export "
+            "never has one, and SQLite would apply it to the journal in place of the signed "
+            "content (open the journal only with immutable=1)"
+        )
+    for name in BUNDLE:  # a symlink is named even if its target is an extra file
+        if name not in found:
+            continue
+        mode = found[name].st_mode
+        if stat.S_ISLNK(mode):
+            raise BundleProblem(f"{name} is a symlink; a bundle holds only regular files")
+        if not stat.S_ISREG(mode):
+            raise BundleProblem(f"{name} is not a regular file")
+        limit = MAX_SIZE.get(name, MAX_REPORT if name in _REPORTS else MAX_SMALL)
+        if found[name].st_size > limit:
+            raise BundleProblem(
+                f"{name} is {found[name].st_size:,} bytes, more than this verifier reads "
+                f"({limit:,}): not an export it can vouch for"
             )
-        ]
+    extra = sorted(found.keys() - set(BUNDLE))
+    if extra:
+        shown = ", ".join(inert(name) for name in extra[:5])
+        raise BundleProblem(
+            f"the bundle holds file(s) that are not part of an export: {shown}"
+            + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+        )
+    missing = [name for name in BUNDLE if name not in found]
+    if missing:
+        raise BundleProblem(f"{missing[0]} is missing")
+    return found
+
+
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _open(bundle: Path, name: str, expected: os.stat_result) -> BinaryIO:
+    """The bundle's file itself: never through a symlink, never a FIFO or device, and the same
+    file the inventory saw."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(bundle / name, flags)
+    except OSError as exc:
+        raise BundleProblem(f"{name} cannot be read: {exc.strerror}") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (
+        expected.st_dev,
+        expected.st_ino,
+    ):
+        os.close(fd)
+        raise BundleProblem(f"{name} changed while it was being verified")
+    return os.fdopen(fd, "rb")
+
+
+def _read(bundle: Path, name: str, limit: int, expected: os.stat_result) -> bytes:
+    with _open(bundle, name, expected) as handle:
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            raise BundleProblem(f"{name} cannot be read: {exc.strerror}") from None
+    if len(data) > limit:
+        raise BundleProblem(f"{name} is larger than this verifier reads ({limit:,} bytes)")
+    return data
+
+
+def _check_signatures(files: dict[str, bytes], expected: str | None) -> str:
+    """The signer is the key inside the signatures, not whatever allowed_signers says; returns
+    its fingerprint."""
+    keys = [_signature_key(f"{name}.sig", files[f"{name}.sig"]) for name in SIGNED]
+    if keys[0] != keys[1]:
+        raise BundleProblem(f"{SIGNED[0]}.sig and {SIGNED[1]}.sig are made by different keys")
+    key = keys[0]
+    signer: str = key.get_fingerprint()
+    if expected is not None and signer != expected.strip():
+        raise BundleProblem(f"signed by {signer}, not by the expected {inert(expected)}")
+    public = key.export_public_key("openssh").decode().split()
+    own = asyncssh.import_allowed_signers(
+        f'{PRINCIPAL} namespaces="{NAMESPACE}" {" ".join(public[:2])}'
+    )
+    for name in SIGNED:
+        if not _signed_by(files[name], files[f"{name}.sig"], own):
+            raise BundleProblem(f"the signature of {name} does not verify")
+    try:
+        text = files["allowed_signers"].decode("utf-8")
+        lines = [line for line in text.splitlines() if line.strip()]
+        listed = asyncssh.import_allowed_signers(text) if len(lines) == 1 else None
+    except (UnicodeDecodeError, ValueError, asyncssh.KeyImportError):
+        raise BundleProblem("allowed_signers cannot be read as an allowed signers file") from None
+    if listed is None or lines[0].lstrip().startswith("#"):
+        raise BundleProblem(
+            f"allowed_signers must name exactly one signer, the key that made the signatures "
+            f"({signer}); it has {len(lines)} non-blank line(s)"
+        )
+    for name in SIGNED:
+        if not _signed_by(files[name], files[f"{name}.sig"], listed):
+            raise BundleProblem(
+                f"the signature of {name} does not verify against allowed_signers: it was made "
+                f"by {signer}, which allowed_signers does not name for {PRINCIPAL} and the "
+                f"namespace {NAMESPACE}"
+            )
+    return signer
+
+
+def _signed_by(data: bytes, signature: bytes, signers: Any) -> bool:
+    try:
+        return bool(asyncssh.validate_sshsig(data, signature, PRINCIPAL, signers))
+    except (ValueError, asyncssh.KeyImportError):  # e.g. a hash algorithm SSHSIG does not know
+        return False
+
+
+_ARMOR = re.compile(
+    rb"-----BEGIN SSH SIGNATURE-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END SSH SIGNATURE-----\s*"
+)
+
+
+def _signature_key(name: str, armored: bytes) -> asyncssh.SSHKey:
+    """The public key an SSHSIG (`ssh-keygen -Y sign`) carries; checked against the data later."""
+    bad = BundleProblem(f"{name} is not an SSH signature (the format of ssh-keygen -Y sign)")
+    match = _ARMOR.fullmatch(armored)
+    if match is None:
+        raise bad
+    try:
+        blob = base64.b64decode(re.sub(rb"\s", b"", match.group(1)), validate=True)
+    except binascii.Error:
+        raise bad from None
+    fields = _ssh_strings(blob[10:]) if blob[:10] == b"SSHSIG\0\0\0\1" else None
+    if fields is None or len(fields) != 5:
+        raise bad
+    public, namespace = fields[0], fields[1]
+    if namespace != NAMESPACE.encode():
+        raise BundleProblem(
+            f"{name} is a signature for another purpose (namespace not '{NAMESPACE}')"
+        )
+    algorithm = (_ssh_strings(public, first_only=True) or [b""])[0]
+    if algorithm.endswith(b"-cert-v01@openssh.com"):
+        raise BundleProblem(f"{name} is made with a certificate; an export is signed by a key")
+    try:
+        return asyncssh.import_public_key(algorithm + b" " + base64.b64encode(public))
+    except (asyncssh.KeyImportError, ValueError):
+        raise bad from None
+
+
+def _ssh_strings(data: bytes, *, first_only: bool = False) -> list[bytes] | None:
+    """SSH wire-format strings (uint32 length, bytes) until `data` ends; None if it is not that."""
+    out, at = [], 0
+    while at < len(data):
+        size = int.from_bytes(data[at : at + 4], "big")
+        if at + 4 + size > len(data):
+            return None
+        out.append(data[at + 4 : at + 4 + size])
+        at += 4 + size
+        if first_only:
+            break
+    return out
+
+
+_MANIFEST_LINE = re.compile(r"([0-9a-f]{64})  (\S+)")
+
+
+def _check_manifest(
+    bundle: Path, manifest: bytes, read: dict[str, bytes], stats: dict[str, os.stat_result]
+) -> None:
+    listed: dict[str, str] = {}
+    try:
+        lines = manifest.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise BundleProblem("manifest.sha256 is not UTF-8 text") from None
+    for number, line in enumerate(lines, start=1):
+        match = _MANIFEST_LINE.fullmatch(line)
+        if match is None or match.group(2) in listed:
+            raise BundleProblem(f"manifest.sha256 line {number} is not 'SHA256  NAME' of a file")
+        listed[match.group(2)] = match.group(1)
+    if set(listed) != set(FILES):
+        raise BundleProblem("manifest.sha256 does not list exactly the bundle's files")
+    for name, digest in listed.items():
+        if name in read:
+            actual = hashlib.sha256(read[name]).hexdigest()
+        else:
+            with _open(bundle, name, stats[name]) as handle:
+                actual = sha256_stream(handle)
+        if actual != digest:
+            raise BundleProblem(f"{name} does not match its SHA-256 in the manifest")
+
+
+def _checkpoint(data: bytes) -> Checkpoint:
+    """checkpoint.txt exactly as the exporter writes it: `SEQ:HASH`, then `events SEQ`."""
+    text = data.decode("utf-8", errors="replace")
+    try:
+        checkpoint = Checkpoint.parse(text.partition("\n")[0])
+    except ValueError:
+        checkpoint = None
+    if checkpoint is None or text != f"{checkpoint}\nevents {checkpoint.seq}\n":
+        raise BundleProblem(
+            "checkpoint.txt is not a checkpoint: it must be a line SEQ:HASH (64 hex digits) "
+            "and a line 'events SEQ'"
+        )
+    return checkpoint
+
+
+def _journal_rows(bundle: Path, expected: os.stat_result) -> list[StoredRow]:
+    """The events table of journal.sqlite, read immutable: SQLite never looks for a -journal or
+    -wal beside it, never writes, and a crafted schema runs nothing of its own."""
+    path = bundle / "journal.sqlite"
+    with _open(bundle, "journal.sqlite", expected) as handle:
+        header = handle.read(100)
+    if not header:
+        raise BundleProblem("journal.sqlite is empty, not an SQLite database")
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\0"):
+        raise BundleProblem("journal.sqlite is not an SQLite database (no SQLite header)")
+    if header[18:20] != b"\x01\x01":
+        raise BundleProblem("journal.sqlite is not a single-file (rollback mode) SQLite copy")
+    try:
+        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro&immutable=1", uri=True)
+    except sqlite3.Error as exc:
+        raise BundleProblem(f"journal.sqlite cannot be opened: {exc}") from None
+    try:
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE)
+        conn.execute("PRAGMA trusted_schema = OFF")
+        conn.execute("PRAGMA query_only = ON")
+        if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+            raise BundleProblem("journal.sqlite is not a Cutover Console journal")
+        _check_events_table(conn)
+        problems = conn.execute("PRAGMA integrity_check(1)").fetchone()[0]
+        if problems != "ok":
+            raise BundleProblem(f"journal.sqlite fails SQLite's integrity_check: {problems}")
+        count = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        if count > MAX_EVENTS:
+            raise BundleProblem(
+                f"journal.sqlite holds {count:,} events, more than this verifier checks "
+                f"({MAX_EVENTS:,})"
+            )
+        cursor = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM events ORDER BY rowid")
+        rows: list[StoredRow] = []
+        values = 0
+        while batch := cursor.fetchmany(4096):
+            rows.extend(StoredRow(*r) for r in batch)
+            values += sum(json_values(r[6]) for r in batch if type(r[6]) is str)
+            if values > MAX_JSON_VALUES:
+                raise BundleProblem(
+                    f"journal.sqlite's payloads hold more than {MAX_JSON_VALUES:,} JSON values, "
+                    "more than this verifier parses"
+                )
+        return rows
+    except sqlite3.Error as exc:
+        raise BundleProblem(f"journal.sqlite cannot be read as a journal: {exc}") from None
     finally:
         conn.close()
-    chain = verify_rows(rows, checkpoint)
-    if not chain.ok:
-        return fail(f"journal.sqlite: {chain.problem}")
-    lines = (bundle / "events.jsonl").read_text(encoding="utf-8").splitlines()
-    json_rows = []
-    for number, line in enumerate(lines, start=1):
-        try:
-            e = json.loads(line)
-            json_rows.append(
-                StoredRow(
-                    e["seq"],
-                    e["ts"],
-                    e["actor"],
-                    e["os_user"],
-                    e["kind"],
-                    e["step"],
-                    json.dumps(
-                        e["payload"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
-                    ),
-                    e["v"],
-                    e["idem"],
-                    e["prev"],
-                    e["hash"],
-                )
+
+
+def _check_events_table(conn: sqlite3.Connection) -> None:
+    """`events` must be a plain table with the journal's columns: a view, a virtual table or a
+    generated column would compute what verification reads (and could run for ever)."""
+    row = conn.execute(
+        "SELECT type, sql FROM sqlite_schema WHERE name = 'events' COLLATE NOCASE"
+    ).fetchone()
+    if row is None:
+        raise BundleProblem("journal.sqlite has no events table")
+    kind, sql = row
+    if kind != "table" or not str(sql).upper().startswith("CREATE TABLE"):
+        raise BundleProblem("journal.sqlite: events is not a plain table")
+    columns = {
+        name: hidden for _cid, name, *_rest, hidden in conn.execute("PRAGMA table_xinfo(events)")
+    }
+    if any(columns.values()) or columns.keys() != set(_COLUMNS):
+        raise BundleProblem("journal.sqlite: the events table does not have the journal's columns")
+
+
+class _Replay:
+    """Fed each intact journal row as the chain is verified: makes its event (for the reports)
+    and compares the next line of events.jsonl with it, byte for byte, never reading more of a
+    line than the line it should be."""
+
+    def __init__(self, jsonl: BinaryIO) -> None:
+        self.jsonl = jsonl
+        self.events: list[Event] = []
+        self.differs_at: int | None = None
+        self.offset = 0  # bytes of events.jsonl that matched
+
+    def __call__(self, row: StoredRow, body: str, payload: dict[str, Any]) -> None:
+        v = row.v
+        if ev.needs_upgrade(row.kind, v):
+            v, payload = ev.upgrade(row.kind, v, payload)
+        self.events.append(
+            Event(
+                row.seq,
+                row.ts,
+                row.actor,
+                row.os_user,
+                row.kind,
+                row.step,
+                payload,
+                v,
+                row.idem,
+                row.prev,
+                row.hash,
             )
-        except (ValueError, KeyError, TypeError):
-            return fail(f"events.jsonl line {number} is not an event")
-    chain = verify_rows(json_rows, checkpoint)
+        )
+        if self.differs_at is None:
+            line = (jsonl_line(body, row.hash) + "\n").encode("utf-8")
+            if self.jsonl.readline(len(line) + 1) != line:
+                self.differs_at = row.seq
+            else:
+                self.offset += len(line)
+
+
+def _jsonl_problem(
+    bundle: Path, rows: list[StoredRow], offset: int, signed: Checkpoint, expect: Checkpoint | None
+) -> BundleProblem:
+    """events.jsonl is `rows` (its first `offset` bytes), then differs from the journal: name
+    what is wrong with it, reading the rest on its own."""
+    number = len(rows) + 1
+    stats = os.lstat(bundle / "events.jsonl")
+    with _open(bundle, "events.jsonl", stats) as handle:
+        handle.seek(offset)
+        lines = iter(lambda: handle.readline(MAX_VALUE + 1), b"")
+        for line_number, raw in enumerate(lines, start=number):
+            if len(raw) > MAX_VALUE:
+                return BundleProblem(
+                    f"events.jsonl line {line_number} is longer than {MAX_VALUE:,} bytes"
+                )
+            if line_number > MAX_EVENTS:
+                return BundleProblem(f"events.jsonl holds more than {MAX_EVENTS:,} lines")
+            # a line's parsed objects are dropped once its row is made: only one line at a
+            # time must stay small (the event's own 11 fields come on top of its payload's)
+            if raw.count(b",") + raw.count(b"{") + raw.count(b"[") > MAX_PAYLOAD_VALUES + 12:
+                return BundleProblem(
+                    f"events.jsonl line {line_number} holds more than {MAX_PAYLOAD_VALUES:,} "
+                    "JSON values"
+                )
+            try:
+                rows.append(_jsonl_row(raw))
+            except UnicodeDecodeError as exc:
+                return BundleProblem(
+                    f"events.jsonl line {line_number} is not UTF-8 text (byte {exc.start + 1})"
+                )
+            except (ValueError, RecursionError):
+                return BundleProblem(
+                    f"events.jsonl line {line_number} is not an event (one JSON object with "
+                    f"the fields {', '.join(sorted(_JSONL_KEYS))})"
+                )
+    chain = verify_rows(rows, expect, ends_at=signed, position="line")
     if not chain.ok:
-        return fail(f"events.jsonl: {chain.problem}")
-    if [(r.seq, r.hash) for r in rows] != [(r.seq, r.hash) for r in json_rows]:
-        return fail("journal.sqlite and events.jsonl disagree")
-    return BundleReport(True, signer=signer, head=str(checkpoint))
+        return BundleProblem(f"events.jsonl: {chain.problem}")
+    return BundleProblem(
+        f"events.jsonl line {number} is not event {number} of journal.sqlite as the exporter "
+        "writes it: journal.sqlite and events.jsonl disagree"
+    )
+
+
+_JSONL_KEYS = frozenset(_COLUMNS)
+
+
+def _jsonl_row(raw: bytes) -> StoredRow:
+    """A line of events.jsonl as a row to verify; shape errors are ValueError. Field types are
+    left to `verify_rows`, which names the line and field."""
+    event = json.loads(raw.decode("utf-8"))
+    if type(event) is not dict or event.keys() != _JSONL_KEYS:
+        raise ValueError("not an event")
+    payload = event["payload"]
+    fields = {**event, "payload": canonical_json(payload) if type(payload) is dict else None}
+    return StoredRow(*(fields[key] for key in _COLUMNS))
+
+
+def _check_rebuilt(
+    events: list[Event],
+    reports: dict[str, bytes],
+    verify_md: bytes,
+    signed: Checkpoint,
+    signer: str,
+) -> None:
+    """The reports and VERIFY.md are derived, deterministically: rebuilt from the verified
+    journal and the signer, they must be the very bytes the bundle holds."""
+    try:
+        document = build(CutoverState.from_events(events), events)
+        rebuilt = {"report.md": markdown(document), "report.html": html_document(document)}
+    except Exception as exc:  # hostile content meets code written for honest journals
+        raise BundleProblem(
+            f"the reports cannot be rebuilt from journal.sqlite: {type(exc).__name__}: "
+            f"{clip(str(exc), 300)}"
+        ) from None
+    rebuilt["VERIFY.md"] = verify_text(signed, signer)
+    held = {**reports, "VERIFY.md": verify_md}
+    for name, text in rebuilt.items():
+        if held[name] != text.encode("utf-8"):
+            raise BundleProblem(_difference(name, held[name], text))
+
+
+def _difference(name: str, held: bytes, rebuilt: str) -> str:
+    ours = rebuilt.split("\n")
+    theirs = held.decode("utf-8", errors="replace").split("\n")
+    for number, (mine, found) in enumerate(zip(ours, theirs, strict=False), start=1):
+        if mine != found:
+            at = next((i for i, (a, b) in enumerate(zip(mine, found, strict=False)) if a != b), 0)
+            start = max(0, min(at, len(mine), len(found)) - 20)
+            cut = "…" if start else ""
+            return (
+                f"{name} is not what the journal gives: line {number} reads "
+                f'"{cut}{clip(found[start:], 60)}" where the journal gives '
+                f'"{cut}{clip(mine[start:], 60)}"'
+            )
+    shorter = "ends early" if len(theirs) < len(ours) else "goes on"
+    lines = min(len(ours), len(theirs))
+    return f"{name} is not what the journal gives: it {shorter} after line {lines}"
