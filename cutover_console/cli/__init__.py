@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from .. import __version__
-from ..journal import JournalError, JournalLocked
+from ..journal import IdempotencyConflict, JournalError, JournalLocked
 from ..plan import PlanInvalid
 from ..runbook import ActionRefused
 
@@ -33,6 +33,9 @@ class CutoverGroup(click.Group):
         except JournalLocked as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(3)
+        except IdempotencyConflict as exc:  # a rule said no: the key holds another event
+            click.echo(f"refused: {exc}", err=True)
+            ctx.exit(1)
         except JournalError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)

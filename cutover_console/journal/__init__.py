@@ -2,15 +2,28 @@
 
 from .chain import ChainReport, Checkpoint, Event
 from .lock import JournalLocked
-from .store import Actor, JournalError, JournalReader, JournalWriter
+from .store import (
+    Actor,
+    IdempotencyConflict,
+    JournalError,
+    JournalReader,
+    JournalWriter,
+    Replayed,
+    behind_recorded_head,
+    recorded_head,
+)
 
 __all__ = [
     "Actor",
     "ChainReport",
     "Checkpoint",
     "Event",
+    "IdempotencyConflict",
     "JournalError",
     "JournalLocked",
     "JournalReader",
     "JournalWriter",
+    "Replayed",
+    "behind_recorded_head",
+    "recorded_head",
 ]

@@ -49,6 +49,61 @@ CURRENT_VERSION: dict[str, int] = {
     )
 }
 
+# Decisions: what people decided (and the journal's own life). The writer checkpoints the WAL into
+# the main file right after each of these, so a damaged WAL cannot take one with it.
+DECISIONS: frozenset[str] = frozenset(
+    {
+        JOURNAL_CREATED,
+        JOURNAL_RECOVERED,
+        PLAN_REVISED,
+        STEP_STARTED,
+        STEP_COMPLETED,
+        STEP_FAILED,
+        STEP_SKIPPED,
+        STEP_REOPENED,
+        STEP_ROLLED_BACK,
+        STEP_SIGNED_OFF,
+        GATE_OVERRIDDEN,
+        ACTION_RAN,
+    }
+)
+
+# Payload keys the fold and the reports index without a default. A stored payload without them (a
+# damaged or hand-made row) is refused on read, naming its event, instead of a KeyError in a view.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    JOURNAL_CREATED: ("plan",),
+    PLAN_REVISED: ("plan",),
+    GATE_EVALUATED: ("gate",),
+    GATE_OVERRIDDEN: ("gate",),
+    DNS_VERDICT: ("record", "resolver"),
+    DNS_RECORD: ("record",),
+    DNS_AUTHORITY: ("record",),
+    FLOW_STATE: ("flow", "side", "status"),
+    FLOW_SITE: ("flow", "site", "status"),
+    RECONCILE_RESULT: ("reconciliation", "status"),
+}
+
+
+def payload_problem(kind: str, payload: dict[str, Any]) -> str | None:
+    """What is wrong with a (version-upgraded) payload for the fold, or None."""
+    for key in REQUIRED.get(kind, ()):
+        value = payload.get(key)
+        if key == "plan":
+            if not (
+                type(value) is dict
+                and type(value.get("text")) is str
+                and type(value.get("sha256")) is str
+            ):
+                return "its payload has no plan (text and sha256)"
+        elif type(value) is not str and type(value) is not int:  # a name: hashable, printable
+            return f"its payload has no '{key}'" if value is None else f"its '{key}' is not a name"
+    if "overrides" in payload and type(payload["overrides"]) is not list:
+        return "its 'overrides' is not a list"
+    if "evidence" in payload and type(payload["evidence"]) is not dict:
+        return "its 'evidence' is not a mapping"
+    return None
+
+
 Upgrader = Callable[[dict[str, Any]], dict[str, Any]]
 _UPGRADERS: dict[tuple[str, int], Upgrader] = {}
 

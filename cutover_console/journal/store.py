@@ -2,20 +2,29 @@
 
 One writer per journal (see `lock.py`); any number of readers in other processes open it with
 `mode=ro` and `query_only`, so a reader has no write path at all.
+
+Every failure of the file, the disk or SQLite surfaces as a `JournalError` that says what is wrong
+with which journal (or which event), never as a traceback: a damaged row is refused when read.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
+import re
 import sqlite3
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..clock import Clock, SystemClock, format_ts
+from ..clock import Clock, SystemClock, format_ts, parse_ts
 from . import events as ev
 from .chain import (
     GENESIS,
@@ -28,15 +37,94 @@ from .chain import (
     recompute_hash,
     verify_rows,
 )
-from .lock import WriterLock, _os_user
+from .lock import HeadFile, WriterLock, _os_user, head_path, read_head_record
 
 APPLICATION_ID = 0x43555431  # "CUT1": lets us tell a journal from any other SQLite file
 SCHEMA_VERSION = 1
 _COLUMNS = "seq, ts, actor, os_user, kind, step, payload, v, idem, prev, hash"
+_COLUMN_NAMES = tuple(_COLUMNS.split(", "))
+# Outside a decision or a batch, the writer checkpoints at most this often: a burst of notes pays
+# for one checkpoint, a note typed by a person (seconds apart) still gets its own.
+CHECKPOINT_EVERY = 0.5  # seconds
 
 
 class JournalError(Exception):
     """A journal cannot be used as asked; the message says why and what to do."""
+
+
+class IdempotencyConflict(JournalError):
+    """An idempotency key already holds a different event."""
+
+    def __init__(self, message: str, event: Event) -> None:
+        super().__init__(message)
+        self.event = event
+
+
+@dataclass(slots=True)
+class Replayed(Event):
+    """An event given back to a retry: recorded earlier under the same idempotency key."""
+
+    @classmethod
+    def of(cls, event: Event) -> Replayed:
+        return cls(*(getattr(event, f) for f in Event.__dataclass_fields__))
+
+
+# SQLite's primary result codes we explain (the extended code's low byte)
+_CORRUPT, _FULL, _NOTADB, _IOERR = 11, 13, 26, 10
+_BUSY, _LOCKED, _READONLY, _CANTOPEN = 5, 6, 8, 14
+
+
+def disk_full_message(path: Path, *, writing: bool = True) -> str:
+    what = "nothing was recorded" if writing else "the journal cannot be read"
+    return f"the disk holding {path} is full: {what}; free space and retry"
+
+
+def _disk_is_full(path: Path) -> bool:
+    """For SQLite's vaguer I/O errors: is the journal's file system (nearly) out of space?"""
+    try:
+        st = os.statvfs(path.parent)
+    except OSError:
+        return False
+    free = st.f_bfree if os.geteuid() == 0 else st.f_bavail
+    return free * st.f_frsize < 64 * 1024
+
+
+def _failure(path: Path, exc: BaseException, *, writing: bool) -> JournalError:
+    """The sentence for an OS or SQLite error met while using the journal at `path`."""
+    if isinstance(exc, OSError):
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return JournalError(disk_full_message(path, writing=writing))
+        where = exc.filename or path
+        return JournalError(f"{where}: {exc.strerror or exc}")
+    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    text = str(exc)
+    if code == _FULL or (code == _IOERR and _disk_is_full(path)):
+        return JournalError(disk_full_message(path, writing=writing))
+    if code == _NOTADB:
+        return JournalError(f"{path}: not a Cutover Console journal (SQLite: {text})")
+    if code == _CORRUPT:
+        return JournalError(
+            f"{path}: the journal file is damaged (SQLite: {text}); restore it from a copy"
+        )
+    if code in (_BUSY, _LOCKED):
+        return JournalError(f"{path}: another process kept the journal locked ({text}); retry")
+    if code in (_READONLY, _CANTOPEN):
+        return JournalError(f"{path}: cannot {'write' if writing else 'open'} the journal ({text})")
+    if "no such table" in text or "no such column" in text:
+        return JournalError(f"{path}: not a usable journal: its tables are not a journal's: {text}")
+    return JournalError(f"{path}: SQLite failed: {text}")
+
+
+@contextmanager
+def _guarded(path: Path, *, writing: bool = False) -> Iterator[None]:
+    """Turn OS and SQLite errors into a JournalError naming the journal (our own misuse of the
+    sqlite3 API stays a bug with its traceback)."""
+    try:
+        yield
+    except (sqlite3.InterfaceError, sqlite3.ProgrammingError):
+        raise
+    except (sqlite3.Error, OSError) as exc:
+        raise _failure(path, exc, writing=writing) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +139,9 @@ class Actor:
         return cls(person, _os_user())
 
 
-def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
+def _connect(path: Path, *, readonly: bool, busy_ms: int = 5000) -> sqlite3.Connection:
+    """A connection that has not written anything yet: a writer switches to WAL only after the
+    file proved to be a journal (on any other file, that switch would already change it)."""
     if readonly:
         conn = sqlite3.connect(
             f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
@@ -59,42 +149,150 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
         conn.execute("PRAGMA query_only = ON")
     else:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA busy_timeout = 5000")
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
     return conn
 
 
-def _row_event(row: tuple[Any, ...]) -> Event:
+def _durable(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+fromisoformat = datetime.fromisoformat  # what `parse_ts` does, without the call in between
+
+
+def _valid_ts(ts: str) -> bool:
+    """Parsed as the fold parses it (so that `events` refuses what `status` would)."""
+    try:
+        parse_ts(ts)
+    except ValueError:
+        return False
+    return True
+
+
+def _field_problem(row: tuple[Any, ...]) -> str | None:
+    """The first thing wrong with a row's own fields (the slow path, for the message)."""
+    _seq, ts, actor, os_user, kind, step, _payload, v, idem, prev, digest = row
+    checks: list[tuple[str, Any, bool]] = [
+        ("kind", kind, isinstance(kind, str)),
+        ("timestamp", ts, isinstance(ts, str) and _valid_ts(ts)),
+        ("actor", actor, isinstance(actor, str)),
+        ("OS user", os_user, isinstance(os_user, str)),
+        ("step", step, step is None or isinstance(step, str)),
+        ("payload version", v, type(v) is int),
+        ("idempotency key", idem, idem is None or isinstance(idem, str)),
+        ("hash", digest, isinstance(digest, str) and bool(_HEX64.fullmatch(digest))),
+        ("previous hash", prev, isinstance(prev, str) and bool(_HEX64.fullmatch(prev))),
+    ]
+    for name, value, ok in checks:
+        if not ok:
+            return f"its {name} is {'missing' if value is None else 'not valid'}"
+    return None
+
+
+def _payload(payload_text: Any) -> tuple[Any, str | None]:
+    if payload_text is None:
+        return None, "its payload is missing"
+    if not isinstance(payload_text, str):
+        return None, "its payload is not text"
+    try:
+        payload = json.loads(payload_text)
+    except (ValueError, RecursionError):
+        return None, "its payload is not JSON"
+    if not isinstance(payload, dict):
+        return None, "its payload is not a JSON object"
+    return payload, None
+
+
+def _row_event(row: tuple[Any, ...], path: Path) -> Event:
+    """An event from a stored row, checked as far as the fold and the views rely on it (replay
+    runs this per event: the checks are cheap, the slow path only names what is wrong)."""
     seq, ts, actor, os_user, kind, step, payload_text, v, idem, prev, digest = row
-    payload = json.loads(payload_text)
+    try:
+        fromisoformat(ts)
+        payload = json.loads(payload_text)
+    except (TypeError, ValueError, RecursionError):
+        payload = None
+    if not (
+        type(payload) is dict
+        and type(v) is int
+        and type(kind) is str
+        and type(actor) is str
+        and type(os_user) is str
+        and (step is None or type(step) is str)
+        and (idem is None or type(idem) is str)
+        and type(prev) is str
+        and type(digest) is str
+        and len(digest) == 64
+        and digest.isalnum()  # hex in practice; `verify` checks the hash itself
+    ):
+        fields = _field_problem(row)
+        raise _damaged(path, seq, kind, fields or _payload(payload_text)[1] or "it cannot be read")
     if ev.needs_upgrade(kind, v):
         v, payload = ev.upgrade(kind, v, payload)
+    if kind in ev.REQUIRED or "overrides" in payload or "evidence" in payload:
+        problem = ev.payload_problem(kind, payload)
+        if problem is not None:
+            raise _damaged(path, seq, kind, problem)
     return Event(seq, ts, actor, os_user, kind, step, payload, v, idem, prev, digest)
+
+
+def _damaged(path: Path, seq: Any, kind: Any, problem: str) -> JournalError:
+    what = f" ({kind})" if isinstance(kind, str) else ""
+    return JournalError(
+        f"{path}: event {seq}{what} is damaged: {problem}; "
+        f"run `cutover verify {path}` and restore the journal from a copy"
+    )
 
 
 class JournalReader:
     """Read-only access. Safe while a writer appends in another process."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000) -> None:
         self.path = Path(path)
         if not self.path.exists():
             raise JournalError(
                 f"{self.path}: no such journal (create one with `cutover init PLAN`)"
             )
-        self.conn = self._open()
-        self._check_identity()
+        if self.path.is_dir():
+            raise JournalError(f"{self.path}: a folder, not a journal file")
+        with self._guard():
+            self.conn = self._open(busy_timeout_ms)
+        try:
+            self._check_identity()
+        except BaseException:
+            self.conn.close()
+            raise
 
-    def _open(self) -> sqlite3.Connection:
-        return _connect(self.path, readonly=True)
+    def _open(self, busy_ms: int) -> sqlite3.Connection:
+        return _connect(self.path, readonly=True, busy_ms=busy_ms)
+
+    _writing = False  # a writer's failures all end in "nothing was recorded"
+
+    def _guard(self) -> contextlib.AbstractContextManager[None]:
+        return _guarded(self.path, writing=self._writing)
 
     def _check_identity(self) -> None:
-        try:
+        """Our application_id, and an events table with the journal's columns."""
+        with self._guard():
             app_id = self.conn.execute("PRAGMA application_id").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            raise JournalError(f"{self.path}: not a readable SQLite file ({exc})") from None
         if app_id != APPLICATION_ID:
             raise JournalError(f"{self.path}: not a Cutover Console journal")
+        with self._guard():
+            columns = {r[1] for r in self.conn.execute("PRAGMA table_info(events)")}
+        if not columns:
+            raise JournalError(
+                f"{self.path}: marked as a Cutover Console journal but it has no events table: "
+                "the file is damaged or not a journal; restore it from a copy"
+            )
+        missing = [c for c in _COLUMN_NAMES if c not in columns]
+        if missing:
+            raise JournalError(
+                f"{self.path}: marked as a Cutover Console journal but its events table is not "
+                f"a journal's (no column {', '.join(missing)}); restore it from a copy"
+            )
 
     def close(self) -> None:
         self.conn.close()
@@ -106,61 +304,164 @@ class JournalReader:
         self.close()
 
     def events(self, after: int = 0, until_ts: str | None = None) -> Iterator[Event]:
-        """Events with seq > `after` (and ts <= `until_ts`), payloads upgraded on read."""
+        """Events with seq > `after` (and ts <= `until_ts`), payloads upgraded on read. A row the
+        fold could not use raises a JournalError naming its event."""
         sql = f"SELECT {_COLUMNS} FROM events WHERE seq > ?"
         params: list[Any] = [after]
         if until_ts is not None:
             sql += " AND ts <= ?"
             params.append(until_ts)
-        cursor = self.conn.execute(sql + " ORDER BY seq", params)
-        while batch := cursor.fetchmany(2048):
-            for row in batch:
-                yield _row_event(row)
+        path = self.path
+        with self._guard():
+            cursor = self.conn.execute(sql + " ORDER BY seq", params)
+            first = after == 0
+            while batch := cursor.fetchmany(2048):
+                if first:
+                    self._check_start(batch[0])
+                    first = False
+                for row in batch:
+                    yield _row_event(row, path)
+            if first and until_ts is None:
+                raise JournalError(f"{path}: the journal holds no events; restore it from a copy")
+
+    def _check_start(self, row: tuple[Any, ...]) -> None:
+        if row[0] != 1:
+            raise JournalError(
+                f"{self.path}: event 1 is missing (the first stored event is {row[0]}); "
+                f"run `cutover verify {self.path}`"
+            )
+        if row[4] != ev.JOURNAL_CREATED:
+            raise _damaged(self.path, 1, row[4], "the journal must start with journal.created")
+
+    def by_idem(self, idem: str) -> Event | None:
+        """The event recorded under an idempotency key, if any."""
+        with self._guard():
+            row = self.conn.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE idem = ?", (idem,)
+            ).fetchone()
+        return None if row is None else _row_event(row, self.path)
 
     def log_lines(self, after: int = 0, limit: int = 1000) -> list[tuple[Any, ...]]:
         """(id, at, source, side, level, text) rows with id > `after` (empty for old journals)."""
-        try:
-            return self.conn.execute(
-                "SELECT id, at, source, side, level, text FROM log_lines WHERE id > ? "
-                "ORDER BY id LIMIT ?",
-                (after, limit),
-            ).fetchall()
-        except sqlite3.OperationalError:
-            return []
+        with self._guard():
+            try:
+                return self.conn.execute(
+                    "SELECT id, at, source, side, level, text FROM log_lines WHERE id > ? "
+                    "ORDER BY id LIMIT ?",
+                    (after, limit),
+                ).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):  # journals older than log lines
+                    return []
+                raise
 
     def head(self) -> Checkpoint | None:
-        row = self.conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        with self._guard():
+            row = self.conn.execute(
+                "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
         return Checkpoint(row[0], row[1]) if row else None
 
     def count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM events").fetchone()[0])
+        with self._guard():
+            return int(self.conn.execute("SELECT count(*) FROM events").fetchone()[0])
 
     def plan_payload(self) -> dict[str, Any]:
         """The plan in force: the latest `journal.created` or `plan.revised` payload's plan."""
-        row = self.conn.execute(
-            "SELECT payload FROM events WHERE kind IN (?, ?) ORDER BY seq DESC LIMIT 1",
-            (ev.JOURNAL_CREATED, ev.PLAN_REVISED),
-        ).fetchone()
+        with self._guard():
+            row = self.conn.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE kind IN (?, ?) ORDER BY seq DESC LIMIT 1",
+                (ev.JOURNAL_CREATED, ev.PLAN_REVISED),
+            ).fetchone()
         if row is None:
             raise JournalError(f"{self.path}: the journal holds no plan")
-        plan: dict[str, Any] = json.loads(row[0])["plan"]
+        plan: dict[str, Any] = _row_event(row, self.path).payload["plan"]
         return plan
 
-    def raw_rows(self) -> Iterator[StoredRow]:
-        """Rows exactly as stored, in storage order, for verification."""
+    def _rows(self) -> Iterator[StoredRow]:
         cursor = self.conn.execute(f"SELECT {_COLUMNS} FROM events ORDER BY rowid")
         while batch := cursor.fetchmany(4096):
             for r in batch:
                 yield StoredRow(*r)
 
-    def verify(self, expect: Checkpoint | None = None) -> ChainReport:
-        """SQLite's integrity_check, then the whole hash chain (and the checkpoint, if given)."""
-        problems = [r[0] for r in self.conn.execute("PRAGMA integrity_check").fetchall()]
-        if problems != ["ok"]:
-            report = ChainReport(problem=f"corrupt: SQLite integrity_check: {problems[0]}")
-            report.details = problems
+    def raw_rows(self) -> Iterator[StoredRow]:
+        """Rows exactly as stored, in storage order, for verification."""
+        with self._guard():
+            yield from self._rows()
+
+    def verify(
+        self, expect: Checkpoint | None = None, *, against_recorded_head: bool = False
+    ) -> ChainReport:
+        """SQLite's integrity_check, then the whole hash chain (and the checkpoint, if given).
+        A file too damaged for SQLite to read is a failed verification, not an error.
+
+        `against_recorded_head`: an intact chain must also reach the head the writer recorded
+        in `<journal>.head` (else `behind`: committed events were lost, e.g. with the WAL)."""
+        try:
+            problems = [r[0] for r in self.conn.execute("PRAGMA integrity_check").fetchall()]
+            if problems != ["ok"]:
+                report = ChainReport(problem=f"corrupt: SQLite integrity_check: {problems[0]}")
+                report.details = problems
+                return report
+            report = verify_rows(self._rows(), expect)
+            if report.ok and against_recorded_head:
+                behind = self.recorded_head_problem()
+                if behind is not None:
+                    report.problem = f"behind: {behind}"
+                    report.bad_seq = (report.head.seq if report.head else 0) + 1
             return report
-        return verify_rows(self.raw_rows(), expect)
+        except (sqlite3.InterfaceError, sqlite3.ProgrammingError):
+            raise
+        except sqlite3.DatabaseError as exc:
+            if (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF in (_CORRUPT, _NOTADB):
+                return ChainReport(problem=f"corrupt: SQLite: {exc}")
+            raise _failure(self.path, exc, writing=False) from exc
+
+    def recorded_head_problem(self) -> str | None:
+        """See `behind_recorded_head`."""
+        record = read_head_record(self.path)  # before the journal: the writer commits first
+        if record is None:
+            return None
+        recorded, first = record
+        with self._guard():
+            row1 = self.conn.execute("SELECT hash FROM events WHERE seq = 1").fetchone()
+            if row1 is not None and row1[0] != first:
+                return None  # the record belongs to another journal that lived at this path
+            last = self.head()
+            at = self.conn.execute(
+                "SELECT hash FROM events WHERE seq = ?", (recorded.seq,)
+            ).fetchone()
+        ends = last.seq if last else 0
+        name = head_path(self.path).name
+        if ends < recorded.seq:
+            return (
+                f"{self.path}: the journal is behind its recorded head: it ends at event {ends}, "
+                f"but its writer recorded {recorded.seq}:{recorded.hash[:16]}… in {name}, so "
+                f"{recorded.seq - ends} committed event(s) are missing (a damaged or lost "
+                f"write-ahead log?); check a copy with `cutover verify --expect-head {recorded}`"
+            )
+        if at is None or at[0] != recorded.hash:
+            return (
+                f"{self.path}: event {recorded.seq} differs from the head its writer recorded in "
+                f"{name} ({recorded.seq}:{recorded.hash[:16]}…): history was rewritten"
+            )
+        return None
+
+
+def recorded_head(path: str | Path) -> Checkpoint | None:
+    """The last head the journal's writer recorded beside it (`<journal>.head`), or None."""
+    record = read_head_record(Path(path))
+    return record[0] if record else None
+
+
+def behind_recorded_head(journal: str | Path | JournalReader) -> str | None:
+    """A sentence when the journal is behind (or differs from) the head its writer recorded in
+    `<journal>.head` after each commit — committed events were lost, e.g. to a damaged WAL; None
+    when it is in line, or when there is no record (an older journal, a copy)."""
+    if isinstance(journal, JournalReader):
+        return journal.recorded_head_problem()
+    with JournalReader(journal) as reader:
+        return reader.recorded_head_problem()
 
 
 def _create_schema(db: Any) -> None:  # a sqlite_utils.Database
@@ -211,22 +512,50 @@ def _create_log_table(db: Any) -> None:  # a sqlite_utils.Database
         )
 
 
+def _remove_unborn(path: Path) -> None:
+    """A journal that `create` could not finish holds no event yet: left behind, it would block
+    the retry ("already exists")."""
+    for leftover in (
+        path,
+        head_path(path),
+        *(path.with_name(path.name + x) for x in ("-wal", "-shm")),
+    ):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+
+
 class JournalWriter(JournalReader):
     """The one process allowed to append. Use `create` or `open`; close to release the lock."""
+
+    _writing = True
 
     def __init__(self, path: Path, lock: WriterLock, clock: Clock) -> None:
         self._lock = lock
         self.clock = clock
+        self._heads: HeadFile | None = None
+        self._checkpointed_at = float("-inf")
         try:
             super().__init__(path)
+            with _guarded(self.path, writing=True):
+                _durable(self.conn)
+                head = self.head()
+                row1 = self.conn.execute("SELECT hash FROM events WHERE seq = 1").fetchone()
+                self._heads = HeadFile(self.path)
         except BaseException:
+            if hasattr(self, "conn"):
+                self.conn.close()
             lock.release()
             raise
-        head = self.head()
         self._head_seq, self._head_hash = (head.seq, head.hash) if head else (0, GENESIS)
+        self._first: str | None = row1[0] if row1 else None
+        recorded = self._heads.recorded
+        if head is not None and self._first and recorded and recorded[1] != self._first:
+            # another journal's record (a copy over this path): it says nothing about this one
+            with _guarded(self.path, writing=True):
+                self._heads.reset(head, self._first)
 
-    def _open(self) -> sqlite3.Connection:
-        return _connect(self.path, readonly=False)
+    def _open(self, busy_ms: int) -> sqlite3.Connection:
+        return _connect(self.path, readonly=False, busy_ms=busy_ms)
 
     @classmethod
     def create(
@@ -247,18 +576,28 @@ class JournalWriter(JournalReader):
             raise JournalError(
                 f"{path} already exists: open it (status, step, run) or choose another --journal"
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock = WriterLock.acquire(path, "cutover init")
+        with _guarded(path, writing=True):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = WriterLock.acquire(path, "cutover init")
         try:
-            conn = _connect(path, readonly=False)
-            import sqlite_utils  # writers only: a reader (a watcher) stays small
+            with _guarded(path, writing=True):
+                conn = _connect(path, readonly=False)
+                _durable(conn)
+                import sqlite_utils  # writers only: a reader (a watcher) stays small
 
-            _create_schema(sqlite_utils.Database(conn))
-            conn.close()
+                _create_schema(sqlite_utils.Database(conn))
+                conn.close()
+                with contextlib.suppress(FileNotFoundError):  # a former journal's record
+                    head_path(path).unlink()
         except BaseException:
             lock.release()
+            _remove_unborn(path)
             raise
-        writer = cls(path, lock, clock or SystemClock())
+        try:
+            writer = cls(path, lock, clock or SystemClock())
+        except BaseException:
+            _remove_unborn(path)
+            raise
         payload: dict[str, Any] = {
             "cutover": cutover_id,
             "plan": {"text": plan_text, "sha256": plan_sha256, "file": Path(plan_file).name},
@@ -274,7 +613,12 @@ class JournalWriter(JournalReader):
                 "world_at": format_ts(clock.now()),
                 "real_at": format_ts(datetime.now(UTC)),
             }
-        writer.append(ev.JOURNAL_CREATED, payload, actor=actor)
+        try:
+            writer.append(ev.JOURNAL_CREATED, payload, actor=actor)
+        except BaseException:
+            writer.close()
+            _remove_unborn(path)
+            raise
         return writer
 
     @classmethod
@@ -285,12 +629,19 @@ class JournalWriter(JournalReader):
         path = Path(path)
         if not path.exists():
             raise JournalError(f"{path}: no such journal (create one with `cutover init PLAN`)")
-        lock = WriterLock.acquire(path, command)
+        with _guarded(path, writing=True):
+            lock = WriterLock.acquire(path, command)
         writer = cls(path, lock, clock or SystemClock())
-        writer._check_head()
-        import sqlite_utils
+        try:
+            writer._check_head()
+            writer._check_recorded_head()
+            import sqlite_utils
 
-        _create_log_table(sqlite_utils.Database(writer.conn))  # journals older than log lines
+            with _guarded(path, writing=True):  # journals older than log lines
+                _create_log_table(sqlite_utils.Database(writer.conn))
+        except BaseException:
+            writer.close()
+            raise
         if lock.previous:
             writer.append(
                 ev.JOURNAL_RECOVERED,
@@ -299,11 +650,22 @@ class JournalWriter(JournalReader):
             )
         return writer
 
+    def _check_recorded_head(self) -> None:
+        """Refuse to extend a journal that lost events it had committed: new events would reuse
+        their numbers with other hashes."""
+        problem = self.recorded_head_problem()
+        if problem is not None:
+            raise JournalError(
+                f"{problem}. Not writing to it: restore the journal from a copy, or remove "
+                f"{head_path(self.path).name} to accept the loss and go on"
+            )
+
     def _check_head(self) -> None:
         """Refuse to extend a chain whose last link is already broken."""
-        rows = self.conn.execute(
-            f"SELECT {_COLUMNS} FROM events ORDER BY seq DESC LIMIT 2"
-        ).fetchall()
+        with self._guard():
+            rows = self.conn.execute(
+                f"SELECT {_COLUMNS} FROM events ORDER BY seq DESC LIMIT 2"
+            ).fetchall()
         if not rows:
             return
         last = StoredRow(*rows[0])
@@ -318,8 +680,13 @@ class JournalWriter(JournalReader):
 
     def close(self) -> None:
         try:
+            # SQLite checkpoints on close only as the last connection; a watcher may be another
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
             super().close()
         finally:
+            if self._heads is not None:
+                self._heads.close()
             self._lock.release()
 
     def append_many(
@@ -347,7 +714,7 @@ class JournalWriter(JournalReader):
             )
             event.hash = prev = body_hash(event.body())
             events.append(event)
-        self._commit(events)
+        self._commit(events, checkpoint=True)
         return events
 
     def append(
@@ -360,13 +727,19 @@ class JournalWriter(JournalReader):
         idem: str | None = None,
     ) -> Event:
         """Durably append one event (one fsync'd transaction). A repeated `idem` returns the
-        event recorded the first time instead of writing another."""
+        event recorded the first time, if it is this same event; a key that holds another event
+        raises IdempotencyConflict."""
         if idem is not None:
-            existing = self.conn.execute(
-                f"SELECT {_COLUMNS} FROM events WHERE idem = ?", (idem,)
-            ).fetchone()
+            existing = self.by_idem(idem)
             if existing is not None:
-                return _row_event(existing)
+                same = (existing.kind, existing.step, existing.actor) == (kind, step, actor.person)
+                if same and canonical_json(existing.payload) == canonical_json(payload):
+                    return Replayed.of(existing)
+                raise IdempotencyConflict(
+                    f"the idempotency key '{idem}' already holds event {existing.seq} "
+                    f"({existing.kind} by {existing.actor}); nothing recorded: use a new key",
+                    existing,
+                )
         event = Event(
             self._head_seq + 1,
             format_ts(self.clock.now()),
@@ -388,21 +761,31 @@ class JournalWriter(JournalReader):
         """(at, source, side, level, text) rows; the oldest beyond LOG_KEEP are dropped."""
         if not lines:
             return
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _guarded(self.path, writing=True), self._transaction():
             self.conn.executemany(
                 "INSERT INTO log_lines (at, source, side, level, text) VALUES (?,?,?,?,?)", lines
             )
             self.conn.execute(
                 "DELETE FROM log_lines WHERE id <= (SELECT MAX(id) FROM log_lines) - ?", (LOG_KEEP,)
             )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
             self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            # On a full disk SQLite has rolled back already: a second ROLLBACK would fail with
+            # "no transaction is active" and hide why.
+            if self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
             raise
 
-    def _commit(self, events: list[Event]) -> None:
-        """Insert events (already chained) in one transaction; the head moves only on success."""
+    def _commit(self, events: list[Event], *, checkpoint: bool = False) -> None:
+        """Insert events (already chained) in one transaction; the head moves only on success.
+        `checkpoint`: a batch, always checkpointed like a decision."""
         if not events:
             return
         rows = [
@@ -421,13 +804,31 @@ class JournalWriter(JournalReader):
             )
             for e in events
         ]
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _guarded(self.path, writing=True), self._transaction():
             self.conn.executemany(
                 f"INSERT INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows
             )
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
         self._head_seq, self._head_hash = events[-1].seq, events[-1].hash
+        if self._first is None:
+            self._first = events[0].hash if events[0].seq == 1 else None
+        self._after_commit(checkpoint or any(e.kind in ev.DECISIONS for e in events))
+
+    def _after_commit(self, decision: bool) -> None:
+        """Narrow what a damaged WAL could take, and leave a record that shows it if it does. The
+        events are durable already: nothing here may fail the append.
+
+        A PASSIVE checkpoint copies the WAL into the main file (never waiting for readers). Then
+        the head goes to `<journal>.head`, fsynced only when the events are not all in the main
+        file yet: once they are, a lost head record could only look older, never ahead."""
+        in_main_file = False
+        now = time.monotonic()
+        if decision or now - self._checkpointed_at >= CHECKPOINT_EVERY:
+            self._checkpointed_at = now
+            with contextlib.suppress(sqlite3.Error):
+                busy, wal, done = self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                in_main_file = busy == 0 and wal == done
+        if self._heads is not None and self._first is not None:
+            with contextlib.suppress(OSError):  # lagging is safe: it is never read as a loss
+                self._heads.record(
+                    Checkpoint(self._head_seq, self._head_hash), self._first, sync=not in_main_file
+                )

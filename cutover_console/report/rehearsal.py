@@ -4,12 +4,15 @@ and in the live run. Drift between the two is the most cited cause of blown cuto
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from ..journal import JournalReader
+from ..journal import JournalError, JournalReader
+from ..journal.store import APPLICATION_ID
 from ..plan.timeparse import format_duration
 from ..runbook.fold import CutoverState
 from .inline import Data, Paragraph
@@ -24,24 +27,60 @@ class Rehearsal:
     state: CutoverState
 
 
+SEARCH_DEPTH = 3  # folders below the live journal's: state/demo/<time>/journal.sqlite is 2
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _looks_like_journal(path: Path) -> bool:
+    """An SQLite header carrying our application_id (bytes 68-71), without asking SQLite: a
+    foreign or unreadable file is skipped before anything can complain about it."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(100)
+    except OSError:
+        return False
+    return (
+        len(header) == 100
+        and header.startswith(_SQLITE_MAGIC)
+        and int.from_bytes(header[68:72], "big") == APPLICATION_ID
+    )
+
+
 def _created(path: Path) -> tuple[str, str, str] | None:
-    """(created ts, cutover id, mode) of a journal file, or None when it is not one."""
-    with contextlib.suppress(sqlite3.Error, OSError, ValueError, KeyError, StopIteration):
-        with JournalReader(path) as reader:
+    """(created ts, cutover id, mode) of a journal file, or None when it is not a readable one
+    (damaged, locked, another kind of file): the lookup skips such files silently."""
+    if not _looks_like_journal(path):
+        return None
+    with contextlib.suppress(JournalError, sqlite3.Error, OSError, ValueError, StopIteration):
+        with JournalReader(path, busy_timeout_ms=100) as reader:  # a locked file is skipped
             first = next(reader.events())
-        if first.kind != "journal.created":
-            return None
         p = first.payload
         return first.ts, str(p.get("cutover") or ""), str(p.get("mode", "live"))
     return None
 
 
+def _candidates(folder: Path, depth: int) -> Iterator[Path]:
+    """`*.sqlite` files in `folder` and up to `depth` folders below, in name order, never
+    following a symlinked folder (no loops, no walking out of the tree)."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        with contextlib.suppress(OSError):
+            if entry.name.endswith(".sqlite") and entry.is_file():
+                yield Path(entry.path)
+            elif depth > 0 and entry.is_dir(follow_symlinks=False):
+                yield from _candidates(Path(entry.path), depth - 1)
+
+
 def find_latest(journal: Path, cutover_id: str, *, limit: int = 500) -> Path | None:
-    """The most recently created rehearsal journal of `cutover_id` at or below the live
-    journal's folder (where `cutover run --rehearsal` and `cutover demo` leave them)."""
+    """The most recently created rehearsal journal of `cutover_id` in the live journal's folder
+    or up to SEARCH_DEPTH folders below it (where `cutover run --rehearsal` and `cutover demo`
+    leave them). Anything else there is ignored."""
     best: tuple[str, Path] | None = None
     live = journal.resolve()
-    for n, path in enumerate(sorted(journal.parent.rglob("*.sqlite"))):
+    for n, path in enumerate(_candidates(journal.parent, SEARCH_DEPTH)):
         if n >= limit:
             break
         if path.resolve() == live:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ..clock import Clock
-from ..journal import Actor, Event, JournalReader, JournalWriter
+from ..journal import Actor, Event, JournalReader, JournalWriter, Replayed
 from ..journal import events as ev
 from ..plan import PlanDocument
 from ..plan.model import Person, Step
@@ -94,6 +94,55 @@ class Cutover:
                 self.state.apply(event)
         return len(events)
 
+    def _replay(
+        self,
+        action: str,
+        idem: str | None,
+        kind: str,
+        by: str,
+        step_id: str | None,
+        given: dict[str, Any],
+    ) -> Event | None:
+        """A retry of a command already recorded under `idem`: answered with that event, before
+        any rule (the first attempt changed what the rules now say). A key that holds another
+        command (kind, step, person, or a value given here) is refused, naming its event. Values
+        left out of the retry are not compared, nor is an override the first attempt did not
+        need."""
+        if idem is None:
+            return None
+        held = self.writer.by_idem(idem)
+        if held is None:
+            return None
+        differs = [
+            name
+            for name, mine, theirs in (
+                ("action", kind, held.kind),
+                ("step", step_id, held.step),
+                ("person", by, held.actor),
+            )
+            if mine != theirs
+        ]
+        for key, value in given.items():
+            if value is None or (key == "override_reason" and key not in held.payload):
+                continue
+            if held.payload.get(key) != value:
+                differs.append(key.replace("_", " "))
+        if differs:
+            about = f" of '{held.step}'" if held.step else ""
+            raise ActionRefused(
+                action,
+                step_id,
+                [
+                    Refusal(
+                        "idempotency",
+                        f"the idempotency key '{idem}' already holds event {held.seq} "
+                        f"({held.kind}{about} by {held.actor}); this {action} differs in "
+                        f"{', '.join(differs)}: nothing recorded, use a new key",
+                    )
+                ],
+            )
+        return held if isinstance(held, Replayed) else Replayed.of(held)
+
     def _decide(
         self,
         action: str,
@@ -148,6 +197,10 @@ class Cutover:
     def start(
         self, step_id: str, by: str, *, override: str | None = None, idem: str | None = None
     ) -> Event:
+        if done := self._replay(
+            "start", idem, ev.STEP_STARTED, by, step_id, {"override_reason": _text(override)}
+        ):
+            return done
         step, person = self._step("start", step_id), self._person("start", step_id, by)
         refusals = self._drive("start", step, person)
         if not refusals:
@@ -160,6 +213,10 @@ class Cutover:
     def complete(
         self, step_id: str, by: str, *, override: str | None = None, idem: str | None = None
     ) -> Event:
+        if done := self._replay(
+            "complete", idem, ev.STEP_COMPLETED, by, step_id, {"override_reason": _text(override)}
+        ):
+            return done
         step, person = self._step("complete", step_id), self._person("complete", step_id, by)
         refusals = self._drive("complete", step, person)
         if not refusals:
@@ -171,12 +228,20 @@ class Cutover:
         )
 
     def fail(self, step_id: str, by: str, reason: str | None, *, idem: str | None = None) -> Event:
+        if done := self._replay(
+            "fail", idem, ev.STEP_FAILED, by, step_id, {"reason": _text(reason)}
+        ):
+            return done
         step, person = self._step("fail", step_id), self._person("fail", step_id, by)
         text = self._need_reason("fail", step_id, reason)
         self._decide("fail", step_id, person, self._drive("fail", step, person), None)
         return self._record(ev.STEP_FAILED, by, {"reason": text}, step_id, idem)
 
     def skip(self, step_id: str, by: str, reason: str | None, *, idem: str | None = None) -> Event:
+        if done := self._replay(
+            "skip", idem, ev.STEP_SKIPPED, by, step_id, {"reason": _text(reason)}
+        ):
+            return done
         step, person = self._step("skip", step_id), self._person("skip", step_id, by)
         text = self._need_reason("skip", step_id, reason)
         self._decide("skip", step_id, person, self._drive("skip", step, person), None)
@@ -185,6 +250,10 @@ class Cutover:
     def reopen(
         self, step_id: str, by: str, reason: str | None, *, idem: str | None = None
     ) -> Event:
+        if done := self._replay(
+            "reopen", idem, ev.STEP_REOPENED, by, step_id, {"reason": _text(reason)}
+        ):
+            return done
         step, person = self._step("reopen", step_id), self._person("reopen", step_id, by)
         text = self._need_reason("reopen", step_id, reason)
         self._decide("reopen", step_id, person, self._drive("reopen", step, person), None)
@@ -199,6 +268,9 @@ class Cutover:
         override: str | None = None,
         idem: str | None = None,
     ) -> Event:
+        given = {"reason": _text(reason), "override_reason": _text(override)}
+        if done := self._replay("rollback", idem, ev.STEP_ROLLED_BACK, by, step_id, given):
+            return done
         step, person = self._step("rollback", step_id), self._person("rollback", step_id, by)
         text = self._need_reason("rollback", step_id, reason)
         refusals = self._drive("rollback", step, person)
@@ -217,6 +289,8 @@ class Cutover:
     def signoff(
         self, step_id: str, by: str, *, role: str | None = None, idem: str | None = None
     ) -> Event:
+        if done := self._replay("sign off", idem, ev.STEP_SIGNED_OFF, by, step_id, {"role": role}):
+            return done
         step, person = self._step("sign off", step_id), self._person("sign off", step_id, by)
         current = self.state.steps[step_id]
         refusal = transition_refusal(current, "signoff")
@@ -241,6 +315,8 @@ class Cutover:
     def note(
         self, text: str, by: str, *, step_id: str | None = None, idem: str | None = None
     ) -> Event:
+        if done := self._replay("note", idem, ev.NOTE_ADDED, by, step_id, {"text": text}):
+            return done
         self._person("note", step_id, by)
         if step_id is not None:
             self._step("note", step_id)
@@ -251,6 +327,9 @@ class Cutover:
     def override_gate(
         self, step_id: str, gate_id: str, by: str, reason: str | None, *, idem: str | None = None
     ) -> Event:
+        given = {"gate": gate_id, "reason": _text(reason)}
+        if done := self._replay("override gate", idem, ev.GATE_OVERRIDDEN, by, step_id, given):
+            return done
         step, person = (
             self._step("override gate", step_id),
             self._person("override gate", step_id, by),
@@ -368,6 +447,11 @@ class Cutover:
             None,
             None,
         )
+
+
+def _text(value: str | None) -> str | None:
+    """A reason as the journal stores it (stripped), for comparing a retry with it."""
+    return value.strip() if value is not None and value.strip() else None
 
 
 def _with_overrides(

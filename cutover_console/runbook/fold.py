@@ -14,6 +14,7 @@ from typing import Any, Literal
 from ..clock import parse_ts
 from ..journal import events as ev
 from ..journal.chain import Checkpoint, Event
+from ..journal.store import JournalError
 from ..plan import Plan, PlanDocument, load_plan_text
 from ..plan.schedule import Actual, Schedule, project
 from .signals import Signals
@@ -120,7 +121,7 @@ class CutoverState:
         iterator = iter(events)
         first = next(iterator, None)
         if first is None or first.kind != ev.JOURNAL_CREATED:
-            raise ValueError("a journal starts with journal.created")
+            raise JournalError("nothing to fold: the events do not start with journal.created")
         plan = first.payload["plan"]
         state = cls(
             document=load_plan_text(plan["text"], plan.get("file", "<journal>")),
@@ -155,6 +156,15 @@ class CutoverState:
 
     def apply(self, event: Event) -> None:
         """Fold one event in. Events about unknown steps are kept in history, never dropped."""
+        try:
+            self._apply(event)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a damaged payload
+            raise JournalError(
+                f"event {event.seq} ({event.kind}) cannot be folded in: "
+                f"{type(exc).__name__}: {exc}; run `cutover verify`"
+            ) from exc
+
+    def _apply(self, event: Event) -> None:
         at = parse_ts(event.ts)
         step = self.steps.get(event.step) if event.step else None
         if step is not None:
