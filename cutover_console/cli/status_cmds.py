@@ -15,8 +15,10 @@ from ..journal import Checkpoint, JournalReader
 from ..plan.timeparse import format_duration
 from ..runbook import load_state, status_summary
 from ..runbook.summary import STATUS_STYLE
+from ..untrusted import LINE_LIMIT, inert, json_text
 from . import cli
 from .options import journal_option
+from .output import cells, console, styled
 
 
 @cli.command()
@@ -28,7 +30,7 @@ def status(journal: Path, as_json: bool) -> None:
         state = load_state(reader)
     summary = status_summary(state, SystemClock().now())
     if as_json:
-        click.echo(json.dumps(summary, indent=2))
+        click.echo(json_text(summary, indent=2))
         return
     _render_status(summary)
 
@@ -38,40 +40,53 @@ def _hm(iso: str | None) -> str:
 
 
 def _render_status(summary: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    console = Console()
+    out = console()
     c = summary["cutover"]
     progress = summary["progress"]
-    console.print(
-        f"[bold]{c['name']}[/] — {c['client']}"
-        f"{'  [reverse] REHEARSAL [/]' if c['rehearsal'] else ''}"
+    out.print(
+        Text.assemble(
+            styled(c["name"], "bold"),
+            " — ",
+            styled(c["client"]),
+            ("  ", ""),
+            (" REHEARSAL ", "reverse") if c["rehearsal"] else "",
+        )
     )
-    console.print(
+    out.print(
         f"now {_hm(summary['now'])} ({c['timezone']})  window {_hm(c['window']['start'])}"
         f" → {_hm(c['window']['end'])}  progress {progress['finished']}/{progress['total']}"
     )
     fits = (
-        "[green]fits the window[/]"
+        ("fits the window", "green")
         if summary["fits_window"]
-        else "[bold red]OVERRUNS the window[/]"
+        else ("OVERRUNS the window", "bold red")
     )
-    console.print(
-        f"planned end {_hm(summary['planned_end'])}  forecast end "
-        f"{_hm(summary['forecast_end'])}  {fits}"
+    out.print(
+        Text.assemble(
+            f"planned end {_hm(summary['planned_end'])}  forecast end "
+            f"{_hm(summary['forecast_end'])}  ",
+            fits,
+        )
     )
     ponr = summary["point_of_no_return"]
     if ponr:
         if ponr["passed_at"]:
-            console.print(
-                f"[bold red]point of no return passed[/] at {_hm(ponr['passed_at'])} "
-                f"({ponr['step']})"
+            out.print(
+                Text.assemble(
+                    ("point of no return passed", "bold red"),
+                    f" at {_hm(ponr['passed_at'])} ({ponr['step']})",
+                )
             )
         else:
-            console.print(
-                f"rollback still possible until [bold]{_hm(ponr['rollback_possible_until'])}"
-                f"[/] ({ponr['step']})"
+            out.print(
+                Text.assemble(
+                    "rollback still possible until ",
+                    (_hm(ponr["rollback_possible_until"]), "bold"),
+                    f" ({ponr['step']})",
+                )
             )
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("step", "status", "owner", "planned", "actual", "delay", "blocked by"):
@@ -80,7 +95,7 @@ def _render_status(summary: dict[str, Any]) -> None:
     for s in summary["steps"]:
         if s["phase"] != phase:
             phase = s["phase"]
-            table.add_row(f"[bold cyan]{phase}[/]")
+            table.add_row(*cells(styled(phase, "bold cyan")))
         actual = _hm(s["actual_start"])
         if s["actual_end"]:
             actual += f"–{_hm(s['actual_end'])[-5:]}"
@@ -89,17 +104,19 @@ def _render_status(summary: dict[str, Any]) -> None:
             delay = format_duration(timedelta(seconds=s["delay_s"]))
         status_text = s["status"].replace("_", " ") + (" OVERRUN" if s["overrun"] else "")
         table.add_row(
-            f"  {s['id']}",
-            f"[{STATUS_STYLE[s['status']]}]{status_text}[/]",
-            s["owner"],
-            _hm(s["planned_start"]),
-            actual,
-            delay,
-            "; ".join(_worth_showing(s["blockers"])),
+            *cells(
+                f"  {s['id']}",
+                styled(status_text, STATUS_STYLE[s["status"]]),
+                s["owner"],
+                _hm(s["planned_start"]),
+                actual,
+                delay,
+                "; ".join(_worth_showing(s["blockers"])),
+            )
         )
-    console.print(table)
+    out.print(table)
     head = summary["head"]
-    console.print(f"journal checkpoint [bold]{head['seq']}:{head['hash']}[/]")
+    out.print(Text.assemble("journal checkpoint ", (f"{head['seq']}:{head['hash']}", "bold")))
 
 
 def _worth_showing(blockers: list[str]) -> list[str]:
@@ -205,7 +222,7 @@ def events(journal: Path, after: int, jsonl: bool) -> None:
     with JournalReader(journal) as reader:
         for event in reader.events(after=after):
             if jsonl:
-                click.echo(json.dumps(event.as_json(), ensure_ascii=False, sort_keys=True))
+                click.echo(json_text(event.as_json(), sort_keys=True))
                 continue
             about = f" [{event.step}]" if event.step else ""
             detail = (
@@ -216,7 +233,5 @@ def events(journal: Path, after: int, jsonl: bool) -> None:
             )
             if event.kind == "journal.created":
                 detail = f"plan {event.payload['plan']['sha256'][:12]}"
-            click.echo(
-                f"{event.seq:>6} {event.ts[:19]}Z {event.actor:<10} {event.kind:<18}"
-                f"{about} {detail}".rstrip()
-            )
+            line = f"{event.seq:>6} {event.ts[:19]}Z {event.actor:<10} {event.kind:<18}{about} "
+            click.echo(inert(line + str(detail), limit=LINE_LIMIT).rstrip())
