@@ -68,5 +68,5 @@ class KeyedTable(DataTable[Text]):
                     continue
                 for index, value in enumerate(row):
                     if text[index] != before[index]:
-                        self.update_cell(key, columns[index], value)
+                        self.update_cell(key, columns[index], value, update_width=True)
                 shown[key] = text
