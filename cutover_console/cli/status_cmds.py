@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ..clock import SystemClock
-from ..journal import Checkpoint, JournalReader
+from ..journal import Checkpoint, JournalReader, behind_recorded_head
 from ..plan.timeparse import format_duration
 from ..runbook import load_state, status_summary
 from ..runbook.summary import STATUS_STYLE
@@ -28,6 +28,9 @@ def status(journal: Path, as_json: bool) -> None:
     """Where the cutover stands: progress, forecast, blockers, the journal head."""
     with JournalReader(journal) as reader:
         state = load_state(reader)
+        behind = behind_recorded_head(reader)
+    if behind:  # committed events lost (e.g. a damaged WAL): said before anything else
+        click.echo(f"warning: {behind}", err=True)
     summary = status_summary(state, SystemClock().now())
     if as_json:
         click.echo(json_text(summary, indent=2))
@@ -189,7 +192,7 @@ def verify(
             click.echo(f"FAILED: {inert(bundle.problem, limit=LINE_LIMIT)}", err=True)
         sys.exit(0 if bundle.ok else 2 if bundle.usage else 1)
     with JournalReader(path) as reader:
-        report = reader.verify(expect)
+        report = reader.verify(expect, against_recorded_head=True)
     if as_json:
         click.echo(
             json.dumps(
