@@ -10,12 +10,13 @@ from pathlib import Path
 import click
 
 from ..clock import ManualClock, SystemClock
-from ..journal import Actor, Event, JournalReader, JournalWriter
+from ..journal import Actor, Event, JournalReader, JournalWriter, Replayed
 from ..plan import load_plan
 from ..runbook import Cutover
 from ..runbook.autopilot import lead_of, run_tabletop
 from . import cli
 from .options import by_option, idem_option, journal_option, new_journal_option
+from .output import echo
 
 
 @contextmanager
@@ -28,7 +29,10 @@ def open_cutover(journal: Path, command: str) -> Iterator[Cutover]:
 
 
 def _done(event: Event, what: str) -> None:
-    click.echo(f"{what} — journaled as event {event.seq} ({event.hash[:16]})")
+    if isinstance(event, Replayed):  # a retry: its key already recorded this very command
+        echo(f"{what} — already recorded as event {event.seq} ({event.hash[:16]}); not again")
+        return
+    echo(f"{what} — journaled as event {event.seq} ({event.hash[:16]})")
 
 
 @cli.command()
@@ -46,7 +50,7 @@ def init(plan: Path, journal: Path | None, by: str | None, rehearsal: bool) -> N
     document = load_plan(plan)
     p = document.plan
     for warning in document.warnings:
-        click.echo(str(warning), err=True)
+        echo(str(warning), err=True)
     if by is None:
         by = next((x.id for x in p.people if "lead" in x.roles), p.people[0].id)
     elif by not in {x.id for x in p.people}:
@@ -63,11 +67,11 @@ def init(plan: Path, journal: Path | None, by: str | None, rehearsal: bool) -> N
     )
     head = writer.head()
     writer.close()
-    click.echo(
+    echo(
         f"created {path} for '{p.cutover.name}' ({len(p.steps)} steps)"
         f"{' — rehearsal' if rehearsal else ''}"
     )
-    click.echo(f"checkpoint {head}")
+    echo(f"checkpoint {head}")
 
 
 @cli.group()
@@ -199,7 +203,7 @@ def revise(plan: Path, journal: Path, by: str, reason: str) -> None:
             )
         event = cutover.revise_plan(document, by, reason)
     if event is None:
-        click.echo("the plan is unchanged; nothing recorded")
+        echo("the plan is unchanged; nothing recorded")
     else:
         _done(event, f"plan revised ({document.sha256[:12]})")
 
@@ -240,7 +244,7 @@ def tabletop(plan: Path, journal: Path | None, quiet: bool, open_console: bool) 
     )
     try:
         cutover = Cutover(writer, clock)
-        click.echo(f"tabletop rehearsal of '{p.cutover.name}' on a simulated clock → {path}")
+        echo(f"tabletop rehearsal of '{p.cutover.name}' on a simulated clock → {path}")
         for outcome in run_tabletop(cutover, clock):
             if quiet:
                 continue
@@ -250,7 +254,7 @@ def tabletop(plan: Path, journal: Path | None, quiet: bool, open_console: bool) 
                 if outcome.gates_overridden
                 else ""
             )
-            click.echo(
+            echo(
                 f"  {outcome.started_at.astimezone(zone):%a %H:%M}–"
                 f"{outcome.ended_at.astimezone(zone):%H:%M}  {outcome.step:<26} "
                 f"by {outcome.by}{signed}{gates}"
@@ -262,17 +266,17 @@ def tabletop(plan: Path, journal: Path | None, quiet: bool, open_console: bool) 
         report = reader.verify()
     done, total = state.progress()
     end = state.last_at.astimezone(zone) if state.last_at else None
-    click.echo(
+    echo(
         f"\n{done}/{total} steps done; simulated end {end:%a %Y-%m-%d %H:%M %Z}; "
         f"window ends {p.cutover.window.end.astimezone(zone):%a %H:%M}; "
         f"{len(state.overrides)} override(s) recorded"
     )
-    click.echo(
+    echo(
         f"journal {path}: {report.count} events, chain "
         f"{'intact' if report.ok else 'BROKEN: ' + str(report.problem)}"
     )
-    click.echo(f"checkpoint {report.head}")
-    click.echo(f"next: cutover watch -j {path}   cutover status -j {path}   cutover verify {path}")
+    echo(f"checkpoint {report.head}")
+    echo(f"next: cutover watch -j {path}   cutover status -j {path}   cutover verify {path}")
     if open_console:
         from ..runbook.session import WatchSession
         from ..ui.app import WatchApp
@@ -305,17 +309,17 @@ def action_command(step_id: str, journal: Path, by: str, yes: bool, preview_only
                 f"cannot preview {action.kind}: {type(exc).__name__}: {exc}"
             ) from None
         if prepared.route53:
-            click.echo(f"{action.kind}: {len(prepared.lines)} change(s)")
-            click.echo("\n".join(f"  {line}" for line in prepared.lines))
+            echo(f"{action.kind}: {len(prepared.lines)} change(s)")
+            echo("\n".join(f"  {line}" for line in prepared.lines))
         else:
-            click.echo("\n".join(prepared.lines))
+            echo("\n".join(prepared.lines))
         if preview_only or not (yes or click.confirm("run it?", default=False)):
-            click.echo("not run")
+            echo("not run")
             return
         result = execute(prepared)
         event = cutover.record_action(step_id, by, result)
     status = result.get("status", f"exit {result.get('exit')}")
     _done(event, f"{step_id}: {action.kind} {status}")
     if result.get("exit"):
-        click.echo(result.get("error") or result.get("output", "")[-500:], err=True)
+        echo(result.get("error") or result.get("output", "")[-500:], err=True)
         sys.exit(1)
