@@ -25,7 +25,7 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Markdown, TabbedContent, TabPane
 
-from ..journal import Event
+from ..journal import Event, JournalError
 from ..runbook import ActionRefused, Cutover
 from ..runbook.command_action import preview
 from ..runbook.rules import LEAD_ROLE
@@ -409,7 +409,11 @@ class WatchApp(CutoverApp):
     @work(thread=True, exclusive=True, group="journal", exit_on_error=False)
     def follow_journal(self) -> None:
         while self.is_running:
-            new = self.watch_session.poll()
+            try:
+                new = self.watch_session.poll()
+            except JournalError as exc:  # damaged while watched: say so and stop, exit 2
+                self.call_from_thread(self.exit, return_code=2, message=str(exc))
+                return
             if new:
                 self.post_message(StateChanged(new))
             time.sleep(0.25)
