@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 MASK = "***"
@@ -89,6 +90,17 @@ class Redactor:
 
 
 REDACT = Redactor()
+
+
+def redacted(value: Any) -> Any:
+    """`value` (a journal payload: dicts, lists, strings) with every string redacted."""
+    if isinstance(value, str):
+        return REDACT(value)
+    if isinstance(value, dict):
+        return {key: redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redacted(item) for item in value]
+    return value
 
 
 def resolve(reference: str, *, base: Path | None = None) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 
 from .. import __version__
 from ..clock import Clock, SystemClock, format_ts, parse_ts
+from ..secrets import REDACT, redacted
 from . import events as ev
 from .chain import (
     GENESIS,
@@ -698,6 +699,7 @@ class JournalWriter(JournalReader):
         events: list[Event] = []
         seq, prev = self._head_seq, self._head_hash
         for kind, payload, actor, step in items:
+            payload = _redacted(kind, payload)
             seq += 1
             event = Event(
                 seq,
@@ -729,6 +731,7 @@ class JournalWriter(JournalReader):
         """Durably append one event (one fsync'd transaction). A repeated `idem` returns the
         event recorded the first time, if it is this same event; a key that holds another event
         raises IdempotencyConflict."""
+        payload = _redacted(kind, payload)
         if idem is not None:
             existing = self.by_idem(idem)
             if existing is not None:
@@ -761,6 +764,7 @@ class JournalWriter(JournalReader):
         """(at, source, side, level, text) rows; the oldest beyond LOG_KEEP are dropped."""
         if not lines:
             return
+        lines = [(at, source, side, level, REDACT(text)) for at, source, side, level, text in lines]
         with _guarded(self.path, writing=True), self._transaction():
             self.conn.executemany(
                 "INSERT INTO log_lines (at, source, side, level, text) VALUES (?,?,?,?,?)", lines
@@ -832,3 +836,12 @@ class JournalWriter(JournalReader):
                 self._heads.record(
                     Checkpoint(self._head_seq, self._head_hash), self._first, sync=not in_main_file
                 )
+
+
+def _redacted(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """What is journaled never holds a secret: every string of a payload is redacted, except
+    the plan's own text (which the loader already refuses to hold a secret, and whose hash
+    must stay the plan file's)."""
+    if kind in (ev.JOURNAL_CREATED, ev.PLAN_REVISED):
+        return payload
+    return dict(redacted(payload))

@@ -114,3 +114,18 @@ def test_lines_are_cut_at_the_limit_without_holding_the_rest() -> None:
     assert lines.feed("short\nabcdefghij") == ["short"]
     assert lines.feed("klmnop" * 1000) == []
     assert lines.feed("\nnext\n") == ["abcdefghij… [cut: 6,000 more characters]", "next"]
+
+
+def test_the_journal_never_holds_a_secret(  # type: ignore[no-untyped-def]
+    cutover, journal_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cutover_console.journal import JournalReader
+    from cutover_console.secrets import resolve
+
+    monkeypatch.setenv("UNTRUSTED_TEST_DSN", f"Driver=x;Server=db;PWD={SECRET}")
+    resolve("env:UNTRUSTED_TEST_DSN")  # this process has used it
+    cutover.note(f"db said {SECRET}; also token=abc123 here", "lena")
+    with JournalReader(journal_path) as reader:
+        stored = json.dumps([e.payload for e in reader.events()])
+    assert "db said ***" in stored
+    assert SECRET not in stored and "abc123" not in stored
