@@ -29,15 +29,12 @@ untrusted-text boundary were bypassed is, per surface,
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import os
 import re
-import select
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -49,6 +46,8 @@ import pytest
 import yaml
 from hostile import CORPUS, forbidden_in, missing, svg_text
 from support import SMALL, require_binary, run_cli
+from terminal import on_pty as run_on_pty
+from terminal import text_of_html
 
 from cutover_console.clock import SystemClock
 from cutover_console.journal import JournalReader
@@ -289,45 +288,8 @@ remote-control:
 
 
 def on_pty(*args: str, seconds: float | None = None) -> str:
-    """Run `cutover ARGS` with a pseudo-terminal as stdin, stdout and stderr (so Rich writes
-    colour, as on a person's screen); everything the terminal received. With `seconds`,
-    interrupt it (Ctrl-C) after that long, as a person watching would."""
-    master, slave = os.openpty()
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "240", "LINES": "60"}
-    env.pop("NO_COLOR", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cutover_console", *args],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        start_new_session=True,
-    )
-    os.close(slave)
-    out = bytearray()
-    deadline = time.monotonic() + 60
-    interrupt_at = None if seconds is None else time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if interrupt_at is not None and time.monotonic() > interrupt_at:
-            os.killpg(proc.pid, signal.SIGINT)
-            interrupt_at = None
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            out += chunk
-        elif proc.poll() is not None:
-            break
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=15)
-    os.close(master)
-    assert proc.returncode == 0, out.decode("utf-8", "replace")
-    return out.decode("utf-8", "replace")
+    """`cutover ARGS` on a pseudo-terminal (tests/terminal.py); it must exit 0."""
+    return run_on_pty(*args, seconds=seconds, check=True)
 
 
 @pytest.fixture(scope="module")
@@ -505,11 +467,6 @@ def test_dns_pane_shows_answers_and_a_click_does_nothing(
     assert list(tmp_path.iterdir()) == []  # and wrote no file
 
 
-def _text_of_html(document: str) -> str:
-    body = re.sub(r"<style>.*?</style>", "", document, flags=re.S)
-    return html.unescape(re.sub(r"<[^>]+>", "", body))
-
-
 def test_both_reports(bed: HostileDns) -> None:
     from markdown_it import MarkdownIt
 
@@ -527,10 +484,10 @@ def test_both_reports(bed: HostileDns) -> None:
     rendered = MarkdownIt("commonmark").enable("table").render(md_file.read_text())
     assert "<script" not in rendered and not re.search(r"<(img|a)\b", rendered)
     assert 'href="javascript:' not in rendered
-    text = _text_of_html(rendered)
+    text = text_of_html(rendered)
     assert missing(text, before) == [] and missing(text, after) == []
     page = html_file.read_text(encoding="utf-8")
     assert "<script" not in page and not re.search(r"<(img|a|blink|link)\b", page)
     assert 'href="javascript:' not in page
-    text = _text_of_html(page)
+    text = text_of_html(page)
     assert missing(text, before) == [] and missing(text, after) == []

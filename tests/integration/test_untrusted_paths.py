@@ -7,16 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
-import os
 import re
-import select
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +19,7 @@ import pytest
 from hostile import CORPUS, HOSTILE, forbidden_in, missing
 from servers import Sshd
 from support import SMALL, require_binary, run_cli
+from terminal import on_pty, text_of_html
 
 from cutover_console.clock import SystemClock
 from cutover_console.journal import JournalReader
@@ -37,56 +32,6 @@ from cutover_console.ui.views import JournalPane, LogsPane
 pytestmark = pytest.mark.integration
 # what a probe's error quotes: the hostile table name, whose controls sqlite3 passes on raw
 ERROR_CLASSES = ("action-quit", "osc52-clipboard", "ed-clear")
-
-
-def on_pty(
-    *args: str,
-    seconds: float | None = None,
-    when_shown: tuple[str, Callable[[], None]] | None = None,
-) -> str:
-    """Run `cutover ARGS` with a pseudo-terminal as stdout and stderr; what the terminal got.
-    With `seconds`, interrupt it (Ctrl-C) after that long, as a person watching would; with
-    `when_shown` (text, action), run the action once the text is on the terminal, and count
-    `seconds` from then."""
-    master, slave = os.openpty()
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "220", "LINES": "60"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cutover_console", *args],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        start_new_session=True,
-    )
-    os.close(slave)
-    out = bytearray()
-    deadline = time.monotonic() + (90 if seconds is None or when_shown else seconds)
-    interrupted = False
-    while True:
-        if seconds is not None and not interrupted and time.monotonic() > deadline:
-            os.killpg(proc.pid, signal.SIGINT)
-            interrupted, deadline = True, time.monotonic() + 15
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            out += chunk
-        elif proc.poll() is not None:
-            break
-        if when_shown is not None and when_shown[0] in out.decode("utf-8", "replace"):
-            when_shown[1]()
-            when_shown = None
-            deadline = time.monotonic() + (seconds or 90)
-        if time.monotonic() > deadline + 30:
-            proc.kill()
-            break
-    proc.wait(timeout=15)
-    os.close(master)
-    return out.decode("utf-8", "replace")
 
 
 @dataclass
@@ -228,11 +173,6 @@ def test_events_and_status_on_a_terminal(flowed: World) -> None:
     assert all(h in notes for h in HOSTILE)  # JSON Lines stay exact
 
 
-def _text_of_html(document: str) -> str:
-    body = re.sub(r"<style>.*?</style>", "", document, flags=re.S)
-    return html.unescape(re.sub(r"<[^>]+>", "", body))
-
-
 def test_both_reports(flowed: World) -> None:
     from markdown_it import MarkdownIt
 
@@ -245,11 +185,11 @@ def test_both_reports(flowed: World) -> None:
         assert forbidden_in(raw) == [] and "\x1b" not in raw, path.name
     rendered = MarkdownIt("commonmark").enable("table").render(md_file.read_text())
     assert not re.search(r"<(script|img|a)\b", rendered), "HTML or a link from data"
-    assert missing(_text_of_html(rendered)) == []
+    assert missing(text_of_html(rendered)) == []
     page = html_file.read_text()
     assert "Content-Security-Policy" in page
     assert not re.search(r"<(script|img|a)\b", page)
-    assert missing(_text_of_html(page)) == []
+    assert missing(text_of_html(page)) == []
 
 
 def _cells(table: KeyedTable) -> list[str]:
