@@ -246,6 +246,8 @@ class CutoverApp(App[None]):
             self.query_one(FlowsPane).render_state(state, now, errors)
 
     def tick(self) -> None:
+        if not self.query(ClockBar):  # a tick that fires while the app shuts down
+            return
         self.refresh_views()  # the clock, countdowns and overruns move with time
 
     @on(StateChanged)
