@@ -25,4 +25,5 @@ PY=${PYTHON:-python3}
 
 echo "== ruff";  .venv/bin/ruff check cutover_console tests benchmarks
 echo "== mypy";  .venv/bin/mypy
+echo "== lint-imports"; .venv/bin/lint-imports --no-cache
 echo "== pytest"; .venv/bin/python -m pytest -q "$@"

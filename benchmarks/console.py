@@ -24,7 +24,8 @@ from textual.widgets import DataTable
 
 from cutover_console.journal import Actor, JournalWriter
 from cutover_console.plan import load_plan_text
-from cutover_console.runbook.session import LeadSession, WatchSession
+from cutover_console.runbook.session import WatchSession
+from cutover_console.service.lead import LeadSession
 from cutover_console.ui.app import LeadApp, StateChanged, WatchApp
 from cutover_console.ui.views import JournalPane
 

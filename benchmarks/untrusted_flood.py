@@ -19,7 +19,7 @@ from support import SMALL  # noqa: E402
 
 from cutover_console.clock import ManualClock  # noqa: E402
 from cutover_console.plan import load_plan  # noqa: E402
-from cutover_console.runbook.session import LeadSession  # noqa: E402
+from cutover_console.service.lead import LeadSession  # noqa: E402
 from cutover_console.ui.app import LeadApp  # noqa: E402
 
 AT = datetime(2026, 12, 5, 13, 0, tzinfo=UTC)

@@ -38,7 +38,7 @@ def run(
     host_key: Path,
 ) -> None:
     """Open (or resume) the cutover of PLAN in the full-screen console."""
-    from ..runbook.session import LeadSession
+    from ..service.lead import LeadSession
 
     document = load_plan(plan)
     p = document.plan

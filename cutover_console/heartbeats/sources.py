@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import Clock
+from ..plan.probe_parameters import SQL_KINDS, check_parameters
 from ..secrets import REDACT, SecretUnavailable, resolve
 from ..untrusted import clip
-from .parameters import SQL_KINDS, check_parameters
 from .reading import Reading, SiteSeen, as_time
 from .recipes import recipe_query
 

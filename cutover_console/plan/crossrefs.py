@@ -8,6 +8,7 @@ from collections.abc import Collection, Iterable
 from typing import Any
 
 from .model import Plan
+from .probe_parameters import ProbeConfigError, check_parameters
 from .problems import Path, PlanProblem, clip
 from .schedule import planned
 from .timeparse import format_duration
@@ -327,8 +328,6 @@ class _Checker:
 
     def probes(self) -> None:
         """Each probe's parameters must fit its kind."""
-        from ..heartbeats.parameters import ProbeConfigError, check_parameters
-
         places: list[tuple[Path, Any]] = []
         for index, flow in enumerate(self.plan.flows):
             places += [(("flows", index, side), getattr(flow, side)) for side in ("old", "new")]

@@ -25,8 +25,8 @@ from ..runbook.actions import ActionRefused, Cutover
 from ..runbook.autopilot import choose_signers, owner_of
 from ..runbook.fold import FINISHED, CutoverState
 from ..runbook.rules import completion_blockers, start_blockers
-from ..runbook.session import LeadSession
 from ..runbook.step_action import execute, prepare
+from ..service.lead import LeadSession
 
 
 @dataclass

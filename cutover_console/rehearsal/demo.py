@@ -16,7 +16,7 @@ from ..clock import ScaledClock
 from ..plan import PlanDocument, load_plan
 from ..runbook.fold import CutoverState
 from ..runbook.rules import start_blockers
-from ..runbook.session import LeadSession
+from ..service.lead import LeadSession
 from .autopilot import Autopilot, AutopilotResult
 from .world import World, WorldOptions
 

@@ -29,9 +29,10 @@ from ..journal import Event, JournalError
 from ..runbook import ActionRefused, Cutover
 from ..runbook.command_action import preview
 from ..runbook.rules import LEAD_ROLE
-from ..runbook.session import LeadSession, WatchSession
+from ..runbook.session import WatchSession
 from ..runbook.step_action import execute, prepare
 from ..runbook.summary import status_summary
+from ..service.lead import LeadSession
 from ..untrusted import BLOCK_LIMIT, CELL_LIMIT, inert
 from .dialogs import ConfirmDialog, PersonPicker, ReasonDialog
 from .views import (

@@ -349,7 +349,7 @@ def test_connect_disconnect_cycles_leave_nothing_behind(served: Served) -> None:
 def test_serve_inside_the_lead_console_shows_who_watches(served: Served, tmp_path: Path) -> None:
     import asyncio
 
-    from cutover_console.runbook.session import LeadSession
+    from cutover_console.service.lead import LeadSession
     from cutover_console.ui.app import LeadApp, ServeOptions
 
     journal = tmp_path / "lead.sqlite"

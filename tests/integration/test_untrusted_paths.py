@@ -24,7 +24,8 @@ from terminal import on_pty, text_of_html
 from cutover_console.clock import SystemClock
 from cutover_console.journal import JournalReader
 from cutover_console.plan import load_plan
-from cutover_console.runbook.session import LeadSession, WatchSession
+from cutover_console.runbook.session import WatchSession
+from cutover_console.service.lead import LeadSession
 from cutover_console.ui.app import LeadApp, WatchApp
 from cutover_console.ui.table import KeyedTable
 from cutover_console.ui.views import JournalPane, LogsPane

@@ -15,7 +15,8 @@ from cutover_console.clock import ManualClock
 from cutover_console.journal import Actor, JournalReader, JournalWriter
 from cutover_console.plan import load_plan
 from cutover_console.runbook import load_state
-from cutover_console.runbook.session import LeadSession, WatchSession
+from cutover_console.runbook.session import WatchSession
+from cutover_console.service.lead import LeadSession
 from cutover_console.ui.app import LeadApp, StateChanged, WatchApp
 from cutover_console.ui.dialogs import ConfirmDialog, PersonPicker, ReasonDialog
 from cutover_console.ui.table import KeyedTable

@@ -16,7 +16,8 @@ from cutover_console.clock import ManualClock
 from cutover_console.journal import Actor, JournalWriter
 from cutover_console.plan import load_plan
 from cutover_console.runbook import Cutover
-from cutover_console.runbook.session import LeadSession, WatchSession
+from cutover_console.runbook.session import WatchSession
+from cutover_console.service.lead import LeadSession
 from cutover_console.ui.app import LeadApp, WatchApp
 
 T0 = datetime(2026, 12, 6, 12, 40, tzinfo=UTC)  # Sunday 06:40 in Chicago

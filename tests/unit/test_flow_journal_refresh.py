@@ -14,7 +14,7 @@ from cutover_console.clock import ManualClock
 from cutover_console.heartbeats.flows import FlowMonitor
 from cutover_console.heartbeats.journaling import FlowJournal
 from cutover_console.plan import load_plan_text
-from cutover_console.runbook.session import LeadSession
+from cutover_console.service.lead import LeadSession
 
 START = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 FLOWS = """

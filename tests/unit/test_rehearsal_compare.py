@@ -12,7 +12,7 @@ from cutover_console.plan import load_plan
 from cutover_console.report.rehearsal import find_latest
 from cutover_console.runbook.actions import Cutover
 from cutover_console.runbook.autopilot import owner_of
-from cutover_console.runbook.session import LeadSession
+from cutover_console.service.lead import LeadSession
 
 START = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 

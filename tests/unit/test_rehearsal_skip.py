@@ -11,7 +11,7 @@ from cutover_console.clock import ScaledClock
 from cutover_console.plan import load_plan
 from cutover_console.rehearsal.demo import demo_plan_path, skip_idle
 from cutover_console.runbook.autopilot import owner_of
-from cutover_console.runbook.session import LeadSession
+from cutover_console.service.lead import LeadSession
 
 
 def test_the_night_between_day_one_and_two_is_skipped(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """Which parameters each probe kind takes: checked when the plan is loaded, so that a typo in a
-probe is reported with its file, line and field rather than at 3 a.m. when it first runs."""
+probe is reported with its file, line and field rather than at 3 a.m. when it first runs. Part of
+the plan's model; the probes (heartbeats) read it from here."""
 
 from __future__ import annotations
 
