@@ -6,6 +6,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+# re-exported: the journal's timestamp format lives with every other one
+from .timestamps import format_ts as format_ts
+from .timestamps import parse_ts as parse_ts
+
 
 class Clock(Protocol):
     def now(self) -> datetime:
@@ -66,8 +70,8 @@ class ScaledClock:
 def world_clock(spec: dict[str, object]) -> ScaledClock:
     """The clock of a sped-up world, from what its journal recorded at creation: a watcher in
     another process shows the same time as the lead's console."""
-    world_at = datetime.fromisoformat(str(spec["world_at"]).replace("Z", "+00:00"))
-    real_at = datetime.fromisoformat(str(spec["real_at"]).replace("Z", "+00:00"))
+    world_at = datetime.fromisoformat(str(spec["world_at"]))
+    real_at = datetime.fromisoformat(str(spec["real_at"]))
     speed = float(str(spec["speed"]))
     elapsed = (datetime.now(UTC) - real_at).total_seconds()
     return ScaledClock(world_at + timedelta(seconds=elapsed * speed), speed)
@@ -78,11 +82,3 @@ def real_seconds(clock: Clock, world_seconds: float) -> float:
     return world_seconds / float(getattr(clock, "speed", 1.0))
 
 
-def format_ts(when: datetime) -> str:
-    """Journal timestamps: UTC, microseconds, `Z` — sortable as text."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_ts(text: str) -> datetime:
-    # fromisoformat is ~30x faster than strptime; replay parses one per event.
-    return datetime.fromisoformat(text)

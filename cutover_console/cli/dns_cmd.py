@@ -121,7 +121,7 @@ async def _watch(monitor: Any, recorder: Any, decorate: Any) -> None:
 def _eta(text: str | None) -> str:
     if not text:
         return ""
-    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    when = datetime.fromisoformat(text)
     left = (when - SystemClock().now()).total_seconds()
     return f"{when.astimezone():%H:%M:%S}" + (f" (in {int(left)} s)" if left > 0 else " (due)")
 

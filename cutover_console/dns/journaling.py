@@ -125,4 +125,4 @@ def _moved(before: str | None, after: str | None) -> bool:
 
 
 def parse_ts_z(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)

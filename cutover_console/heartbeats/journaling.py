@@ -24,7 +24,7 @@ SITE_REFRESH = timedelta(minutes=5)
 
 
 def _when(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    return datetime.fromisoformat(text) if text else None
 
 
 def _changed(

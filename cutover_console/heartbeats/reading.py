@@ -64,7 +64,7 @@ def as_time(value: Any, zone: str = "UTC") -> datetime | None:
         text = str(value).strip()
         if text.replace(".", "", 1).isdigit():
             return datetime.fromtimestamp(float(text), UTC)
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        when = datetime.fromisoformat(text)
     if when.tzinfo is None:
         when = when.replace(tzinfo=ZoneInfo(zone))
     return when.astimezone(UTC)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from ..timestamps import short_duration
 from .problems import clip
 
 _DURATION = re.compile(
@@ -60,7 +61,7 @@ def parse_time(value: object) -> datetime:
         except ValueError:
             continue
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text)
     except ValueError:
         parsed = None
     if parsed is None or (len(text) <= 10 and "T" not in text and " " not in text):
@@ -81,14 +82,5 @@ def _sane(when: datetime, value: object) -> datetime:
 
 
 def format_duration(delta: timedelta) -> str:
-    """Short human form: `1h30m`, `45s`, `2d4h`; negative durations get a leading minus."""
-    total = int(delta.total_seconds())
-    sign = "-" if total < 0 else ""
-    total = abs(total)
-    days, rem = divmod(total, 86400)
-    hours, rem = divmod(rem, 3600)
-    minutes, seconds = divmod(rem, 60)
-    out = "".join(f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n)
-    if seconds and not days:
-        out += f"{seconds}s"
-    return sign + (out or "0m")
+    """Short human form: `1h30m`, `45s`, `2d4h` (one formatter: `timestamps.short_duration`)."""
+    return short_duration(delta)

@@ -1,0 +1,15 @@
+"""The console's own messages: what workers and engines post, what the app's handlers own."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from ..journal import Event
+
+
+class StateChanged(Message):
+    """New events were folded into the state (coalesced: one refresh for a burst)."""
+
+    def __init__(self, events: list[Event]) -> None:
+        super().__init__()
+        self.events = events

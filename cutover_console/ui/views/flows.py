@@ -1,0 +1,91 @@
+"""The flows pane: data-flow heartbeats per side, and per site where its data goes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from ...runbook.fold import CutoverState
+from ...timestamps import ago
+from ...untrusted import LINE_LIMIT
+from ...untrusted import text as literal
+from ..table import KeyedTable
+
+
+class FlowsPane(Vertical):
+    def compose(self) -> ComposeResult:
+        yield Static("", id="flows-head")
+        yield KeyedTable(id="flows", cursor_type="row")
+        yield KeyedTable(id="sites", cursor_type="row")
+
+    def on_mount(self) -> None:
+        self.query_one("#flows", KeyedTable).add_columns(
+            "flow", "old side", "new side", "old last seen", "new last seen", "stragglers"
+        )
+        self.query_one("#sites", KeyedTable).add_columns(
+            "site", "status", "last on old", "first on new", "last on new"
+        )
+
+    def render_state(self, state: CutoverState, now: datetime, errors: dict[str, str]) -> None:
+        sig = state.signals
+        head = self.query_one("#flows-head", Static)
+        if not state.plan.flows:
+            head.update("This plan has no `flows:`.")
+            return
+        recs = " · ".join(f"{k}: {v['status']}" for k, v in sorted(sig.reconciliations.items()))
+        error = errors.get("flows")
+        head.update(
+            literal(f"flows engine stopped: {error}", "bold red", limit=LINE_LIMIT)
+            if error
+            else literal(
+                f"switch: {state.dns_switched_at() or 'not yet'}"
+                + (f" · reconciliation {recs}" if recs else ""),
+                limit=LINE_LIMIT,
+            )
+        )
+        colour = {"healthy": "green", "late": "yellow", "dead": "red", "failing": "bold red"}
+        rows = []
+        for flow in state.plan.flows:
+            cells: list[Any] = [flow.id]
+            seen = []
+            for side in ("old", "new"):
+                p = sig.flow_sides.get((flow.id, side))
+                status = p["status"] if p else ("—" if getattr(flow, side) is None else "…")
+                cells.append(literal(status, colour.get(status, "dim")))
+                seen.append(ago(p.get("last_seen") if p else None, now))
+            stragglers = [s for s, v in sig.sites_of(flow.id).items() if v["status"] == "straggler"]
+            rows.append(
+                (flow.id, (*cells, *seen, literal(", ".join(sorted(stragglers)), limit=60)))
+            )
+        flows = self.query_one("#flows", KeyedTable)
+        flows.fill(rows)
+        chosen = flows.current_key()
+        sites = (
+            [
+                (
+                    site,
+                    (
+                        site,
+                        literal(
+                            v["status"],
+                            {
+                                "straggler": "bold red",
+                                "moved": "green",
+                                "silent": "yellow",
+                            }.get(v["status"], ""),
+                        ),
+                        ago(v.get("last_old"), now),
+                        ago(v.get("first_new"), now),
+                        ago(v.get("last_new"), now),
+                    ),
+                )
+                for site, v in sorted(sig.sites_of(chosen).items())
+            ]
+            if chosen
+            else []
+        )
+        self.query_one("#sites", KeyedTable).fill(sites)

@@ -1,0 +1,60 @@
+"""The logs pane: both sides' log lines, filtered by words, `source:` and `level:`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Input, RichLog
+
+from ...untrusted import LINE_LIMIT
+from ...untrusted import text as literal
+
+
+class LogsPane(Vertical):
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter: text, source:NAME, level:ERROR", id="log-filter")
+        yield RichLog(id="log", max_lines=2000, wrap=False, markup=False)
+
+    def on_mount(self) -> None:
+        self.lines: list[tuple[Any, ...]] = []
+        self.last_id = 0
+
+    def add_lines(self, rows: list[tuple[Any, ...]]) -> None:
+        self.lines.extend(rows)
+        self.lines = self.lines[-5000:]
+        if rows:
+            self.last_id = rows[-1][0]
+        log = self.query_one(RichLog)
+        for row in rows:
+            if self._matches(row):
+                log.write(self._line(row))
+
+    def _matches(self, row: tuple[Any, ...]) -> bool:
+        text = self.query_one("#log-filter", Input).value.strip()
+        _id, _at, source, _side, level, line = row
+        for word in text.split():
+            if word.startswith("source:") and source != word[7:]:
+                return False
+            if word.startswith("level:") and level != word[6:].upper():
+                return False
+            if ":" not in word and word.lower() not in line.lower():
+                return False
+        return True
+
+    @staticmethod
+    def _line(row: tuple[Any, ...]) -> Text:
+        _id, at, source, side, level, line = row
+        style = {"ERROR": "bold red", "WARN": "yellow", "DEBUG": "dim"}.get(level, "")
+        return literal(
+            f"{at[11:19]} {side:<3} {source:<18} {level:<5} {line}", style, limit=LINE_LIMIT
+        )
+
+    def refilter(self) -> None:
+        log = self.query_one(RichLog)
+        log.clear()
+        for row in self.lines:
+            if self._matches(row):
+                log.write(self._line(row))
