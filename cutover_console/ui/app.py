@@ -24,8 +24,9 @@ from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
 
 from ..journal import Event, JournalError
 from ..runbook.rules import LEAD_ROLE
-from ..runbook.session import LeadSession, WatchSession
+from ..runbook.session import WatchSession
 from ..runbook.summary import status_summary
+from ..service.lead import LeadSession
 from ..untrusted import BLOCK_LIMIT, CELL_LIMIT, inert
 from .bindings import READ_BINDINGS, WRITE_BINDINGS
 from .commands import ActionCommands

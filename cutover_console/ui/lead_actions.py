@@ -14,8 +14,8 @@ from textual.app import App
 from ..journal import Event
 from ..runbook import ActionRefused, Cutover
 from ..runbook.command_action import preview
-from ..runbook.session import LeadSession
 from ..runbook.step_action import execute, prepare
+from ..service.lead import LeadSession
 from .dialogs import ConfirmDialog, PersonPicker, ReasonDialog
 from .messages import StateChanged
 from .views import Checklist

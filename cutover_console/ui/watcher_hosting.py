@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 
-from ..runbook.session import LeadSession
+from ..service.lead import LeadSession
 from .messages import StateChanged
 
 if TYPE_CHECKING:  # the mixin is only ever part of LeadApp
