@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ..journal import Event, JournalReader
-from .actions import load_state
+from .fold import CutoverState
+from .snapshot import resume_state
 
 
 class WatchSession:
@@ -20,10 +21,12 @@ class WatchSession:
 
     read_only = True
 
-    def __init__(self, journal: Path) -> None:
+    def __init__(self, journal: Path, state: CutoverState | None = None) -> None:
+        """`state`: a fold of this journal already in memory (a warm parent's), caught up here;
+        without it, the fold snapshot beside the journal, or a full fold."""
         self.reader = JournalReader(journal)
         self.lock = threading.RLock()
-        self.state = load_state(self.reader)
+        self.state = resume_state(self.reader, state)
         self.engine_errors: dict[str, str] = {}
 
     def poll(self) -> list[Event]:
