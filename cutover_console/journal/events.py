@@ -27,6 +27,8 @@ RECONCILE_RESULT = "reconcile.result"  # an old/new comparison's outcome changed
 WATCHER_CONNECTED = "watcher.connected"  # a teammate started watching over SSH
 WATCHER_DISCONNECTED = "watcher.disconnected"
 ACTION_RAN = "action.ran"  # a step's automated action ran (what, exit status, output tail)
+ARCHIVE_PUBLISHED = "archive.published"  # checkpoints (and segments) reached the witness
+ARCHIVE_FAULT = "archive.fault"  # publishing to the witness failed, or works again
 
 # The payload version each kind is written with today. Bump it when a payload changes shape, and
 # register an upgrader from the previous version so that old journals still fold.

@@ -623,6 +623,50 @@ class JournalWriter(JournalReader):
         return writer
 
     @classmethod
+    def restore(
+        cls, path: str | Path, rows: list[StoredRow], *, clock: Clock | None = None
+    ) -> JournalWriter:
+        """Create a journal holding exactly `rows` (a chain the caller verified, e.g. rebuilt
+        from an archive) in one transaction, and open it for writing. Never overwrites."""
+        path = Path(path)
+        if path.exists():
+            raise JournalError(f"{path} already exists: choose another --journal")
+        with _guarded(path, writing=True):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = WriterLock.acquire(path, "cutover restore")
+        try:
+            with _guarded(path, writing=True):
+                conn = _connect(path, readonly=False)
+                _durable(conn)
+                import sqlite_utils
+
+                _create_schema(sqlite_utils.Database(conn))
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(
+                    f"INSERT INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    [
+                        (
+                            *(r.seq, r.ts, r.actor, r.os_user, r.kind, r.step, r.payload_text),
+                            *(r.v, r.idem, r.prev, r.hash),
+                        )
+                        for r in rows
+                    ],
+                )
+                conn.execute("COMMIT")
+                conn.close()
+                with contextlib.suppress(FileNotFoundError):  # a former journal's record
+                    head_path(path).unlink()
+        except BaseException:
+            lock.release()
+            _remove_unborn(path)
+            raise
+        try:
+            return cls(path, lock, clock or SystemClock())
+        except BaseException:
+            _remove_unborn(path)
+            raise
+
+    @classmethod
     def open(
         cls, path: str | Path, *, clock: Clock | None = None, command: str = "cutover"
     ) -> JournalWriter:

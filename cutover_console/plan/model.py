@@ -475,6 +475,55 @@ class LogSource(BaseModel):
     path: str
 
 
+_S3_ADDRESS = re.compile(
+    r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](?:/[A-Za-z0-9!_.*'()\-]+)*/?"
+)
+
+
+class ArchiveSection(Strict):
+    """The witness and archive: signed checkpoints and the events, published to S3 with Object
+    Lock (compliance mode). `cutover run/demo/tabletop --archive` overrides `to`."""
+
+    to: str = Field(description="s3://BUCKET/PREFIX")
+    retention: Duration = timedelta(days=90)  # every object locked this long, compliance mode
+    lag: Duration = timedelta(seconds=60)  # everything journaled reaches the archive within it
+    checkpoint_every: Duration = timedelta(minutes=5)  # besides one at every decision
+
+    @field_validator("to")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not _S3_ADDRESS.fullmatch(value) or ".." in value or "/./" in f"{value}/":
+            raise PydanticCustomError(
+                "plan",
+                "{value} is not an S3 address (s3://BUCKET/PREFIX: a bucket name of 3-63 "
+                "lowercase letters, digits, dots and hyphens; credentials come from the AWS "
+                "configuration, never the plan)",
+                {"value": clip(repr(value), 80)},
+            )
+        return value
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, value: timedelta) -> timedelta:
+        if not timedelta(days=1) <= value <= timedelta(days=36500):
+            raise PydanticCustomError("plan", "must be between 1d and 36500d (compliance mode)")
+        return value
+
+    @field_validator("lag")
+    @classmethod
+    def _lag(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=5) <= value <= timedelta(hours=1):
+            raise PydanticCustomError("plan", "must be between 5s and 1h")
+        return value
+
+    @field_validator("checkpoint_every")
+    @classmethod
+    def _every(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=10) <= value <= timedelta(minutes=5):
+            raise PydanticCustomError("plan", "must be between 10s and 5m (at least every 5m)")
+        return value
+
+
 class Plan(Strict):
     """One cutover, as reviewed. `text`/`sha256` are filled by the loader, not the author."""
 
@@ -487,6 +536,7 @@ class Plan(Strict):
     flows: list[Flow] = Field(default_factory=list)
     reconcile: list[Reconciliation] = Field(default_factory=list)
     logs: list[LogSource] = Field(default_factory=list)
+    archive: ArchiveSection | None = None
     _step_index: tuple[list[Step], int, dict[str, Step]] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")

@@ -396,6 +396,10 @@ class Cutover:
         detail: str,
         evidence: dict[str, Any],
         *,
+    def record_archive(self, kind: str, payload: dict[str, Any]) -> Event:
+        """The witness publisher's report: checkpoints it published, a fault, a recovery."""
+        return self._record(kind, "system", payload, None, None)
+
         source: str = "engine",
     ) -> Event | None:
         """Evidence from an engine. Journaled only when the verdict or detail changes."""

@@ -17,6 +17,8 @@ from ..journal.chain import Checkpoint, Event
 from ..journal.store import JournalError
 from ..plan import Plan, PlanDocument, load_plan_text
 from ..plan.schedule import Actual, Schedule, project
+from .archive_record import KINDS as ARCHIVE_KINDS
+from .archive_record import ArchiveRecord
 from .signals import Signals
 
 Status = Literal["pending", "in_progress", "done", "failed", "skipped", "rolled_back"]
@@ -107,6 +109,7 @@ class CutoverState:
     recoveries: list[dict[str, Any]] = field(default_factory=list)
     point_of_no_return_at: datetime | None = None
     signals: Signals = field(default_factory=Signals)
+    archive: ArchiveRecord = field(default_factory=ArchiveRecord)  # the witness, as journaled
     runbook_version: int = 0  # bumps on every event that is not a live signal
     head_seq: int = 0
     head_hash: str = ""
@@ -175,6 +178,8 @@ class CutoverState:
             self.runbook_version += 1  # the steps (not only the live signals) changed
         elif event.kind in _SIGNAL_KINDS:
             self.signals.apply(event, at)
+        elif event.kind in ARCHIVE_KINDS:
+            self.archive.apply(event, at)
         overrides = event.payload.get("overrides")
         if overrides:
             self.overrides.append(

@@ -1,0 +1,255 @@
+"""Reading a witness prefix, and checking a bundle against it.
+
+The bundle's signature only says that the key holder made it. The witness says what the key
+holder published while the cutover ran, where they can no longer change it: a bundle whose
+journal does not extend every published checkpoint (and hold the very events archived in the
+segments) was rewritten, cut or extended after the fact, however well it is signed.
+
+Everything read from a prefix is untrusted: sizes are bounded before reading, names are parsed
+strictly, every message passes the untrusted-text boundary.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..untrusted import inert
+from .checkpoints import FOLDER as CHECKPOINTS
+from .checkpoints import (
+    MAX_CHECKPOINT_BYTES,
+    CheckpointProblem,
+    PublishedCheckpoint,
+    checkpoint_seq,
+    signer_of,
+)
+from .location import ArchiveLocation
+from .objects import ArchiveFault, ObjectStore, StoredObject, open_store
+from .segments import FOLDER as SEGMENTS
+from .segments import MAX_SEGMENT_BYTES, SegmentProblem, decode, segment_range
+
+
+class WitnessRefused(Exception):
+    """The prefix witnesses another cutover (or another journal of it): nothing to compare."""
+
+
+class WitnessProblem(Exception):
+    """The witness or the bundle disagree, or an object of the witness cannot be used."""
+
+
+@dataclass
+class Witnessed:
+    checkpoints: list[PublishedCheckpoint]  # by seq
+    signer: str  # the fingerprint of the key that signed them all ("" when there are none)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def latest(self) -> PublishedCheckpoint | None:
+        return self.checkpoints[-1] if self.checkpoints else None
+
+
+def read_checkpoints(
+    store: ObjectStore,
+    *,
+    cutover: str | None = None,
+    journal: str | None = None,
+    signer: str | None = None,
+) -> Witnessed:
+    """Every checkpoint of the prefix, each signed (by one key: `signer` when given) and of one
+    journal (`journal`, the hash of its first event) of one cutover (`cutover`)."""
+    objects = store.list(CHECKPOINTS)
+    by_name = {o.name: o for o in objects}
+    found: list[PublishedCheckpoint] = []
+    signers: dict[str, str] = {}
+    notes: list[str] = []
+    for obj in objects:
+        if checkpoint_seq(obj.name) is None:
+            if not (obj.name.endswith(".sig") and checkpoint_seq(obj.name[:-4]) is not None):
+                notes.append(f"{inert(obj.name)}: not a checkpoint's name, ignored")
+            continue
+        signature = by_name.get(f"{obj.name}.sig")
+        if signature is None:
+            raise WitnessProblem(f"{obj.name} has no signature ({obj.name}.sig is missing)")
+        try:
+            data = store.read(obj, MAX_CHECKPOINT_BYTES)
+            checkpoint = PublishedCheckpoint.parse(obj.name, data)
+            fingerprint = signer_of(obj.name, data, store.read(signature, MAX_CHECKPOINT_BYTES))
+        except (CheckpointProblem, ArchiveFault) as exc:
+            raise WitnessProblem(str(exc)) from None
+        for written in (obj, signature):
+            if written.newer_versions:
+                notes.append(
+                    f"{written.name} was written again {written.newer_versions} time(s) after "
+                    "it was published; its first version (locked) is the one checked"
+                )
+        signers.setdefault(fingerprint, obj.name)
+        found.append(checkpoint)
+    _check_identity(store.location, found, cutover, journal)
+    if signer is not None and signers.keys() - {signer}:
+        other = next(iter(signers.keys() - {signer}))
+        raise WitnessProblem(f"{signers[other]} is signed by {other}, not by {signer}")
+    if len(signers) > 1:
+        raise WitnessProblem(
+            "the checkpoints are signed by different keys: "
+            + ", ".join(f"{fp} ({name})" for fp, name in signers.items())
+        )
+    found.sort(key=lambda c: c.seq)
+    return Witnessed(found, next(iter(signers), ""), notes)
+
+
+def _check_identity(
+    where: ArchiveLocation,
+    found: list[PublishedCheckpoint],
+    cutover: str | None,
+    journal: str | None,
+) -> None:
+    cutovers = sorted({c.cutover for c in found} | ({cutover} if cutover else set()))
+    if len(cutovers) > 1:
+        others = [c for c in cutovers if c != cutover] if cutover else cutovers
+        theirs = next(c for c in found if c.cutover in others)
+        mine = f"; this journal is of cutover '{cutover}'" if cutover else ""
+        raise WitnessRefused(
+            f"refused: {where} holds checkpoints of another cutover: "
+            f"'{', '.join(others)}' ({theirs.name}){mine}. Use the prefix of this cutover"
+        )
+    journals = {c.journal for c in found} | ({journal} if journal else set())
+    if len(journals) > 1:
+        theirs = next(c for c in found if journal is None or c.journal != journal)
+        raise WitnessRefused(
+            f"refused: {where} holds checkpoints of another journal of cutover "
+            f"'{theirs.cutover}' (its first event hashes to {theirs.journal[:16]}…, "
+            f"{theirs.name}): a rehearsal and the live run each need their own prefix"
+        )
+
+
+def segment_objects(store: ObjectStore) -> tuple[list[tuple[int, int, StoredObject]], list[str]]:
+    """The segments by first seq, and notes on objects that are not segments."""
+    spans: list[tuple[int, int, StoredObject]] = []
+    notes: list[str] = []
+    for obj in store.list(SEGMENTS):
+        span = segment_range(obj.name)
+        if span is None:
+            notes.append(f"{inert(obj.name)}: not a segment's name, ignored")
+            continue
+        if obj.newer_versions:
+            notes.append(
+                f"{obj.name} was written again {obj.newer_versions} time(s); its first "
+                "version (locked) is the one read"
+            )
+        spans.append((*span, obj))
+    spans.sort(key=lambda s: (s[0], s[1]))
+    return spans, notes
+
+
+@dataclass
+class WitnessReport:
+    ok: bool
+    problem: str = ""
+    checked: int = 0
+    latest: PublishedCheckpoint | None = None
+    archived_to: int = 0  # the last event the segments hold
+    unwitnessed: int = 0  # events of the bundle after the latest checkpoint
+    notes: list[str] = field(default_factory=list)
+
+
+def verify_witness(bundle: Path, where: str, signer: str) -> WitnessReport:
+    """After the bundle itself verified (signed by `signer`): every checkpoint published in
+    `where` is in its journal (the SQLite copy and the JSON Lines, the same hash at the same
+    seq), and every event of the segments is the bundle's event of that seq."""
+    try:
+        location = ArchiveLocation.parse(where)
+        store = open_store(location)
+        sqlite_hashes = _sqlite_hashes(bundle / "journal.sqlite")
+        jsonl_hashes, cutover = _jsonl_hashes(bundle / "events.jsonl")
+        witnessed = read_checkpoints(
+            store, cutover=cutover, journal=jsonl_hashes.get(1), signer=signer
+        )
+        if not witnessed.checkpoints:
+            raise WitnessProblem(f"{location} holds no checkpoint: nothing was witnessed there")
+        head = len(sqlite_hashes)
+        for checkpoint in witnessed.checkpoints:
+            _compare(checkpoint, head, sqlite_hashes, "journal.sqlite")
+            _compare(checkpoint, head, jsonl_hashes, "events.jsonl")
+        spans, notes = segment_objects(store)
+        archived = _compare_segments(store, spans, sqlite_hashes)
+    except (WitnessRefused, WitnessProblem, ArchiveFault) as exc:
+        return WitnessReport(False, inert(str(exc), limit=2000))
+    latest = witnessed.latest
+    assert latest is not None
+    return WitnessReport(
+        True,
+        checked=len(witnessed.checkpoints),
+        latest=latest,
+        archived_to=archived,
+        unwitnessed=head - latest.seq,
+        notes=witnessed.notes + notes,
+    )
+
+
+def _compare(checkpoint: PublishedCheckpoint, head: int, hashes: dict[int, str], name: str) -> None:
+    short = f"{checkpoint.seq}:{checkpoint.hash[:12]}…"
+    if checkpoint.seq > head:
+        raise WitnessProblem(
+            f"truncated: {name} ends at event {head}, but checkpoint {short} was published at "
+            f"{checkpoint.at}: events were cut off"
+        )
+    if hashes.get(checkpoint.seq) != checkpoint.hash:
+        raise WitnessProblem(
+            f"rewritten: event {checkpoint.seq} of {name} differs from the checkpoint {short} "
+            f"published at {checkpoint.at}: history was rewritten (re-signed after the fact)"
+        )
+
+
+def _compare_segments(
+    store: ObjectStore, spans: list[tuple[int, int, StoredObject]], hashes: dict[int, str]
+) -> int:
+    archived = 0
+    for first, last, obj in spans:
+        try:
+            rows = decode(obj.name, store.read(obj, MAX_SEGMENT_BYTES))
+        except SegmentProblem as exc:
+            raise WitnessProblem(str(exc)) from None
+        for row in rows:
+            if row.seq not in hashes:
+                raise WitnessProblem(
+                    f"truncated: the witness archived event {row.seq} ({obj.name}), but the "
+                    f"bundle ends at event {len(hashes)}: events were cut off"
+                )
+            if hashes[row.seq] != row.hash:
+                raise WitnessProblem(
+                    f"rewritten: event {row.seq} of the bundle differs from the one archived in "
+                    f"{obj.name}: history was rewritten"
+                )
+        archived = max(archived, last)
+        del first
+    return archived
+
+
+def _sqlite_hashes(path: Path) -> dict[int, str]:
+    """seq -> hash of the bundle's journal (already verified by `verify_bundle`), immutable."""
+    conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro&immutable=1", uri=True)
+    try:
+        conn.execute("PRAGMA trusted_schema = OFF")
+        return {int(s): str(h) for s, h in conn.execute("SELECT seq, hash FROM events")}
+    except sqlite3.Error as exc:
+        raise WitnessProblem(f"journal.sqlite cannot be read: {exc}") from None
+    finally:
+        conn.close()
+
+
+def _jsonl_hashes(path: Path) -> tuple[dict[int, str], str]:
+    """seq -> hash of events.jsonl (verified too), and the cutover id of its first event."""
+    hashes: dict[int, str] = {}
+    cutover = ""
+    try:
+        with path.open("rb") as handle:
+            for line in handle:
+                event = json.loads(line)
+                hashes[int(event["seq"])] = str(event["hash"])
+                if event["seq"] == 1:
+                    cutover = str(event["payload"].get("cutover", ""))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise WitnessProblem(f"events.jsonl cannot be read: {type(exc).__name__}") from None
+    return hashes, cutover
