@@ -406,9 +406,11 @@ class ArchivePublisher:
                 self._update_status(self._now())
 
     def close(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
+        with self._lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+            self._ready = False  # a later round starts again from the archive's listing
 
 
 def describe(status: PublisherStatus) -> str:

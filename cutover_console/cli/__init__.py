@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 from . import (  # noqa: E402  (registers the commands)
+    archive_cmds,
     console_cmds,
     demo_cmd,
     dns_cmd,
@@ -64,6 +65,7 @@ from . import (  # noqa: E402  (registers the commands)
 )
 
 __all__ = [
+    "archive_cmds",
     "cli",
     "console_cmds",
     "demo_cmd",

@@ -8,6 +8,7 @@ import click
 
 from ..plan import load_plan
 from . import cli
+from .archive_cmds import archive_option, configure_archive
 from .options import (
     journal_option,
     new_journal_option,
@@ -27,6 +28,7 @@ from .output import echo
 @click.option("--no-engines", is_flag=True, help="Do not run the DNS and flow engines.")
 @serve_option
 @ssh_server_options
+@archive_option
 def run(
     plan: Path,
     journal: Path | None,
@@ -36,6 +38,7 @@ def run(
     serve_at: str | None,
     authorized_keys: Path,
     host_key: Path,
+    archive: str | None,
 ) -> None:
     """Open (or resume) the cutover of PLAN in the full-screen console."""
     from ..service.lead import LeadSession
@@ -45,6 +48,7 @@ def run(
     path = journal or Path("state") / f"{p.cutover.id}.sqlite"
     if operator is not None and operator not in {x.id for x in p.people}:
         raise click.BadParameter(f"'{operator}' is not a person in the plan", param_hint="--as")
+    configure_archive(path, p, archive)
     session = LeadSession.open(path, document, mode="rehearsal" if rehearsal else "live")
     try:
         if session.state.document.sha256 != document.sha256:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from . import cli
+from .archive_cmds import archive_option
 from .options import (
     new_journal_option,
     operator_option,
@@ -20,6 +21,7 @@ from .options import (
 from .output import echo
 
 if TYPE_CHECKING:
+    from ..archive.settings import ArchiveSettings
     from ..rehearsal.demo import DemoSetup
     from ..ui.app import ServeOptions
 
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
 @operator_option
 @serve_option
 @ssh_server_options
+@archive_option
 def demo(
     headless: bool,
     speed: float | None,
@@ -57,13 +60,15 @@ def demo(
     serve_at: str | None,
     authorized_keys: Path,
     host_key: Path,
+    archive: str | None,
 ) -> None:
     """Start the rehearsal world and run its cutover (checklists/demo.yaml).
 
     The world, all on loopback: Route 53 (moto) behind an authoritative DNS server, five caching
     resolvers (one capped, one sticky, one dead), the old server and the new side (uploads,
     health URL, database, log each), a sync job, and a few hundred body shops uploading
-    through their resolvers. Nothing to install beyond this package.
+    through their resolvers. Nothing to install beyond this package. The journal is witnessed
+    in the world's S3 bucket with Object Lock (or at --archive).
     """
     from ..rehearsal.demo import setup
     from ..rehearsal.world import WorldError, WorldOptions
@@ -78,16 +83,23 @@ def demo(
         raise click.BadParameter(
             f"'{operator}' is not a person in the demo plan", param_hint="--as"
         )
+    from ..archive.location import LocationInvalid
+    from ..rehearsal.witness import configure_witness
+
+    try:
+        witness = configure_witness(prepared, archive)
+    except LocationInvalid as exc:
+        raise click.BadParameter(str(exc), param_hint="--archive") from None
     try:
         if headless:
-            _headless(prepared, speed, shops)
+            _headless(prepared, speed, shops, witness)
         else:
             _interactive(prepared, operator, serve_options(serve_at, authorized_keys, host_key))
     except WorldError as exc:
         raise click.ClickException(str(exc)) from None
 
 
-def _headless(prepared: DemoSetup, speed: float, shops: int) -> None:
+def _headless(prepared: DemoSetup, speed: float, shops: int, witness: ArchiveSettings) -> None:
     from ..plan.timeparse import format_duration
     from ..rehearsal.demo import run_headless, write_reports
 
@@ -97,7 +109,7 @@ def _headless(prepared: DemoSetup, speed: float, shops: int) -> None:
         f"rehearsal world: {shops} body shops, 5 resolvers, Route 53 on loopback; "
         f"clock x{speed:g} from {opens:%a %Y-%m-%d %H:%M %Z}"
     )
-    outcome = run_headless(prepared, lambda line: echo(f"  {line}"))
+    outcome = run_headless(prepared, lambda line: echo(f"  {line}"), witness)
     echo("")
     for name, (ok, detail) in outcome.checks.items():
         echo(f"  {'ok  ' if ok else 'FAIL'} {name}: {detail}")
@@ -126,6 +138,7 @@ def _headless(prepared: DemoSetup, speed: float, shops: int) -> None:
     for path in reports:
         echo(f"report   {path}")
     echo(f"verify   cutover verify {prepared.journal}")
+    echo(f"witness  {witness.location} (S3 Object Lock, compliance mode)")
     sys.exit(0 if outcome.ok else 1)
 
 

@@ -15,6 +15,7 @@ from ..plan import load_plan
 from ..runbook import Cutover
 from ..runbook.autopilot import lead_of, run_tabletop
 from . import cli
+from .archive_cmds import archive_option, tabletop_witness
 from .options import by_option, idem_option, journal_option, new_journal_option
 from .output import echo
 
@@ -218,7 +219,10 @@ def revise(plan: Path, journal: Path, by: str, reason: str) -> None:
     is_flag=True,
     help="Then open the rehearsal journal in the console (read-only).",
 )
-def tabletop(plan: Path, journal: Path | None, quiet: bool, open_console: bool) -> None:
+@archive_option
+def tabletop(
+    plan: Path, journal: Path | None, quiet: bool, open_console: bool, archive: str | None
+) -> None:
     """Tabletop rehearsal: walk PLAN through the real rules on a simulated clock.
 
     Every step is started and completed by its owner at its planned time, signed off by eligible
@@ -232,6 +236,7 @@ def tabletop(plan: Path, journal: Path | None, quiet: bool, open_console: bool) 
     stamp = SystemClock().now().strftime("%Y%m%d-%H%M%S")
     path = journal or Path("state") / f"{p.cutover.id}-tabletop-{stamp}.sqlite"
     lead = lead_of(p).id
+    witness = tabletop_witness(path, p, archive, clock)
     writer = JournalWriter.create(
         path,
         document.text,
@@ -246,6 +251,8 @@ def tabletop(plan: Path, journal: Path | None, quiet: bool, open_console: bool) 
         cutover = Cutover(writer, clock)
         echo(f"tabletop rehearsal of '{p.cutover.name}' on a simulated clock → {path}")
         for outcome in run_tabletop(cutover, clock):
+            if witness is not None:
+                witness.after_step(cutover)
             if quiet:
                 continue
             signed = f"  signed {'+'.join(outcome.signers)}" if outcome.signers else ""
@@ -259,6 +266,8 @@ def tabletop(plan: Path, journal: Path | None, quiet: bool, open_console: bool) 
                 f"{outcome.ended_at.astimezone(zone):%H:%M}  {outcome.step:<26} "
                 f"by {outcome.by}{signed}{gates}"
             )
+        if witness is not None:
+            witness.finish(cutover)
         state = cutover.state
     finally:
         writer.close()

@@ -120,6 +120,22 @@ def _render_status(summary: dict[str, Any]) -> None:
     out.print(table)
     head = summary["head"]
     out.print(Text.assemble("journal checkpoint ", (f"{head['seq']}:{head['hash']}", "bold")))
+    witness = summary.get("archive")
+    if witness:
+        out.print(
+            Text.assemble(
+                styled(f"witness {witness['location']}: latest published checkpoint "),
+                styled(witness["latest_checkpoint"] or "none yet", "bold"),
+                styled(f" at {witness['published_at']}" if witness["published_at"] else ""),
+            )
+        )
+        if witness["fault"]:
+            out.print(
+                Text.assemble(
+                    styled(f"witness FAULT {witness['fault']}", "bold red"),
+                    styled(f" since {_hm(witness['fault_since'])}: {witness['fault_detail']}"),
+                )
+            )
 
 
 def _worth_showing(blockers: list[str]) -> list[str]:
@@ -142,8 +158,20 @@ def _worth_showing(blockers: list[str]) -> list[str]:
     default=None,
     help="For a bundle: the export key's fingerprint you were given out of band.",
 )
+@click.option(
+    "--witness",
+    default=None,
+    metavar="s3://BUCKET/PREFIX|DIR",
+    help="For a bundle: check it against every checkpoint published to this witness (or a "
+    "downloaded copy of its prefix): catches a rewritten, cut or extended history re-signed "
+    "with the real key.",
+)
 def verify(
-    path: Path, expect_head: str | None, as_json: bool, signer_fingerprint: str | None
+    path: Path,
+    expect_head: str | None,
+    as_json: bool,
+    signer_fingerprint: str | None,
+    witness: str | None,
 ) -> None:
     """Verify a journal (hash chain, SQLite integrity) or an exported bundle (its files,
     signatures, file hashes, both chains, the checkpoints, the rebuilt reports). Exit 0 intact,
@@ -161,6 +189,12 @@ def verify(
         from ..report.bundle import verify_bundle
 
         bundle = verify_bundle(path, signer_fingerprint, expect)
+        witnessed = None
+        if bundle.ok and witness is not None:
+            from ..archive.witness import verify_witness
+
+            witnessed = verify_witness(path, witness, bundle.signer)
+            bundle.ok, bundle.problem = witnessed.ok, witnessed.problem
         if as_json:  # json.dumps escapes every non-ASCII character: inert on a terminal
             click.echo(
                 json.dumps(
@@ -170,6 +204,7 @@ def verify(
                         "head": bundle.head,
                         "signer": bundle.signer,
                         "problem": bundle.problem,
+                        **({"witness": _witness_json(witnessed)} if witnessed else {}),
                     }
                 )
             )
@@ -188,9 +223,17 @@ def verify(
                     else ""
                 )
             )
+            if witnessed is not None:
+                _echo_witness(witness or "", witnessed)
         else:
-            click.echo(f"FAILED: {inert(bundle.problem, limit=LINE_LIMIT)}", err=True)
+            where = f"witness {inert(witness)}: " if witnessed is not None else ""
+            click.echo(f"FAILED: {where}{inert(bundle.problem, limit=LINE_LIMIT)}", err=True)
         sys.exit(0 if bundle.ok else 2 if bundle.usage else 1)
+    if witness is not None:
+        raise click.BadParameter(
+            "--witness checks an exported bundle (cutover export), not a journal",
+            param_hint="--witness",
+        )
     with JournalReader(path) as reader:
         report = reader.verify(expect, against_recorded_head=True)
     if as_json:
@@ -214,6 +257,39 @@ def verify(
         where = "" if report.bad_seq is None else f" at event {report.bad_seq}"
         click.echo(f"FAILED{where}: {inert(report.problem, limit=LINE_LIMIT)}", err=True)
     sys.exit(0 if report.ok else 1)
+
+
+def _witness_json(report: Any) -> dict[str, Any]:
+    latest = report.latest
+    return {
+        "ok": report.ok,
+        "checked": report.checked,
+        "latest": f"{latest.seq}:{latest.hash}" if latest else None,
+        "latest_at": latest.at if latest else None,
+        "archived_to": report.archived_to,
+        "unwitnessed": report.unwitnessed,
+        "problem": report.problem,
+    }
+
+
+def _echo_witness(where: str, report: Any) -> None:
+    latest = report.latest
+    click.echo(
+        inert(
+            f"OK: witness {where}: {report.checked} published checkpoint(s) checked, the latest "
+            f"{latest.seq}:{latest.hash} published at {latest.at}; the bundle extends every one "
+            f"(journal.sqlite and events.jsonl), and the {report.archived_to} archived event(s) "
+            "are the bundle's"
+            + (
+                f"; {report.unwitnessed} event(s) after the latest checkpoint are not witnessed"
+                if report.unwitnessed
+                else ""
+            ),
+            limit=LINE_LIMIT,
+        )
+    )
+    for note in report.notes[:20]:
+        click.echo(f"note: {inert(note, limit=LINE_LIMIT)}", err=True)
 
 
 @cli.command()

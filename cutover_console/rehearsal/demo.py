@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..clock import ScaledClock
 from ..plan import PlanDocument, load_plan
@@ -19,6 +19,9 @@ from ..runbook.rules import start_blockers
 from ..service.lead import LeadSession
 from .autopilot import Autopilot, AutopilotResult
 from .world import World, WorldOptions
+
+if TYPE_CHECKING:
+    from ..archive.settings import ArchiveSettings
 
 LEAD_IN = timedelta(minutes=1)  # the world starts a minute before the window opens
 
@@ -272,7 +275,10 @@ def final_ok(state: CutoverState) -> bool:
     return all(ok for ok, _ in final_checks(state).values())
 
 
-def run_headless(demo: DemoSetup, say: Callable[[str], None]) -> HeadlessOutcome:
+def run_headless(
+    demo: DemoSetup, say: Callable[[str], None], witness: ArchiveSettings | None = None
+) -> HeadlessOutcome:
+    """The autopilot's weekend; with `witness`, the checks add what the witness holds."""
     started = time.monotonic()
     demo.world.start()
     try:
@@ -283,6 +289,10 @@ def run_headless(demo: DemoSetup, say: Callable[[str], None]) -> HeadlessOutcome
             checks = final_checks(state)
         finally:
             session.close()
+        if witness is not None:
+            from .witness import witness_checks
+
+            checks.update(witness_checks(demo, witness))
     finally:
         world = demo.world.summary()
         demo.world.stop()

@@ -1,4 +1,5 @@
-"""Route 53 for the rehearsal world: moto's server on loopback, reached with boto3 like AWS.
+"""Route 53 (and the witness's S3 bucket) for the rehearsal world: moto's server on loopback,
+reached with boto3 like AWS.
 
 The world's hosted zone is created here with the old values and their long pre-cutover TTL; the
 plan's Route 53 actions change it with real boto3 calls; the authoritative DNS server re-reads it.
@@ -71,6 +72,13 @@ class Route53World:
             },
         )
         return self.zone_id
+
+    def create_witness_bucket(self, bucket: str) -> None:
+        """The cutover's witness: an S3 bucket with Object Lock (versioning on), as on AWS."""
+        import boto3
+
+        client = boto3.client("s3", region_name="us-east-1", endpoint_url=self.endpoint)
+        client.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
 
     def read_zone(self, client: Any) -> dict[RRKey, tuple[int, list[str]]]:
         """Every record set of the zone except Route 53's own SOA and NS."""

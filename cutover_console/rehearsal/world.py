@@ -56,6 +56,9 @@ class WorldError(Exception):
     """The world cannot start (an address in use, most often); the message says what to do."""
 
 
+WITNESS_BUCKET = "rehearsal-witness"  # S3 with Object Lock, on the same moto server
+
+
 @dataclass
 class WorldOptions:
     shops: int = 300
@@ -139,6 +142,7 @@ class World:
         await asyncio.to_thread(self.route53.start)
         records = [(f"{r}.{ZONE}", "A", OLD_TTL, [OLD_SERVER]) for r in RECORDS]
         await asyncio.to_thread(self.route53.create_zone, ZONE, records)
+        await asyncio.to_thread(self.route53.create_witness_bucket, WITNESS_BUCKET)
         client = await asyncio.to_thread(self.route53.client)
         zone = await asyncio.to_thread(self.route53.read_zone, client)
         self.authority = AuthoritativeServer(*AUTHORITY, ZoneData(ZONE, zone), NS_NAME)

@@ -38,6 +38,7 @@ from ..journal.chain import (
 )
 from ..journal.store import APPLICATION_ID
 from ..keys import load_or_create_key
+from ..runbook.archive_record import ArchiveRecord
 from ..runbook.fold import CutoverState
 from ..untrusted import LINE_LIMIT, clip, inert
 from .document import build
@@ -116,7 +117,9 @@ def export(
     (out / "checkpoint.txt").write_text(f"{head}\nevents {head.seq}\n", encoding="utf-8")
     public = key.export_public_key("openssh").decode().strip()
     (out / "allowed_signers").write_text(f'{PRINCIPAL} namespaces="{NAMESPACE}" {public}\n')
-    (out / "VERIFY.md").write_text(verify_text(head, key.get_fingerprint()), encoding="utf-8")
+    (out / "VERIFY.md").write_text(
+        verify_text(head, key.get_fingerprint(), state.archive), encoding="utf-8"
+    )
     manifest = "".join(f"{sha256_file(out / name)}  {name}\n" for name in FILES)
     (out / "manifest.sha256").write_text(manifest, encoding="utf-8")
     for name in SIGNED:
@@ -147,12 +150,51 @@ _SIDE_FILES = {
 }
 
 
-def verify_text(head: Checkpoint, fingerprint: str) -> str:
+def verify_text(head: Checkpoint, fingerprint: str, archive: ArchiveRecord | None = None) -> str:
     names = " ".join(sorted(BUNDLE, key=str.lower))
-    return f"""# Verifying this export
+    return _VERIFY.format(
+        head=head,
+        count=head.seq,
+        fingerprint=fingerprint,
+        PRINCIPAL=PRINCIPAL,
+        NAMESPACE=NAMESPACE,
+        files=len(BUNDLE),
+        names=names,
+        witness=_witness_text(archive, fingerprint),
+    )
+
+
+def _witness_text(archive: ArchiveRecord | None, fingerprint: str) -> str:
+    """VERIFY.md's witness section: the latest checkpoint the journal says it published, where,
+    and the commands that check the bundle against all of them."""
+    if archive is None or not archive.latest_seq:
+        return ""
+    where = inert(archive.location, limit=600)
+    return f"""
+## Against the witness
+
+While the cutover ran, signed checkpoints were published where nobody (the key holder
+included) can change them: S3 with Object Lock in compliance mode. The latest this journal
+records is `{inert(archive.latest, limit=200)}`, published {inert(archive.latest_at, limit=60)},
+in `{where}`. Only a witness shows that history was not rewritten, cut or extended and then
+re-signed with the real key:
+
+    cutover verify . --signer-fingerprint {fingerprint} --witness {where}
+
+Offline, with a copy of the prefix (`aws s3 cp --recursive {where} witness/`), pass
+`--witness witness/`. Each checkpoint there is checked with OpenSSH alone too:
+
+    ssh-keygen -Y verify -f allowed_signers -I {PRINCIPAL} -n {NAMESPACE} \\
+        -s witness/checkpoints/SEQ.txt.sig < witness/checkpoints/SEQ.txt
+
+Its `head SEQ:HASH` line must be the event SEQ of journal.sqlite.
+"""
+
+
+_VERIFY = """# Verifying this export
 
 Signed by the key `{fingerprint}`; compare it with the fingerprint you were given out of band.
-Journal checkpoint: `{head}` ({head.seq} events).
+Journal checkpoint: `{head}` ({count} events).
 
 ## With Cutover Console
 
@@ -176,7 +218,7 @@ In this directory, in this order; stop at the first step that fails:
     sqlite3 'file:journal.sqlite?immutable=1' \\
         "SELECT seq || ':' || hash FROM events ORDER BY seq DESC LIMIT 1"
 
-`ls -lA` must list exactly these {len(BUNDLE)} files, all plain files (no `->`): {names}.
+`ls -lA` must list exactly these {files} files, all plain files (no `->`): {names}.
 Each `ssh-keygen` must say "Good" and name the fingerprint you were given (allowed_signers
 travels with the bundle, so only the fingerprint says whose key signed). `sha256sum -c` must
 say OK for every file. The last command must print the first line of checkpoint.txt.
@@ -188,7 +230,7 @@ show (and write into the file) whatever it holds, even after `sha256sum -c` pass
 never has these files; `file:journal.sqlite?immutable=1` makes SQLite read the signed file as
 it is and never look beside it. Open the journal that way with any tool (sqlite-utils,
 Datasette), or copy journal.sqlite alone into an empty directory first.
-"""
+{witness}"""
 
 
 class BundleProblem(Exception):
@@ -681,14 +723,15 @@ def _check_rebuilt(
     """The reports and VERIFY.md are derived, deterministically: rebuilt from the verified
     journal and the signer, they must be the very bytes the bundle holds."""
     try:
-        document = build(CutoverState.from_events(events), events)
+        state = CutoverState.from_events(events)
+        document = build(state, events)
         rebuilt = {"report.md": markdown(document), "report.html": html_document(document)}
     except Exception as exc:  # hostile content meets code written for honest journals
         raise BundleProblem(
             f"the reports cannot be rebuilt from journal.sqlite: {type(exc).__name__}: "
             f"{clip(str(exc), 300)}"
         ) from None
-    rebuilt["VERIFY.md"] = verify_text(signed, signer)
+    rebuilt["VERIFY.md"] = verify_text(signed, signer, state.archive)
     held = {**reports, "VERIFY.md": verify_md}
     for name, text in rebuilt.items():
         if held[name] != text.encode("utf-8"):

@@ -125,6 +125,9 @@ def build(
         )
     if head:
         overview.paragraphs.append(f"Journal checkpoint `{head.seq}:{head.hash}`.")
+    witnessed = witness_paragraph(state)
+    if witnessed:
+        overview.paragraphs.append(witnessed)
     sections.append(overview)
     sections.append(_tasks(state, summary))
     if status_only:
@@ -492,8 +495,30 @@ def _people(state: CutoverState) -> Section:
     return section
 
 
+def witness_paragraph(state: CutoverState) -> Paragraph | None:
+    """Where the journal is witnessed and its latest published checkpoint, as journaled."""
+    a = state.archive
+    if not a.location:
+        return None
+    if not a.latest_seq:
+        return ("Witness ", Data(a.location), ": no checkpoint published yet.")
+    return (
+        "Latest published checkpoint ",
+        Data(a.latest),
+        " (published ",
+        Data(a.latest_at),
+        "), witnessed in ",
+        Data(a.location),
+        " (S3 Object Lock, compliance mode: nobody can rewrite or delete it). A client checks "
+        "a bundle against every published checkpoint with: cutover verify BUNDLE --witness ",
+        Data(a.location),
+        ".",
+    )
+
+
 def _integrity(state: CutoverState) -> Section:
     head = state.head
+    witnessed = witness_paragraph(state)
     return Section(
         "Integrity",
         [
@@ -502,5 +527,6 @@ def _integrity(state: CutoverState) -> Section:
             + (f"{head.seq}:{head.hash}`" if head else "SEQ:HASH`")
             + ". An exported bundle carries an SSH signature: `cutover verify BUNDLE`, or with "
             "OpenSSH alone as its VERIFY.md says.",
+            *([witnessed] if witnessed else []),
         ],
     )

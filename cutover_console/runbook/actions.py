@@ -383,6 +383,10 @@ class Cutover:
         self.check_action(step_id, by)
         return self._record(ev.ACTION_RAN, by, result, step_id, None)
 
+    def record_archive(self, kind: str, payload: dict[str, Any]) -> Event:
+        """The witness publisher's report: checkpoints it published, a fault, a recovery."""
+        return self._record(kind, "system", payload, None, None)
+
     def record_watcher(self, connected: bool, viewer: dict[str, Any]) -> Event:
         """A teammate started or stopped watching (key fingerprint and comment, from where)."""
         kind = ev.WATCHER_CONNECTED if connected else ev.WATCHER_DISCONNECTED
@@ -396,10 +400,6 @@ class Cutover:
         detail: str,
         evidence: dict[str, Any],
         *,
-    def record_archive(self, kind: str, payload: dict[str, Any]) -> Event:
-        """The witness publisher's report: checkpoints it published, a fault, a recovery."""
-        return self._record(kind, "system", payload, None, None)
-
         source: str = "engine",
     ) -> Event | None:
         """Evidence from an engine. Journaled only when the verdict or detail changes."""

@@ -132,5 +132,23 @@ def status_summary(state: CutoverState, now: datetime) -> dict[str, Any]:
         "overrides": len(state.overrides),
         "recoveries": len(state.recoveries),
         "revisions": len(state.revisions),
+        "archive": _archive(state),
         "steps": steps,
+    }
+
+
+def _archive(state: CutoverState) -> dict[str, Any] | None:
+    """The witness as journaled: the latest published checkpoint and the current fault."""
+    a = state.archive
+    if not a.location:
+        return None
+    return {
+        "location": a.location,
+        "latest_checkpoint": a.latest or None,
+        "published_at": a.latest_at or None,
+        "published": a.published,
+        "archived_seq": a.archived_seq,
+        "fault": a.fault or None,
+        "fault_detail": a.fault_detail or None,
+        "fault_since": a.fault_at.isoformat() if a.fault_at else None,
     }

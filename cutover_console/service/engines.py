@@ -61,6 +61,16 @@ def flow_engine(
     return monitor.run(stop, update)
 
 
+def archive_engine(
+    cutover: Cutover, clock: Clock, journal: JournalWrite, stop: asyncio.Event, base: Path | None
+) -> Engine | None:
+    """Signed checkpoints and the events, published where nobody can rewrite them (S3 Object
+    Lock), when the plan or the command line names a witness."""
+    from ..archive.engine import archive_engine as start
+
+    return start(cutover, clock, journal, stop, base)
+
+
 def log_engine(
     cutover: Cutover, clock: Clock, journal: JournalWrite, stop: asyncio.Event, base: Path | None
 ) -> Engine | None:
@@ -92,6 +102,7 @@ ENGINES: dict[str, EngineStarter] = {
     "dns": dns_engine,
     "flows": flow_engine,
     "logs": log_engine,
+    "archive": archive_engine,
 }
 
 

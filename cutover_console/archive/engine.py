@@ -1,0 +1,108 @@
+"""The publisher as one of the cutover's engines (`service.engines.ENGINES["archive"]`).
+
+A command that opens a journal says where it is witnessed with `configure(journal, settings)`
+(the plan's `archive:` section with `--archive` winning); without that call, `CUTOVER_ARCHIVE`
+(how `--archive` reaches a journal service started in another process), then the plan's
+section, decide. The engine journals what it publishes through the session's journal thread, like
+the DNS and flow engines, and publishes what is left when it is stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from ..clock import Clock
+from ..runbook import Cutover
+from . import live
+from .publisher import ArchivePublisher, PublisherStatus
+from .settings import ArchiveSettings, archive_settings
+
+DEFAULT_KEY = Path("state") / "export_signing_key"  # the export's key (`cutover export`)
+# `--archive` for a process that runs the engines on its own (a child inherits the environment)
+ENVIRONMENT = "CUTOVER_ARCHIVE"
+
+_configured: dict[Path, tuple[ArchiveSettings | None, Path]] = {}
+
+
+def configure(journal: Path, settings: ArchiveSettings | None, key: Path = DEFAULT_KEY) -> None:
+    """Where `journal` is witnessed (None: nowhere, whatever the plan says) and the key that
+    signs its checkpoints."""
+    _configured[journal.resolve()] = (settings, key)
+
+
+def publisher(journal: Path) -> ArchivePublisher | None:
+    """The publisher running for `journal` in this process, if any."""
+    return live.running.get(journal.resolve())
+
+
+def live_status(journal: Path) -> PublisherStatus | None:
+    """What the publisher of `journal` in this process is doing (None: no publisher here)."""
+    found = publisher(journal)
+    return found.status if found is not None else None
+
+
+def make_publisher(journal: Path, cutover: Cutover, clock: Clock) -> ArchivePublisher | None:
+    """The publisher `journal` is configured for (or its plan asks for), or None."""
+    from ..report.bundle import signing_key
+
+    path = journal.resolve()
+    settings, key = _configured.get(path, (None, DEFAULT_KEY))
+    if path not in _configured:  # e.g. the journal service, started by `cutover run --archive`
+        settings = archive_settings(cutover.state.plan, os.environ.get(ENVIRONMENT) or None)
+    if settings is None:
+        return None
+    found = ArchivePublisher(path, settings, signing_key(key), clock=clock)
+    live.running[path] = found
+    return found
+
+
+def archive_engine(
+    cutover: Cutover,
+    clock: Clock,
+    journal: Callable[[Callable[[], Any]], None],
+    stop: asyncio.Event,
+    base: Path | None,
+) -> Coroutine[Any, Any, None] | None:
+    """Publish the cutover's journal beside the other engines, until `stop`."""
+    found = make_publisher(cutover.writer.path, cutover, clock)
+    if found is None:
+        return None
+    return _run(found, cutover, journal, stop)
+
+
+async def _run(
+    found: ArchivePublisher,
+    cutover: Cutover,
+    journal: Callable[[Callable[[], Any]], None],
+    stop: asyncio.Event,
+) -> None:
+    loop = asyncio.get_running_loop()
+
+    async def record(kind: str, payload: dict[str, Any]) -> None:
+        journal(lambda: cutover.record_archive(kind, payload))
+
+    def record_and_wait(kind: str, payload: dict[str, Any]) -> None:
+        """From the publisher's thread at the end: journaled before the last segment is cut."""
+        written = threading.Event()
+
+        def write() -> None:
+            try:
+                cutover.record_archive(kind, payload)
+            finally:
+                written.set()
+
+        loop.call_soon_threadsafe(journal, write)
+        written.wait(10)
+
+    try:
+        await found.run(stop, record)
+        await asyncio.to_thread(found.finish, record_and_wait, 15.0)
+    finally:
+        found.close()
+        if live.running.get(found.journal) is found:
+            del live.running[found.journal]

@@ -1,0 +1,34 @@
+"""What this process's publisher is doing, for the console's clock bar: light to import (a
+watcher's screen loads it and runs no publisher)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .objects import FAULT_KINDS
+
+if TYPE_CHECKING:
+    from .publisher import ArchivePublisher, PublisherStatus
+
+running: dict[Path, ArchivePublisher] = {}  # by journal, filled by the archive engine
+
+
+def running_status() -> PublisherStatus | None:
+    """The status of the publisher running in this process (the lead's console runs one; a
+    watcher's, or a console whose engines run in a journal service, none)."""
+    return next((p.status for p in reversed(running.values())), None)
+
+
+def witness_text(journaled: dict[str, Any] | None) -> str:
+    """The clock bar's words on the witness: this process's publisher live (lag, retry), else
+    what the journal says (latest checkpoint, the fault as journaled). "" with no witness."""
+    live = running_status()
+    if live is not None:
+        return live.line()
+    if not journaled:
+        return ""
+    if journaled.get("fault"):
+        return f"witness FAULT {FAULT_KINDS.get(journaled['fault'], journaled['fault'])}"
+    latest = str(journaled.get("latest_checkpoint") or "").partition(":")[0]
+    return f"witness ok {latest or '-'}"
