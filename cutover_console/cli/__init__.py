@@ -15,6 +15,7 @@ from .. import __version__
 from ..journal import IdempotencyConflict, JournalError, JournalLocked
 from ..plan import PlanInvalid
 from ..runbook import ActionRefused
+from ..settings import SettingsError
 
 
 class CutoverGroup(click.Group):
@@ -37,6 +38,9 @@ class CutoverGroup(click.Group):
             click.echo(f"refused: {exc}", err=True)
             ctx.exit(1)
         except JournalError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+        except SettingsError as exc:  # the console's settings file: fix it, start again
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
 

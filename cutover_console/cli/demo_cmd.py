@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..invocation import cutover_command, shell_path
 from . import cli
 from .archive_cmds import archive_option
 from .options import (
@@ -137,7 +138,7 @@ def _headless(prepared: DemoSetup, speed: float, shops: int, witness: ArchiveSet
     echo(f"world    {prepared.directory}")
     for path in reports:
         echo(f"report   {path}")
-    echo(f"verify   cutover verify {prepared.journal}")
+    echo(f"verify   {cutover_command()} verify {shell_path(prepared.journal)}")
     echo(f"witness  {witness.location} (S3 Object Lock, compliance mode)")
     sys.exit(0 if outcome.ok else 1)
 
@@ -161,8 +162,8 @@ def _interactive(prepared: DemoSetup, operator: str | None, serve: ServeOptions 
                 f"The rehearsal world is running: {shops} body shops, Route 53, five resolvers, "
                 f"the old and the new side; its clock runs x{prepared.clock.speed:g}. You are "
                 f"{me.name} ({', '.join(me.roles)}). Saturday: stand the new side up. "
-                "s starts the focused step, c completes it, g signs off, a runs its action, "
-                "1-4 switch panes, ? lists every key."
+                "↑/↓ move between steps, s starts the focused step, c completes it, g signs "
+                "off, a runs its action, 1-4 switch panes, ? lists every key."
             )
             app = LeadApp(session, operator=operator, engines=True, serve=serve, welcome=welcome)
 
@@ -179,5 +180,7 @@ def _interactive(prepared: DemoSetup, operator: str | None, serve: ServeOptions 
             session.close()
     finally:
         prepared.world.stop()
+    run, journal = cutover_command(), shell_path(prepared.journal)
     echo(f"journal {prepared.journal} — checkpoint {session.state.head}")
-    echo(f"report: cutover report --journal {prepared.journal} -o report.html")
+    echo(f"report: {run} report --journal {journal} -o report.html")
+    echo(f"export: {run} export --journal {journal} -o bundle")

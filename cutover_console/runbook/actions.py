@@ -211,8 +211,16 @@ class Cutover:
         )
 
     def complete(
-        self, step_id: str, by: str, *, override: str | None = None, idem: str | None = None
+        self,
+        step_id: str,
+        by: str,
+        *,
+        override: str | None = None,
+        idem: str | None = None,
+        confirmed: str | None = None,
     ) -> Event:
+        """Complete a running step. `confirmed`: what the person was shown and accepted before
+        passing the point of no return (the console asks), kept in the event."""
         if done := self._replay(
             "complete", idem, ev.STEP_COMPLETED, by, step_id, {"override_reason": _text(override)}
         ):
@@ -222,7 +230,9 @@ class Cutover:
         if not refusals:
             refusals = completion_blockers(self.state, step)
         overridden = self._decide("complete", step_id, person, refusals, override)
-        payload = {"planned_duration_s": step.duration.total_seconds()}
+        payload: dict[str, Any] = {"planned_duration_s": step.duration.total_seconds()}
+        if confirmed:
+            payload["point_of_no_return_confirmed"] = confirmed
         return self._record(
             ev.STEP_COMPLETED, by, _with_overrides(payload, overridden, override), step_id, idem
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..plan.model import Person, Step
+from ..plan.model import Person, SignOff, Step
 from ..plan.timeparse import format_duration
 from .fold import FINISHED, CutoverState, StepState
 
@@ -91,16 +91,26 @@ def completion_blockers(state: CutoverState, step: Step) -> list[Refusal]:
     return out
 
 
+def signoff_rule(spec: SignOff) -> str:
+    """A sign-off requirement in words, the same on every screen: `2 distinct sign-offs, one
+    by each of lead and client-observer` or `2 distinct sign-offs by lead or dba`."""
+    count = f"{spec.count} distinct sign-off{'s' if spec.count != 1 else ''}"
+    if len(spec.roles) == 1:
+        return f"{count} by {spec.roles[0]}"
+    if spec.each_role:
+        return f"{count}, one by each of {', '.join(spec.roles[:-1])} and {spec.roles[-1]}"
+    return f"{count} by {', '.join(spec.roles[:-1])} or {spec.roles[-1]}"
+
+
 def missing_signoffs(state: CutoverState, step: Step, current: StepState) -> str:
     """Empty when the sign-off requirement is met, else what is still missing."""
     spec = step.signoff
     if spec is None:
         return ""
     signers = {s.person for s in current.signoffs}
-    roles = "/".join(spec.roles)
     if len(signers) < spec.count:
         have = ", ".join(sorted(signers)) or "none"
-        return f"needs {spec.count} distinct sign-offs by {roles}; has {len(signers)} ({have})"
+        return f"needs {signoff_rule(spec)}; has {len(signers)} ({have})"
     if current.started_by is not None and signers <= {current.started_by}:
         return f"{current.started_by} did this step and cannot be its only signer"
     if spec.each_role:

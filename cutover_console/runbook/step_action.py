@@ -52,3 +52,31 @@ def execute(prepared: Prepared) -> dict[str, Any]:
         result = asyncio.run(run_command(prepared.action))
     result["preview"] = prepared.lines
     return result
+
+
+def describe_result(result: dict[str, Any]) -> str:
+    """What an action did, in the words of what it is: for Route 53 the change id, how long it
+    took to be INSYNC and the records changed; for a command its exit status and time."""
+    took = result.get("duration_s")
+    if str(result.get("kind", "")).startswith("route53."):
+        changes = result.get("changes") or []
+        names = ", ".join(
+            f"{c.get('name')} {c.get('type')} → {', '.join(c.get('after') or [])}"
+            f" (TTL {c.get('after_ttl')})"
+            for c in changes[:4]
+        ) + (f", and {len(changes) - 4} more" if len(changes) > 4 else "")
+        count = f"{len(changes)} record{'s' if len(changes) != 1 else ''}"
+        change = result.get("change_id") or "no change id"
+        if result.get("status") == "INSYNC":
+            return f"Route 53 change {change} INSYNC after {took} s; {count} changed: {names}"
+        if result.get("status") == "failed":
+            return (
+                f"Route 53 change failed after {took} s, nothing confirmed: {result.get('error')}"
+            )
+        return (
+            f"Route 53 change {change} still {result.get('status')} after {took} s "
+            f"(not confirmed); {count} sent: {names}"
+        )
+    if result.get("timed_out"):
+        return f"timed out after {took} s"
+    return f"exit {result.get('exit')} in {took} s"

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..runbook.session import WatchSession
+from ..settings import SettingsError
 from .app import WatchApp
 
 
@@ -17,6 +18,9 @@ def main(argv: list[str]) -> int:
     session = WatchSession(Path(argv[0]))
     try:
         WatchApp(session).run()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     finally:
         session.close()
     return 0

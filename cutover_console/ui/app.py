@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import BindingType
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
@@ -27,8 +27,16 @@ from ..runbook.rules import LEAD_ROLE
 from ..runbook.session import WatchSession
 from ..runbook.summary import status_summary
 from ..service.lead import LeadSession
+from ..settings import Settings
 from ..untrusted import BLOCK_LIMIT, CELL_LIMIT, inert
-from .bindings import READ_BINDINGS, WRITE_BINDINGS
+from .bindings import (
+    JOURNAL_BINDINGS,
+    READ_BINDINGS,
+    WRITE_BINDINGS,
+    key_label,
+    keys_of,
+    read_settings,
+)
 from .commands import ActionCommands
 from .help import HelpScreen, help_text
 from .lead_actions import LeadActions
@@ -38,6 +46,7 @@ from .views import (
     Checklist,
     ClockBar,
     DnsPane,
+    FinishedBanner,
     FlowsPane,
     JournalPane,
     LogsPane,
@@ -52,14 +61,27 @@ class CutoverApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "Cutover Console"
     COMMANDS = App.COMMANDS | {ActionCommands}
-    BINDINGS: ClassVar[list[BindingType]] = READ_BINDINGS
+    # Each app lists its own keys (Textual puts a base class's first): the lead's footer
+    # starts with what applies to the step in focus.
+    BINDINGS: ClassVar[list[BindingType]] = []
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (130, "-normal")]  # noqa: RUF012 (Textual's type)
     read_only = True
 
     def __init__(
-        self, session: LeadSession | WatchSession, *, clock: Callable[[], datetime] | None = None
+        self,
+        session: LeadSession | WatchSession,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        settings: Settings | None = None,
     ) -> None:
         super().__init__()
         self.session = session
+        # the settings file is read (and refused, naming the file) before anything is shown
+        self.settings = settings if settings is not None else read_settings()
+        if self.settings.keymap:
+            self.set_keymap(self.settings.keymap)
+        if self.settings.theme:
+            self.theme = self.settings.theme
         self.now = clock or (lambda: datetime.now().astimezone())
         self.watchers = ""
         self._rendered: tuple[int, datetime] | None = None
@@ -67,19 +89,26 @@ class CutoverApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield ClockBar(id="clock")
+        yield FinishedBanner(id="finished")
         with Horizontal(id="top"):
             yield Checklist(id="checklist")
             yield StepDetail(id="detail")
         with TabbedContent(id="panes", initial="dns"):
-            with TabPane("DNS", id="dns"):
+            with TabPane(self._tab_title("pane-dns", "DNS"), id="dns"):
                 yield DnsPane()
-            with TabPane("Flows", id="flows"):
+            with TabPane(self._tab_title("pane-flows", "Flows"), id="flows"):
                 yield FlowsPane()
-            with TabPane("Logs", id="logs"):
+            with TabPane(self._tab_title("pane-logs", "Logs"), id="logs"):
                 yield LogsPane()
-            with TabPane("Journal", id="journal"):
+            with TabPane(self._tab_title("pane-journal", "Journal"), id="journal"):
                 yield JournalPane()
-        yield Footer()
+        yield Footer(compact=True)
+
+    def _tab_title(self, binding_id: str, title: str) -> str:
+        """`1 DNS`: each tab names the key that shows it (as remapped)."""
+        binding = next(b for b in READ_BINDINGS if isinstance(b, Binding) and b.id == binding_id)
+        keys = keys_of(self, binding)
+        return f"{key_label(self, keys[0])} {title}" if keys else title
 
     def say(
         self,
@@ -100,8 +129,11 @@ class CutoverApp(App[None]):
 
     def on_mount(self) -> None:
         self.title = inert(self.session.state.plan.cutover.name, limit=CELL_LIMIT)
+        # a live cutover must not look like a rehearsal: a red band and border, at a glance
+        self.screen.set_class(not self.session.state.rehearsal, "live")
         with self.session.lock:
             events = list(self._all_events())
+        self.query_one(LogsPane).zone = self.session.state.plan.zone
         self.query_one(JournalPane).add_events(self.session.state, events[-300:])
         self.refresh_views()
         self.query_one("#steps", DataTable).focus()
@@ -136,6 +168,8 @@ class CutoverApp(App[None]):
                 checklist = self.query_one(Checklist)
                 checklist.render_state(self._summary)
                 self.query_one(StepDetail).render_step(state, checklist.current_step(), now)
+                self.query_one(FinishedBanner).render_state(state, self._summary)
+                self.refresh_bindings()  # the footer offers what applies to the step now
             if panes:
                 self._render_pane(now)
 
@@ -173,6 +207,7 @@ class CutoverApp(App[None]):
                 self.query_one(StepDetail).render_step(
                     state, self.query_one(Checklist).current_step(), self.now()
                 )
+            self.refresh_bindings()
         elif event.data_table.id in ("dns-records", "flows"):  # drill-down follows
             with self.session.lock:
                 self._render_pane(self.now())
@@ -181,6 +216,18 @@ class CutoverApp(App[None]):
     def pane_shown(self, _event: TabbedContent.TabActivated) -> None:
         with self.session.lock:
             self._render_pane(self.now())
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_engine_events":  # in the footer while the journal is shown
+            panes = self.query(TabbedContent)
+            return bool(panes) and panes.first().active == "journal"
+        return True
+
+    def action_toggle_engine_events(self) -> None:
+        self.query_one(TabbedContent).active = "journal"
+        shown = self.query_one(JournalPane).toggle_engine()
+        self.say("journal: engine events shown" if shown else "journal: people's events", timeout=2)
 
     @work(thread=True, exclusive=True, group="logs", exit_on_error=False)
     def follow_logs(self) -> None:
@@ -197,7 +244,7 @@ class CutoverApp(App[None]):
 
     # -- navigation ----------------------------------------------------------------------
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(help_text(self.BINDINGS, self.read_only)))
+        self.push_screen(HelpScreen(help_text(self, self.read_only)))
 
     def action_search(self) -> None:
         box = self.query_one("#search", Input)
@@ -214,6 +261,10 @@ class CutoverApp(App[None]):
     @on(Input.Changed, "#log-filter")
     def log_filter(self, _event: Input.Changed) -> None:
         self.query_one(LogsPane).refilter()
+
+    @on(Input.Changed, "#journal-filter")
+    def journal_filter(self, _event: Input.Changed) -> None:
+        self.query_one(JournalPane).refilter(follow=True)
 
     def on_key(self, event: Any) -> None:
         box = self.query_one("#search", Input)
@@ -258,6 +309,7 @@ def _no_file_from_a_watcher(*_args: Any, **_kwargs: Any) -> None:
 class WatchApp(CutoverApp):
     """`cutover watch`: follows the journal read-only; no key, command or dialog writes."""
 
+    BINDINGS: ClassVar[list[BindingType]] = READ_BINDINGS + JOURNAL_BINDINGS
     read_only = True
 
     def __init__(self, session: WatchSession, **kwargs: Any) -> None:
@@ -300,7 +352,7 @@ class WatchApp(CutoverApp):
 class LeadApp(LeadActions, WatcherHosting, CutoverApp):
     """`cutover run`: the lead drives the cutover; engines run in the background."""
 
-    BINDINGS: ClassVar[list[BindingType]] = WRITE_BINDINGS + READ_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = WRITE_BINDINGS + READ_BINDINGS + JOURNAL_BINDINGS
     read_only = False
 
     def __init__(

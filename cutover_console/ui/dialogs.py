@@ -104,19 +104,25 @@ class ConfirmDialog(ModalScreen[bool]):
         Binding("y", "yes", "Yes"),
     ]
 
-    def __init__(self, title: str, body: str, yes: str = "Yes") -> None:
+    def __init__(self, title: str, body: str, yes: str = "Yes", safe_default: bool = True) -> None:
         super().__init__()
         self.title_text = title
         self.body = body
         self.yes = yes
+        self.safe_default = safe_default
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield _title(self.title_text)
             yield _body(self.body)
+            yield Static(
+                f"Cancel is the default: Enter or Esc cancels and nothing happens. "
+                f"{self.yes.rstrip('…')}: press y, or Tab to the button and Enter.",
+                classes="dialog-hint",
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.yes, variant="warning", id="yes")
-                yield Button("Cancel", id="cancel")
+                yield Button("Cancel (default)", id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()
@@ -126,6 +132,60 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def action_yes(self) -> None:
         self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class TypedConfirmDialog(ModalScreen[bool]):
+    """A confirmation that cannot be given by reflex: the person types `word` (the step id)
+    after reading what becomes impossible. Enter on anything else, or Esc, cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, body: str, word: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+        self.word = word
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog ponr"):
+            yield _title(self.title_text)
+            yield _body(self.body)
+            yield Static(
+                literal(
+                    f"Type {self.word} and press Enter to pass it; Esc cancels.", limit=CELL_LIMIT
+                ),
+                classes="dialog-hint",
+            )
+            yield Input(placeholder=self.word, id="confirm-word")
+            yield Static("", id="dialog-error", classes="dialog-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Pass the point of no return", variant="error", id="yes")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def _submit(self) -> None:
+        if self.query_one(Input).value.strip() == self.word:
+            self.dismiss(True)
+        else:
+            self.query_one("#dialog-error", Static).update(
+                literal(
+                    f"Type {self.word} exactly to confirm (or Esc to cancel).", limit=CELL_LIMIT
+                )
+            )
+
+    def on_input_submitted(self, _event: Input.Submitted) -> None:
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "yes":
+            self._submit()
+        else:
+            self.dismiss(False)
 
     def action_cancel(self) -> None:
         self.dismiss(False)

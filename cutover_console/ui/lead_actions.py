@@ -5,18 +5,31 @@ only once it is journaled; a refusal a lead may override asks for the reason fir
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Input
 
 from ..journal import Event
 from ..runbook import ActionRefused, Cutover
 from ..runbook.command_action import preview
-from ..runbook.step_action import execute, prepare
+from ..runbook.fold import CutoverState
+from ..runbook.rules import (
+    Refusal,
+    completion_blockers,
+    may_drive,
+    signoff_rule,
+    start_blockers,
+    transition_refusal,
+)
+from ..runbook.step_action import describe_result, execute, prepare
 from ..service.lead import LeadSession
-from .dialogs import ConfirmDialog, PersonPicker, ReasonDialog
+from .bindings import WRITE_BINDINGS, keys_of
+from .dialogs import ConfirmDialog, PersonPicker, ReasonDialog, TypedConfirmDialog
 from .messages import StateChanged
 from .views import Checklist
 
@@ -24,6 +37,50 @@ if TYPE_CHECKING:  # the mixin is only ever part of LeadApp: type it as the app 
     _AppBase = App[None]
 else:
     _AppBase = object
+
+
+def completion_refusals(c: Cutover, step_id: str, by: str) -> list[Refusal]:
+    """What `complete` would refuse, without recording anything."""
+    state = c.state
+    step = state.plan.step(step_id)
+    refusal = transition_refusal(state.steps[step_id], "complete")
+    if refusal is not None:
+        return [refusal]
+    person = state.plan.person(by)
+    if not may_drive(step, person):
+        return [Refusal("owner", f"{by} is neither the owner ({step.owner}) nor a lead")]
+    return completion_blockers(state, step)
+
+
+def ponr_consequences(state: CutoverState, step: str) -> str:
+    """What completing the point-of-no-return step makes impossible, in words."""
+    finished = [s.id for s in state.plan.steps if state.steps[s.id].status in ("done", "failed")]
+    phases = [p.id for p in state.plan.phases if p.rollback]
+    return (
+        f"Completing {step} passes the point of no return. After it:\n"
+        "• rolling back any step is refused, for everyone, from the console and the CLI"
+        + (f" ({len(finished)} finished so far: {', '.join(finished[:8])}" if finished else "")
+        + ("…)" if len(finished) > 8 else ")" if finished else "")
+        + "\n• the phases' rollback plans"
+        + (f" ({', '.join(phases)})" if phases else "")
+        + " can no longer be followed: the old side is no longer the way back\n"
+        "• the clock bar shows the point of no return as passed, and the report says when.\n\n"
+        "This confirmation is journaled with the completion."
+    )
+
+
+# The states in which each step key applies (the rules refuse the others, with a reason).
+STEP_STATES = {
+    "start_step": {"pending"},
+    "complete_step": {"in_progress"},
+    "fail_step": {"in_progress"},
+    "skip_step": {"pending", "in_progress"},
+    "reopen_step": {"done", "failed", "skipped", "rolled_back"},
+    "rollback_step": {"in_progress", "done", "failed"},
+    "sign_off": {"in_progress"},
+    "override_gate": {"pending", "in_progress"},
+    "run_action": {"in_progress"},
+}
 
 
 class LeadActions(_AppBase):
@@ -43,6 +100,55 @@ class LeadActions(_AppBase):
             timeout: float | None = None,
         ) -> None: ...
 
+    def step_action_applies(self, action: str) -> bool:
+        """Whether `action` can apply to the step in focus (the footer shows only those)."""
+        allowed = STEP_STATES.get(action)
+        if allowed is None:
+            return True
+        checklists = self.query(Checklist)
+        step_id = checklists.first().current_step() if checklists else None
+        if step_id is None:
+            return False
+        state = self.lead_session.state
+        step, current = state.plan.step(step_id), state.steps[step_id]
+        if current.status not in allowed:
+            return False
+        if action == "sign_off":
+            signed = {s.person for s in current.signoffs}
+            return step.signoff is not None and not {p.id for p in state.plan.people} <= signed
+        if action == "run_action":
+            return step.action is not None
+        if action == "override_gate":
+            return any(
+                g.id is not None and not (current.gates.get(g.id) and current.gates[g.id].satisfied)
+                for g in step.gates
+            )
+        if action == "rollback_step":
+            return state.point_of_no_return_at is None
+        return True
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not self.step_action_applies(action):
+            return False
+        return super().check_action(action, parameters)
+
+    def on_key(self, event: Any) -> None:
+        """A step key the footer does not offer still answers, with the reason it cannot
+        apply (the rules say why), instead of doing nothing."""
+        for binding in WRITE_BINDINGS:
+            if (
+                isinstance(binding, Binding)
+                and binding.action in STEP_STATES
+                and event.key in keys_of(self, binding)
+                and not self.step_action_applies(binding.action)
+                and isinstance(self.screen, Screen)
+                and self.screen is self.screen_stack[0]
+                and not isinstance(self.focused, Input)
+            ):
+                event.stop()
+                getattr(self, f"action_{binding.action}")()
+                return
+
     def _step(self) -> str | None:
         step = self.query_one(Checklist).current_step()
         if step is None:
@@ -54,7 +160,8 @@ class LeadActions(_AppBase):
         label: str,
         action: Callable[[Cutover], Event | None],
         retry: Callable[[str], Callable[[Cutover], Event | None]] | None = None,
-    ) -> None:
+        confirm_retry: Callable[[], Awaitable[bool]] | None = None,
+    ) -> Event | None:
         """Run an action on the journal's thread; show it only once it is journaled."""
         try:
             event = await self.lead_session.act(action)
@@ -63,7 +170,7 @@ class LeadActions(_AppBase):
             text = "\n".join(f"• {r.message}" for r in refused.refusals)
             if not overridable:
                 self.say(text, title=f"Refused: {label}", severity="error", timeout=8)
-                return
+                return None
             if not await self.push_screen_wait(
                 ConfirmDialog(
                     f"Refused: {label}",
@@ -72,20 +179,24 @@ class LeadActions(_AppBase):
                     yes="Override…",
                 )
             ):
-                return
+                self.say(f"Cancelled: {label} was not overridden; nothing was recorded", timeout=5)
+                return None
             reason = await self.push_screen_wait(
                 ReasonDialog(
                     "Override", "Why is this overridden?", "the reason, as the report will show it"
                 )
             )
             if reason is None:
-                return
+                self.say(f"Cancelled: {label} was not overridden; nothing was recorded", timeout=5)
+                return None
             assert retry is not None
-            await self._do(label, retry(reason))
-            return
+            if confirm_retry is not None and not await confirm_retry():
+                return None
+            return await self._do(label, retry(reason))
         if event is not None:
             self.post_message(StateChanged([event]))
             self.say(f"{label}: journaled as event {event.seq}", timeout=3)
+        return event
 
     @work(exclusive=True, group="act")
     async def action_start_step(self) -> None:
@@ -101,11 +212,67 @@ class LeadActions(_AppBase):
     async def action_complete_step(self) -> None:
         if (step := self._step()) is None:
             return
-        await self._do(
-            f"complete {step}",
-            lambda c: c.complete(step, self.operator),
-            lambda why: lambda c: c.complete(step, self.operator, override=why),
-        )
+        state = self.lead_session.state
+        event: Event | None
+        if state.plan.step(step).point_of_no_return and state.point_of_no_return_at is None:
+            event = await self._complete_past_ponr(step)
+        else:
+            event = await self._do(
+                f"complete {step}",
+                lambda c: c.complete(step, self.operator),
+                lambda why: lambda c: c.complete(step, self.operator, override=why),
+            )
+        if event is not None and self.lead_session.state.steps[step].status == "done":
+            self.focus_next_step(step)
+
+    async def _complete_past_ponr(self, step: str) -> Event | None:
+        """The point of no return is passed only after the lead has read what becomes
+        impossible and typed the step's id; that text is kept in the completion event. The
+        rules are asked first, so a refused completion never asks for it in vain."""
+        what = ponr_consequences(self.lead_session.state, step)
+
+        async def confirm() -> bool:
+            if await self.push_screen_wait(
+                TypedConfirmDialog(f"Point of no return: complete {step}?", what, step)
+            ):
+                return True
+            self.say(f"Cancelled: {step} was not completed; rollback stays possible", timeout=6)
+            return False
+
+        def rules_first(c: Cutover) -> None:
+            refusals = completion_refusals(c, step, self.operator)
+            if refusals:
+                raise ActionRefused("complete", step, refusals)
+
+        def completing(why: str | None) -> Callable[[Cutover], Event | None]:
+            return lambda c: c.complete(step, self.operator, override=why, confirmed=what)
+
+        try:
+            await self.lead_session.act(rules_first)
+        except ActionRefused:  # refused: say why, offer the override, then ask to confirm
+            return await self._do(f"complete {step}", rules_first, completing, confirm)
+        if not await confirm():
+            return None
+        return await self._do(f"complete {step}", completing(None), completing, confirm)
+
+    def focus_next_step(self, after: str) -> None:
+        """The cursor moves on to the next step that can be acted on (running, or ready to
+        start), so `c` then `s` walks the plan; it stays put when none is left."""
+        state = self.lead_session.state
+        order = [s.id for s in state.plan.steps]
+        now = self.lead_session.clock.now()
+        later = order[order.index(after) + 1 :] + order[: order.index(after)]
+        running = [s for s in later if state.steps[s].status == "in_progress"]
+        ready = [
+            s
+            for s in later
+            if state.steps[s].status == "pending"
+            and not start_blockers(state, state.plan.step(s), now)
+        ]
+        pending = [s for s in later if state.steps[s].status == "pending"]
+        target = next(iter(ready or running or pending), None)
+        if target is not None:
+            self.query_one(Checklist).focus_step(target)
 
     async def _with_reason(
         self, verb: str, step: str, call: Callable[[Cutover, str], Event | None]
@@ -153,10 +320,18 @@ class LeadActions(_AppBase):
         if spec is None:
             self.say(f"{step} requires no sign-off", severity="warning")
             return
-        people = sorted(plan.people, key=lambda p: not (set(p.roles) & set(spec.roles)))
+        signed = {s.person for s in self.lead_session.state.steps[step].signoffs}
+        people = sorted(
+            (p for p in plan.people if p.id not in signed),  # nobody signs twice
+            key=lambda p: not (set(p.roles) & set(spec.roles)),
+        )
+        if not people:
+            self.say(f"everyone in the plan has signed off {step}", severity="warning")
+            return
+        already = f"; signed: {', '.join(sorted(signed))}" if signed else ""
         choice = await self.push_screen_wait(
             PersonPicker(
-                f"Who signs off {step}? (needs {spec.count} × {'/'.join(spec.roles)})",
+                f"Who signs off {step}? ({signoff_rule(spec)}{already})",
                 [(p.id, f"{p.name} ({', '.join(p.roles)})") for p in people],
             )
         )
@@ -238,11 +413,14 @@ class LeadActions(_AppBase):
             title = f"Run {action.kind} for {step}? ({len(lines)} change(s))"
         else:
             text, title = "\n".join(prepared.lines), f"Run the action of {step}?"
-        if not await self.push_screen_wait(ConfirmDialog(title, text, yes="Run")):
+        if not await self.push_screen_wait(
+            ConfirmDialog(title, text, yes="Run", safe_default=True)
+        ):
+            self.say(f"Cancelled: the action of {step} did not run; nothing changed", timeout=6)
             return
         self.say(f"running the action of {step}…", timeout=3)
         result = await asyncio.to_thread(execute, prepared)
         await self._do(
-            f"action of {step} (exit {result['exit']})",
+            f"action of {step}: {describe_result(result)}",
             lambda c: c.record_action(step, self.operator, result),
         )

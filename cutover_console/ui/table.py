@@ -36,6 +36,14 @@ class KeyedTable(DataTable[Text]):
         super().clear(columns)
         return self
 
+    def set_columns(self, names: tuple[str, ...]) -> None:
+        """Replace the columns (a pane laid out again for another width); rows are re-added
+        by the next `fill`, the cursor stays on its key."""
+        current = self.current_key()
+        self.clear(columns=True)
+        self.add_columns(*names)
+        self._restore = current
+
     def current_key(self) -> str | None:
         """The key of the row under the cursor, or None for an empty table."""
         if self.row_count == 0:
@@ -51,7 +59,8 @@ class KeyedTable(DataTable[Text]):
         shown = self._shown
         keys = [k for k, _ in rows]
         if keys != list(shown):
-            current = self.current_key()
+            current = self.current_key() or getattr(self, "_restore", None)
+            self._restore = None
             self.clear()
             for key, row in rows:
                 self.add_row(*row, key=key)

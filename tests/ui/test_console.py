@@ -18,7 +18,12 @@ from cutover_console.runbook import load_state
 from cutover_console.runbook.session import WatchSession
 from cutover_console.service.lead import LeadSession
 from cutover_console.ui.app import LeadApp, StateChanged, WatchApp
-from cutover_console.ui.dialogs import ConfirmDialog, PersonPicker, ReasonDialog
+from cutover_console.ui.dialogs import (
+    ConfirmDialog,
+    PersonPicker,
+    ReasonDialog,
+    TypedConfirmDialog,
+)
 from cutover_console.ui.table import KeyedTable
 from cutover_console.ui.views import Checklist, JournalPane, StepDetail
 
@@ -120,9 +125,15 @@ def test_lead_drives_steps_through_the_rules(tmp_path: Path) -> None:
             await pilot.pause(0.3)
             detail = app.query_one(StepDetail)._last  # type: ignore[attr-defined]
             assert "✔ every authority serves the new value" in detail
+            # the point of no return: named consequences, typed confirmation, journaled
             await pilot.press("c")
-            await pilot.pause(0.3)
-            assert app.session.state.steps["dns-switch"].status == "done"
+            await until(pilot, lambda: isinstance(app.screen, TypedConfirmDialog))
+            assert "rolling back any step is refused" in str(app.screen.body)
+            await pilot.press("enter")  # nothing typed: not confirmed
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, TypedConfirmDialog)
+            await pilot.press(*"dns-switch", "enter")
+            await until(pilot, lambda: app.session.state.steps["dns-switch"].status == "done")
             assert app.session.state.point_of_no_return_at is not None
             # skipping needs a reason: an empty one is not accepted
             await goto(pilot, app, "verify-new")

@@ -54,7 +54,7 @@ def test_script_flow_init_step_signoff_status(tmp_path: Path) -> None:
     assert summary["progress"]["finished"] == 1
     assert summary["progress"]["in_progress"] == ["backup"]
     backup = next(s for s in summary["steps"] if s["id"] == "backup")
-    assert backup["blockers"] == ["needs 2 distinct sign-offs by dba/lead; has 0 (none)"]
+    assert backup["blockers"] == ["needs 2 distinct sign-offs by dba or lead; has 0 (none)"]
     events = run_cli("events", "-j", j, "--jsonl").stdout.splitlines()
     assert sum(1 for e in events if json.loads(e)["kind"] == "note.added") == 1
     human = run_cli("status", "-j", j)

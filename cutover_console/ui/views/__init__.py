@@ -5,7 +5,7 @@ keyed-table widget (`ui/table.py`); none of them writes anything."""
 from __future__ import annotations
 
 from .checklist import FILTERS, STATUS_MARK, Checklist
-from .clock_bar import ClockBar
+from .clock_bar import ClockBar, FinishedBanner
 from .dns import DnsPane
 from .flows import FlowsPane
 from .journal import JournalPane
@@ -18,6 +18,7 @@ __all__ = [
     "Checklist",
     "ClockBar",
     "DnsPane",
+    "FinishedBanner",
     "FlowsPane",
     "JournalPane",
     "LogsPane",

@@ -24,6 +24,11 @@ STATUS_MARK = {
     "rolled_back": "↺",
 }
 FILTERS = ("all", "open", "blocked", "finished")
+COLUMNS = ("", "step", "title", "status", "owner", "planned", "actual", "delay", "blocked by")
+MIN_TITLE = 22
+MIN_BLOCKED = 18
+# What makes way, in order, when the width is short (the step's detail shows all of it).
+DROP_ORDER = (None, "blocked by", "planned", "owner", "delay", "step")
 
 
 class Checklist(Vertical):
@@ -34,15 +39,57 @@ class Checklist(Vertical):
         yield KeyedTable(id="steps", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        table = self.query_one(KeyedTable)
-        table.add_columns(
-            "", "step", "title", "status", "owner", "planned", "actual", "delay", "blocked by"
-        )
+        self.columns: tuple[str, ...] = ()
         self.query_one(Input).display = False
         self.filter = "all"
         self.search = ""
 
     def render_state(self, summary: dict[str, Any]) -> None:
+        rows = self._rows(summary)
+        table = self.query_one(KeyedTable)
+        columns, widths = self._layout(rows)
+        if columns != self.columns:  # a new width: another set of columns
+            self.columns = columns
+            table.set_columns(columns)
+        keep = [COLUMNS.index(c) for c in columns]
+        wanted = []
+        for key, cells in rows:
+            shown = [cells[i] for i in keep]
+            shown[columns.index("title")] = literal(cells[2], limit=widths["title"])
+            if "blocked by" in columns:
+                shown[columns.index("blocked by")] = literal(cells[8], limit=widths["blocked by"])
+            wanted.append((key, tuple(shown)))
+        table.fill(wanted)
+
+    def _layout(
+        self, rows: list[tuple[str, tuple[Any, ...]]]
+    ) -> tuple[tuple[str, ...], dict[str, int]]:
+        """Which columns fit the width, and how wide the title and 'blocked by' may be: the
+        title keeps at least MIN_TITLE characters; 'blocked by' is cut (with a mark) before
+        it, then makes way, then 'planned', 'owner', 'delay' and the id (the step's detail
+        shows them all)."""
+        width = (self.size.width or 100) - 2  # the scrollbar
+        natural = {
+            name: max([len(name)] + [len(str(r[1][i])) for r in rows])
+            for i, name in enumerate(COLUMNS)
+        }
+        columns = list(COLUMNS)
+        for drop in DROP_ORDER:
+            if drop is not None:
+                columns.remove(drop)
+            fixed = [c for c in columns if c not in ("title", "blocked by")]
+            room = width - sum(natural[c] + 2 for c in fixed) - 2 - 2 * ("blocked by" in columns)
+            if "blocked by" in columns:
+                blocked = min(natural["blocked by"], max(MIN_BLOCKED, room - natural["title"]))
+                title = room - blocked
+            else:
+                blocked, title = 0, room
+            if title >= MIN_TITLE or drop == DROP_ORDER[-1]:
+                title = max(MIN_TITLE, min(title, natural["title"]))
+                return tuple(columns), {"title": title, "blocked by": blocked}
+        raise AssertionError("unreachable")
+
+    def _rows(self, summary: dict[str, Any]) -> list[tuple[str, tuple[Any, ...]]]:
         wanted: list[tuple[str, tuple[Any, ...]]] = []
         for s in summary["steps"]:
             if not self._visible(s):
@@ -67,17 +114,24 @@ class Checklist(Vertical):
                             style=style,
                         ),
                         s["id"],
-                        literal(s["title"], limit=34),
+                        s["title"],
                         Text(status, style=style),
                         s["owner"],
                         day_time(s["planned_start"]),
                         actual,
                         delay,
-                        "; ".join(shown)[:70],
+                        "; ".join(shown),
                     ),
                 )
             )
-        self.query_one(KeyedTable).fill(wanted)
+        return wanted
+
+    def on_resize(self) -> None:
+        """Another width may fit other columns: render again."""
+        app: Any = self.app
+        if self.columns and hasattr(app, "_rendered"):
+            app._rendered = None
+            app.refresh_views(panes=False)
 
     def _visible(self, s: dict[str, Any]) -> bool:
         if (
@@ -96,3 +150,10 @@ class Checklist(Vertical):
 
     def current_step(self) -> str | None:
         return self.query_one(KeyedTable).current_key()
+
+    def focus_step(self, step_id: str) -> None:
+        """Put the cursor on `step_id` (when it is shown under the current filter)."""
+        table = self.query_one(KeyedTable)
+        keys = [str(r.value) for r in table.rows]
+        if step_id in keys:
+            table.move_cursor(row=keys.index(step_id))

@@ -1,17 +1,65 @@
-"""The clock bar: now (client and local), the window, the forecast end, the point of no return,
-the journal head."""
+"""The clock bar: now (client and local), the window, the forecast end (or when the cutover
+completed), how long a rollback stays possible (warned at 15 and 5 minutes, unmissable once
+passed), overruns and the journal head. And the banner that marks the end."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
 from textual.widgets import Static
 
+from ...invocation import cutover_command, shell_path
 from ...runbook.fold import CutoverState
 from ...timestamps import day_time, parse_iso, short_duration
 from ...untrusted import inert
+
+WARN_AT = (timedelta(minutes=15), timedelta(minutes=5))
+
+
+def is_complete(summary: dict[str, Any]) -> bool:
+    steps = summary["steps"]
+    return bool(steps) and all(s["status"] in ("done", "skipped") for s in steps)
+
+
+def finished_at(summary: dict[str, Any]) -> datetime | None:
+    ends = [parse_iso(s["actual_end"]) for s in summary["steps"] if s["actual_end"]]
+    return max((e for e in ends if e is not None), default=None)
+
+
+def rollback_deadline(summary: dict[str, Any], now: datetime) -> tuple[str, str]:
+    """The point-of-no-return part of the clock bar, and its style."""
+    ponr = summary["point_of_no_return"]
+    if not ponr:
+        return "", ""
+    if ponr["passed_at"]:
+        return (
+            f" · POINT OF NO RETURN PASSED {day_time(ponr['passed_at'])}: no rollback ",
+            "bold white on red",
+        )
+    until = parse_iso(ponr["rollback_possible_until"])
+    if until is None:
+        return "", ""
+    left = until - now
+    if left <= timedelta(0):  # the planned moment went by and the step is not done yet
+        return (
+            f" · ROLLBACK DEADLINE {day_time(until)} PASSED {short_duration(-left)} ago:"
+            f" rollback possible only until {ponr['step']} completes ",
+            "bold white on red",
+        )
+    if left <= WARN_AT[1]:
+        return (
+            f" · ROLLBACK POSSIBLE FOR {short_duration(left)} ONLY (until {day_time(until)}) ",
+            "bold black on yellow",
+        )
+    if left <= WARN_AT[0]:
+        return (
+            f" · rollback possible for {short_duration(left)} (until {day_time(until)})",
+            "bold yellow",
+        )
+    return f" · rollback still possible until {day_time(until)}", "bold"
 
 
 class ClockBar(Static):
@@ -25,44 +73,78 @@ class ClockBar(Static):
         window = plan.cutover.window
         left = window.end - now
         done, total = state.progress()
-        forecast = parse_iso(summary["forecast_end"])
+        complete = is_complete(summary)
         line1 = Text(no_wrap=True, overflow="ellipsis")
         line1.append(f" {inert(plan.cutover.name, limit=40)} ", style="bold reverse")
         if state.rehearsal:
             line1.append(f" {state.mode.upper()} ", style="bold black on yellow")
+        else:
+            line1.append(" LIVE ", style="bold white on red")
         line1.append(f" {now.astimezone(zone):%a %H:%M:%S %Z}", style="bold")
         line1.append(f" ({now.astimezone():%H:%M %Z} here) · ")
         line1.append(f"window {day_time(window.start, zone)}–{day_time(window.end, zone)}")
         line1.append(
             f" ({short_duration(left)} left)" if left.total_seconds() > 0 else " (window closed)",
-            style="bold red" if left < timedelta(hours=1) else "",
+            style="bold red" if left < timedelta(hours=1) and not complete else "",
         )
-        line2 = Text(
-            f" {done}/{total} done · forecast end {day_time(forecast)} ",
-            no_wrap=True,
-            overflow="ellipsis",
-        )
-        line2.append(
-            "fits the window" if summary["fits_window"] else "OVERRUNS THE WINDOW",
-            style="green" if summary["fits_window"] else "bold red",
-        )
-        ponr = summary["point_of_no_return"]
-        if ponr:
-            if ponr["passed_at"]:
-                line2.append(
-                    f" · point of no return passed {day_time(ponr['passed_at'])}",
-                    style="bold red",
-                )
-            else:
-                line2.append(
-                    f" · rollback still possible until {day_time(ponr['rollback_possible_until'])}",
-                    style="bold",
-                )
+        if complete:
+            line2 = Text(f" {done}/{total} done · ", no_wrap=True, overflow="ellipsis")
+            line2.append(
+                f"CUTOVER COMPLETE at {day_time(finished_at(summary), zone)}", style="bold green"
+            )
+        else:
+            forecast = parse_iso(summary["forecast_end"])
+            line2 = Text(
+                f" {done}/{total} done · forecast end {day_time(forecast)} ",
+                no_wrap=True,
+                overflow="ellipsis",
+            )
+            line2.append(
+                "fits the window" if summary["fits_window"] else "OVERRUNS THE WINDOW",
+                style="green" if summary["fits_window"] else "bold red",
+            )
+        deadline, style = rollback_deadline(summary, now)
+        if deadline and not (complete and not summary["point_of_no_return"]["passed_at"]):
+            line2.append(deadline, style=style)
         overruns = [s["id"] for s in summary["steps"] if s["overrun"]]
-        if overruns:
+        if overruns and not complete:
             line2.append(f" · OVERRUN: {', '.join(overruns[:3])}", style="bold red")
         if state.head is not None:
             line2.append(f" · head {state.head.seq}:{state.head.hash[:12]}", style="cyan")
         if watchers:
             line2.append(f" · {inert(watchers, limit=80)}", style="italic")
         self.update(Text("\n").join([line1, line2]))
+
+
+class FinishedBanner(Static):
+    """Shown once every step is done or skipped: when, the outcome, and the commands to run
+    next, with this journal's path, in the form the person ran `cutover` (so they paste)."""
+
+    def render_state(self, state: CutoverState, summary: dict[str, Any]) -> None:
+        if not is_complete(summary):
+            self.set_class(False, "complete")
+            return
+        journal = getattr(getattr(self.app, "session", None), "reader", None)
+        path = Path(getattr(journal, "path", "JOURNAL"))
+        skipped = sum(1 for s in summary["steps"] if s["status"] == "skipped")
+        done = len(summary["steps"]) - skipped
+        overrides = summary.get("overrides", 0)
+        outcome = (
+            f"{done} done"
+            + (f", {skipped} skipped" if skipped else "")
+            + (f", {overrides} override(s) on record" if overrides else ", no override")
+        )
+        run = cutover_command()
+        j = shell_path(path)
+        out = shell_path(path.with_suffix(""))
+        text = Text(no_wrap=False)
+        text.append(
+            f"✔ Cutover complete at {day_time(finished_at(summary), state.plan.zone)} — "
+            f"{outcome}. Next: ",
+            style="bold",
+        )
+        text.append(f"{run} report -j {j} -o {out}-report.html", style="bold reverse")
+        text.append("  ·  ")
+        text.append(f"{run} export -j {j} -o {out}-bundle", style="bold reverse")
+        self.update(text)
+        self.set_class(True, "complete")

@@ -10,10 +10,16 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from ...runbook.fold import CutoverState
-from ...timestamps import ago
+from ...timestamps import ago, day_time
 from ...untrusted import LINE_LIMIT
 from ...untrusted import text as literal
 from ..table import KeyedTable
+
+
+def switch_text(switched: Any, now: datetime, state: CutoverState) -> str:
+    if switched is None:
+        return "not yet"
+    return f"{day_time(switched, state.plan.zone)} ({ago(switched, now)})"
 
 
 class FlowsPane(Vertical):
@@ -36,18 +42,30 @@ class FlowsPane(Vertical):
         if not state.plan.flows:
             head.update("This plan has no `flows:`.")
             return
+        switched = state.dns_switched_at()
         recs = " · ".join(f"{k}: {v['status']}" for k, v in sorted(sig.reconciliations.items()))
         error = errors.get("flows")
         head.update(
             literal(f"flows engine stopped: {error}", "bold red", limit=LINE_LIMIT)
             if error
             else literal(
-                f"switch: {state.dns_switched_at() or 'not yet'}"
-                + (f" · reconciliation {recs}" if recs else ""),
+                f"DNS switch: {switch_text(switched, now, state)}"
+                + (f" · reconciliation {recs}" if recs else "")
+                + (
+                    " · an old side with no arrivals since the switch is drained"
+                    if switched
+                    else ""
+                ),
                 limit=LINE_LIMIT,
             )
         )
-        colour = {"healthy": "green", "late": "yellow", "dead": "red", "failing": "bold red"}
+        colour = {
+            "healthy": "green",
+            "late": "yellow",
+            "dead": "red",
+            "failing": "bold red",
+            "drained": "green",
+        }
         rows = []
         for flow in state.plan.flows:
             cells: list[Any] = [flow.id]
@@ -55,6 +73,8 @@ class FlowsPane(Vertical):
             for side in ("old", "new"):
                 p = sig.flow_sides.get((flow.id, side))
                 status = p["status"] if p else ("—" if getattr(flow, side) is None else "…")
+                if side == "old" and switched is not None and status in ("dead", "late"):
+                    status = "drained"  # after the switch, silence on the old side is the goal
                 cells.append(literal(status, colour.get(status, "dim")))
                 seen.append(ago(p.get("last_seen") if p else None, now))
             stragglers = [s for s, v in sig.sites_of(flow.id).items() if v["status"] == "straggler"]

@@ -1,34 +1,68 @@
-"""The journal pane: the newest events, and the checkpoint to quote."""
+"""The journal pane: people's events (the engines' on a key), a filter, and the checkpoint to
+quote. An engine journals a site's move or a resolver's flip every few seconds; the lead's own
+decisions must not scroll away under them."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
+from ...journal import events as ev
 from ...runbook.fold import CutoverState
 from ...timestamps import parse_ts
 from ...untrusted import text as literal
 from ..table import KeyedTable
 
 SUBJECT_KEYS = ("gate", "flow", "site", "reconciliation", "resolver", "record")
+ENGINE_KINDS = frozenset(
+    {
+        ev.GATE_EVALUATED,
+        ev.DNS_VERDICT,
+        ev.DNS_RECORD,
+        ev.DNS_AUTHORITY,
+        ev.FLOW_STATE,
+        ev.FLOW_SITE,
+        ev.RECONCILE_RESULT,
+    }
+)
+KEPT = 3000  # rows remembered for filtering
+SHOWN = 300  # rows on screen
+
+
+@dataclass(frozen=True)
+class JournalRow:
+    seq: int
+    cells: tuple[Any, ...]
+    engine: bool
+    text: str  # what the filter searches, lower case
+
+
+def is_engine_event(event: Any) -> bool:
+    return str(event.actor).startswith("engine:") or event.kind in ENGINE_KINDS
 
 
 class JournalPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="journal-head")
+        yield Input(
+            placeholder="filter: words, who:PERSON, kind:step, step:ID", id="journal-filter"
+        )
         yield KeyedTable(id="events", cursor_type="row")
 
     def on_mount(self) -> None:
         self.query_one(KeyedTable).add_columns("seq", "time", "who", "kind", "step", "detail")
         self.shown = 0
+        self.engine = False  # people's events only, until the key says otherwise
+        self.rows: list[JournalRow] = []
 
     def add_events(self, state: CutoverState, events: list[Any]) -> None:
-        table = self.query_one(KeyedTable)
         zone = state.plan.zone
+        fresh = False
         for event in events:
             if event.seq <= self.shown:
                 continue
@@ -48,28 +82,65 @@ class JournalPane(Vertical):
             if subject:
                 detail = f"{subject}: {detail}" if detail else subject
             at = parse_ts(event.ts).astimezone(zone)
-            table.add_row(
+            cells = (
                 str(event.seq),
                 f"{at:%a %H:%M:%S}",
                 event.actor,
                 event.kind,
                 event.step or "",
                 literal(detail, limit=80),
-                key=str(event.seq),
             )
-        while table.row_count > 300:
-            table.remove_row(str(table.get_row_at(0)[0]))
-        if events:
-            table.move_cursor(row=table.row_count - 1)
+            text = " ".join(
+                (
+                    f"who:{event.actor}",
+                    f"kind:{event.kind}",
+                    f"step:{event.step or ''}",
+                    str(detail)[:2000],
+                )
+            ).lower()
+            self.rows.append(JournalRow(event.seq, cells, is_engine_event(event), text))
+            fresh = True
+        del self.rows[:-KEPT]
+        if fresh:
+            self.refilter(follow=True)
         head = state.head
         if head is not None:
             self.query_one("#journal-head", Static).update(
                 Text.assemble(
                     ("checkpoint ", "bold"),
                     (f"{head.seq}:{head.hash}", "bold cyan"),
+                    ("  — quote it in updates; `cutover verify J --expect-head` checks it", "dim"),
                     (
-                        "  — quote it in updates; `cutover verify J --expect-head` checks it",
-                        "dim",
+                        "  · all events (engines too)"
+                        if self.engine
+                        else "  · people's events (e: engines too)",
+                        "italic",
                     ),
                 )
             )
+
+    def _visible(self, row: JournalRow, words: list[str]) -> bool:
+        if row.engine and not self.engine:
+            return False
+        for word in words:
+            if ":" in word:
+                prefix, _, value = word.partition(":")
+                if prefix in ("who", "kind", "step") and f"{prefix}:{value}" not in row.text:
+                    return False
+            elif word not in row.text:
+                return False
+        return True
+
+    def refilter(self, *, follow: bool = False) -> None:
+        """Show the newest rows that pass the engine switch and the filter."""
+        words = self.query_one("#journal-filter", Input).value.lower().split()
+        wanted = [r for r in self.rows if self._visible(r, words)][-SHOWN:]
+        table = self.query_one(KeyedTable)
+        table.fill([(str(r.seq), r.cells) for r in wanted])
+        if follow and wanted:
+            table.move_cursor(row=table.row_count - 1)
+
+    def toggle_engine(self) -> bool:
+        self.engine = not self.engine
+        self.refilter(follow=True)
+        return self.engine

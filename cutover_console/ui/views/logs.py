@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
 
 from rich.text import Text
@@ -9,6 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, RichLog
 
+from ...timestamps import clock_time
 from ...untrusted import LINE_LIMIT
 from ...untrusted import text as literal
 
@@ -17,6 +19,8 @@ class LogsPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: text, source:NAME, level:ERROR", id="log-filter")
         yield RichLog(id="log", max_lines=2000, wrap=False, markup=False)
+
+    zone: tzinfo | None = None  # the cutover's: set by the app, like every pane's times
 
     def on_mount(self) -> None:
         self.lines: list[tuple[Any, ...]] = []
@@ -44,13 +48,14 @@ class LogsPane(Vertical):
                 return False
         return True
 
-    @staticmethod
-    def _line(row: tuple[Any, ...]) -> Text:
+    def _line(self, row: tuple[Any, ...]) -> Text:
         _id, at, source, side, level, line = row
         style = {"ERROR": "bold red", "WARN": "yellow", "DEBUG": "dim"}.get(level, "")
-        return literal(
-            f"{at[11:19]} {side:<3} {source:<18} {level:<5} {line}", style, limit=LINE_LIMIT
-        )
+        try:
+            shown = clock_time(at, self.zone)
+        except (TypeError, ValueError):  # not a timestamp: shown as it came
+            shown = str(at)[11:19]
+        return literal(f"{shown} {side:<3} {source:<18} {level:<5} {line}", style, limit=LINE_LIMIT)
 
     def refilter(self) -> None:
         log = self.query_one(RichLog)

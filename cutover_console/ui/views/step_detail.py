@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rich.markdown import Markdown as RichMarkdown
 from textual.app import ComposeResult
@@ -10,8 +10,27 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ...runbook.fold import CutoverState
-from ...timestamps import short_duration
+from ...runbook.rules import signoff_rule
+from ...runbook.step_action import describe_result
+from ...runbook.summary import step_blockers
+from ...timestamps import ago, clock_time, short_duration
 from ...untrusted import md, md_document
+
+KIND_NAMES = {"go_no_go": "go/no-go", "task": "task", "milestone": "milestone"}
+# Engines journal a gate's evidence when it changes and keep checking: the verdict holds while
+# they report. Without any engine signal for this long, it may no longer hold.
+CURRENT_FOR = timedelta(minutes=2)
+
+
+def evidence_age(state: CutoverState, at: datetime, now: datetime) -> str:
+    """`since 18:01:38 (18m ago); current: engines reporting (last 4s ago)`, or a warning."""
+    zone = state.plan.zone
+    since = f"since {clock_time(at, zone)} ({ago(at, now)})"
+    last = state.signals.updated_at
+    if last is not None and now - last <= CURRENT_FOR:
+        return f"{since}; current: the engines re-check it and report any change"
+    silent = f"since {clock_time(last, zone)}" if last is not None else "at all"
+    return f"{since}; **may be stale**: no engine report {silent} — check before relying on it"
 
 
 class StepDetail(VerticalScroll):
@@ -33,7 +52,7 @@ class StepDetail(VerticalScroll):
         lines = [
             f"## {md(step.title)}",
             f"`{step.id}` · phase **{step.phase}** · owner **{step.owner}** · "
-            f"{step.kind.replace('_', '/')} · planned {short_duration(step.duration)}"
+            f"{KIND_NAMES.get(step.kind, step.kind)} · planned {short_duration(step.duration)}"
             + (" · **POINT OF NO RETURN**" if step.point_of_no_return else ""),
             f"**Status:** {current.status.replace('_', ' ')}"
             + (f" (attempt {current.attempt})" if current.attempt > 1 else "")
@@ -50,6 +69,9 @@ class StepDetail(VerticalScroll):
             )
             + (f" — *{md(current.reason)}*" if current.reason else ""),
         ]
+        blockers = step_blockers(state, step_id, now) if current.status == "pending" else []
+        if blockers:
+            lines.append("**Blocked by:** " + "; ".join(md(b) for b in blockers))
         if step.depends_on:
             deps = ", ".join(
                 f"{d} ({state.steps[d].status.replace('_', ' ')})" for d in step.depends_on
@@ -69,12 +91,11 @@ class StepDetail(VerticalScroll):
                 else:
                     mark = ("✔ " if g.ok else "✘ ") + md(g.detail or "")
                     if g.at:
-                        mark += f" ({g.at.astimezone(zone):%H:%M:%S})"
+                        mark += " — " + evidence_age(state, g.at, now)
                 lines.append(f"- **{gate.id}** ({gate.check}): {mark}")
         if step.signoff:
             spec = step.signoff
-            need = f"{spec.count} × {('+' if spec.each_role else '/').join(spec.roles)}"
-            lines.append(f"### Sign-off ({need})")
+            lines.append(f"### Sign-off ({signoff_rule(spec)})")
             for s in current.signoffs:
                 lines.append(
                     f"- ✔ {md(s.person)} as {md(s.role)} at {s.at.astimezone(zone):%H:%M:%S}"
@@ -88,10 +109,9 @@ class StepDetail(VerticalScroll):
         if step.action is not None:
             lines.append(f"### Automated action ({step.action.kind})")
             for ran in current.actions:
-                status = "timed out" if ran.get("timed_out") else f"exit {ran.get('exit')}"
                 lines.append(
-                    f"- {ran['at'].astimezone(zone):%H:%M:%S} by {md(ran['by'])}: {md(status)}"
-                    f" in {md(ran.get('duration_s'))} s"
+                    f"- {ran['at'].astimezone(zone):%H:%M:%S} by {md(ran['by'])}: "
+                    + md(describe_result(ran))
                 )
             if not current.actions:
                 lines.append("- not run yet (`a` previews it)")
@@ -105,4 +125,3 @@ class StepDetail(VerticalScroll):
         if getattr(self, "_last", None) != text:
             self._last = text
             self.query_one("#detail-md", Static).update(RichMarkdown(text, hyperlinks=False))
-        del now
