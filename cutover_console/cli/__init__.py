@@ -65,6 +65,7 @@ from . import (  # noqa: E402  (registers the commands)
     plan_cmds,
     report_cmds,
     serve_cmd,
+    service_cmds,
     status_cmds,
 )
 
@@ -80,6 +81,7 @@ __all__ = [
     "plan_cmds",
     "report_cmds",
     "serve_cmd",
+    "service_cmds",
     "status_cmds",
 ]
 

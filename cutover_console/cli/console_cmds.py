@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -40,8 +41,15 @@ def run(
     host_key: Path,
     archive: str | None,
 ) -> None:
-    """Open (or resume) the cutover of PLAN in the full-screen console."""
-    from ..service.lead import LeadSession
+    """Open (or resume) the cutover of PLAN in the full-screen console.
+
+    The journal's service (its one writer, and the engines) runs in its own process: started
+    here, or attached to when it already runs. Closing the console leaves it running unless you
+    say to stop it; `cutover run` again attaches in under a second.
+    """
+    from ..service import process
+    from ..service.console_session import ServiceSession
+    from ..service.lead import create_journal
 
     document = load_plan(plan)
     p = document.plan
@@ -49,7 +57,18 @@ def run(
     if operator is not None and operator not in {x.id for x in p.people}:
         raise click.BadParameter(f"'{operator}' is not a person in the plan", param_hint="--as")
     configure_archive(path, p, archive)
-    session = LeadSession.open(path, document, mode="rehearsal" if rehearsal else "live")
+    if not path.exists():
+        create_journal(path, document, mode="rehearsal" if rehearsal else "live").close()
+    running = process.status(path)
+    if running is None:
+        process.start(path, engines=not no_engines)
+    elif running["engines"] == no_engines:
+        echo(
+            f"note: attached to the running journal service (pid {running['pid']}), whose "
+            f"engines are {'on' if running['engines'] else 'off'}",
+            err=True,
+        )
+    session = ServiceSession(path)
     try:
         if session.state.document.sha256 != document.sha256:
             echo(
@@ -60,10 +79,22 @@ def run(
         from ..ui.app import LeadApp
 
         serve = serve_options(serve_at, authorized_keys, host_key)
-        LeadApp(session, operator=operator, engines=not no_engines, serve=serve).run()
+        # the console follows the service's journal; the engines themselves run in the service
+        LeadApp(session, operator=operator, engines=True, serve=serve).run()  # type: ignore[arg-type]
     finally:
         session.close()
     echo(f"journal {path} — checkpoint {session.state.head}")
+    if process.status(path) is None:
+        return
+    stop = sys.stdin.isatty() and click.confirm(
+        "Stop the journal service and its engines too? (no: they keep collecting evidence)",
+        default=False,
+    )
+    if stop:
+        pid = process.stop(path)
+        echo(f"journal service stopped (pid {pid})")
+    else:
+        echo(f"journal service still running: `cutover service stop -j {path}` stops it")
 
 
 @cli.command()

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..clock import ManualClock, SystemClock
-from ..journal import Actor, Event, JournalReader, JournalWriter, Replayed
+from ..journal import Actor, JournalReader, JournalWriter
 from ..plan import load_plan
-from ..runbook import Cutover
+from ..runbook import Cutover, load_state
 from ..runbook.autopilot import lead_of, run_tabletop
 from . import cli
 from .archive_cmds import archive_option, tabletop_witness
@@ -20,20 +19,26 @@ from .options import by_option, idem_option, journal_option, new_journal_option
 from .output import echo
 
 
-@contextmanager
-def open_cutover(journal: Path, command: str) -> Iterator[Cutover]:
-    writer = JournalWriter.open(journal, command=command)
+def journal_request(
+    journal: Path, command: str, op: str, args: dict[str, Any], idem: str | None = None
+) -> dict[str, Any]:
+    """Send a journal operation to the journal's service when one runs; else write it here."""
+    from ..service.operations import PlanMismatch
+    from ..service.protocol import Request
+    from ..service.routing import perform
+
     try:
-        yield Cutover(writer, SystemClock())
-    finally:
-        writer.close()
+        return perform(journal, command, Request(op, args, idem)).result
+    except PlanMismatch as exc:
+        raise click.UsageError(str(exc)) from None
 
 
-def _done(event: Event, what: str) -> None:
-    if isinstance(event, Replayed):  # a retry: its key already recorded this very command
-        echo(f"{what} — already recorded as event {event.seq} ({event.hash[:16]}); not again")
+def _done(result: dict[str, Any], what: str) -> None:
+    event = result["event"]
+    if event["replayed"]:  # a retry: its key already recorded this very command
+        echo(f"{what} — already recorded as event {event['seq']} ({event['hash'][:16]}); not again")
         return
-    echo(f"{what} — journaled as event {event.seq} ({event.hash[:16]})")
+    echo(f"{what} — journaled as event {event['seq']} ({event['hash'][:16]})")
 
 
 @cli.command()
@@ -102,21 +107,14 @@ def _step_command(name: str, help_text: str, *, reason: str | None, override: bo
         reason: str | None,
         override: str | None,
     ) -> None:
-        with open_cutover(journal, f"cutover step {name}") as cutover:
-            if name == "start":
-                event = cutover.start(step_id, by, override=override, idem=idem)
-            elif name == "done":
-                event = cutover.complete(step_id, by, override=override, idem=idem)
-            elif name == "fail":
-                event = cutover.fail(step_id, by, reason, idem=idem)
-            elif name == "skip":
-                event = cutover.skip(step_id, by, reason, idem=idem)
-            elif name == "reopen":
-                event = cutover.reopen(step_id, by, reason, idem=idem)
-            else:
-                event = cutover.rollback(step_id, by, reason, override=override, idem=idem)
-            status = cutover.state.steps[step_id].status.replace("_", " ")
-        _done(event, f"{step_id}: {status}")
+        args = {"step": step_id, "by": by, "reason": reason, "override": override}
+        if name in ("start", "done"):
+            del args["reason"]
+        elif name != "rollback":
+            del args["override"]
+        op = {"start": "start_step", "done": "complete_step"}.get(name, f"{name}_step")
+        result = journal_request(journal, f"cutover step {name}", op, args, idem)
+        _done(result, f"{step_id}: {result['step_status'].replace('_', ' ')}")
 
 
 _step_command("start", "Start STEP (dependencies, not_before checked).", reason=None, override=True)
@@ -149,13 +147,13 @@ _step_command(
 @click.option("--role", default=None, help="Sign under this role (default: the first that fits).")
 def signoff(step_id: str, journal: Path, by: str, idem: str | None, role: str | None) -> None:
     """Sign off STEP as --by (role checked; distinct people; no self-approval)."""
-    with open_cutover(journal, "cutover signoff") as cutover:
-        event = cutover.signoff(step_id, by, role=role, idem=idem)
-        missing = [b for b in cutover.state.steps[step_id].signoffs]
+    result = journal_request(
+        journal, "cutover signoff", "signoff", {"step": step_id, "by": by, "role": role}, idem
+    )
     _done(
-        event,
-        f"{step_id}: signed off by {by} as {event.payload['role']} "
-        f"({len(missing)} sign-off(s) so far)",
+        result,
+        f"{step_id}: signed off by {by} as {result['event']['role']} "
+        f"({result['signoffs']} sign-off(s) so far)",
     )
 
 
@@ -167,9 +165,10 @@ def signoff(step_id: str, journal: Path, by: str, idem: str | None, role: str | 
 @click.option("--step", "step_id", default=None, help="Attach the note to a step.")
 def note(text: str, journal: Path, by: str, idem: str | None, step_id: str | None) -> None:
     """Add a note (to the cutover, or to --step)."""
-    with open_cutover(journal, "cutover note") as cutover:
-        event = cutover.note(text, by, step_id=step_id, idem=idem)
-    _done(event, "note added")
+    result = journal_request(
+        journal, "cutover note", "note", {"text": text, "by": by, "step": step_id}, idem
+    )
+    _done(result, "note added")
 
 
 @cli.command("override-gate")
@@ -183,9 +182,9 @@ def override_gate(
     step_id: str, gate_id: str, journal: Path, by: str, idem: str | None, reason: str
 ) -> None:
     """Lead only: treat GATE of STEP as met, with a reason, marked as an override forever."""
-    with open_cutover(journal, "cutover override-gate") as cutover:
-        event = cutover.override_gate(step_id, gate_id, by, reason, idem=idem)
-    _done(event, f"{step_id}: gate {gate_id} overridden")
+    args = {"step": step_id, "gate": gate_id, "by": by, "reason": reason}
+    result = journal_request(journal, "cutover override-gate", "override_gate", args, idem)
+    _done(result, f"{step_id}: gate {gate_id} overridden")
 
 
 @cli.command()
@@ -196,17 +195,12 @@ def override_gate(
 def revise(plan: Path, journal: Path, by: str, reason: str) -> None:
     """Record an edited PLAN in the journal as a revision (never silently)."""
     document = load_plan(plan)
-    with open_cutover(journal, "cutover revise") as cutover:
-        if document.plan.cutover.id != cutover.state.plan.cutover.id:
-            raise click.UsageError(
-                f"{plan} is cutover '{document.plan.cutover.id}', the journal is "
-                f"'{cutover.state.plan.cutover.id}'"
-            )
-        event = cutover.revise_plan(document, by, reason)
-    if event is None:
+    args = {"plan_text": document.text, "plan_file": document.file, "by": by, "reason": reason}
+    result = journal_request(journal, "cutover revise", "revise", args)
+    if result["event"] is None:
         echo("the plan is unchanged; nothing recorded")
     else:
-        _done(event, f"plan revised ({document.sha256[:12]})")
+        _done(result, f"plan revised ({document.sha256[:12]})")
 
 
 @cli.command()
@@ -307,28 +301,32 @@ def action_command(step_id: str, journal: Path, by: str, yes: bool, preview_only
     """Preview, then run STEP's automated action (command or Route 53) and journal the result."""
     from ..runbook.step_action import execute, prepare
 
-    with open_cutover(journal, "cutover action") as cutover:
-        step = cutover.check_action(step_id, by)
-        action = step.action
-        assert action is not None
-        try:
-            prepared = prepare(action, cutover.state)
-        except Exception as exc:  # no zone, no credentials, Route 53 refusing to answer
-            raise click.ClickException(
-                f"cannot preview {action.kind}: {type(exc).__name__}: {exc}"
-            ) from None
-        if prepared.route53:
-            echo(f"{action.kind}: {len(prepared.lines)} change(s)")
-            echo("\n".join(f"  {line}" for line in prepared.lines))
-        else:
-            echo("\n".join(prepared.lines))
-        if preview_only or not (yes or click.confirm("run it?", default=False)):
-            echo("not run")
-            return
-        result = execute(prepared)
-        event = cutover.record_action(step_id, by, result)
+    command = "cutover action"
+    journal_request(journal, command, "check_action", {"step": step_id, "by": by})
+    with JournalReader(journal) as reader:
+        state = load_state(reader)
+    action = state.plan.step(step_id).action
+    assert action is not None  # check_action refuses a step without one
+    try:
+        prepared = prepare(action, state)
+    except Exception as exc:  # no zone, no credentials, Route 53 refusing to answer
+        raise click.ClickException(
+            f"cannot preview {action.kind}: {type(exc).__name__}: {exc}"
+        ) from None
+    if prepared.route53:
+        echo(f"{action.kind}: {len(prepared.lines)} change(s)")
+        echo("\n".join(f"  {line}" for line in prepared.lines))
+    else:
+        echo("\n".join(prepared.lines))
+    if preview_only or not (yes or click.confirm("run it?", default=False)):
+        echo("not run")
+        return
+    result = execute(prepared)
+    recorded = journal_request(
+        journal, command, "record_action", {"step": step_id, "by": by, "result": result}
+    )
     status = result.get("status", f"exit {result.get('exit')}")
-    _done(event, f"{step_id}: {action.kind} {status}")
+    _done(recorded, f"{step_id}: {action.kind} {status}")
     if result.get("exit"):
         echo(result.get("error") or result.get("output", "")[-500:], err=True)
         sys.exit(1)

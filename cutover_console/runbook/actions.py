@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -58,6 +59,17 @@ class Cutover:
         # Held while the state changes. Only the thread that writes the journal mutates the
         # state, so it reads without the lock; views on other threads take it to read.
         self.state_lock: threading.RLock | contextlib.nullcontext[None] = contextlib.nullcontext()
+        self._os_user: str | None = None  # see on_behalf_of
+
+    @contextlib.contextmanager
+    def on_behalf_of(self, os_user: str) -> Iterator[None]:
+        """Record the actions taken inside as done from the OS account `os_user` (the journal
+        service's peer, read from its socket) instead of this process's own."""
+        before, self._os_user = self._os_user, os_user
+        try:
+            yield
+        finally:
+            self._os_user = before
 
     # -- helpers ---------------------------------------------------------------------------
     def _step(self, action: str, step_id: str) -> Step:
@@ -80,7 +92,8 @@ class Cutover:
     def _record(
         self, kind: str, person: str, payload: dict[str, Any], step: str | None, idem: str | None
     ) -> Event:
-        event = self.writer.append(kind, payload, actor=Actor.here(person), step=step, idem=idem)
+        actor = Actor(person, self._os_user) if self._os_user else Actor.here(person)
+        event = self.writer.append(kind, payload, actor=actor, step=step, idem=idem)
         with self.state_lock:
             if event.seq > self.state.head_seq:
                 self.state.apply(event)

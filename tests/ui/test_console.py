@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from support import ROOT, SMALL, require_binary
+from support import ROOT, SMALL, require_binary, run_cli
 
 from cutover_console.clock import ManualClock
 from cutover_console.journal import Actor, JournalReader, JournalWriter
@@ -371,6 +371,10 @@ def test_run_in_tmux_with_real_keystrokes(tmp_path: Path) -> None:
             time.sleep(0.2)
     finally:
         subprocess.run([tmux, "kill-session", "-t", name], capture_output=True)
+        # the console wrote through the journal service `cutover run` started; it outlives
+        # the console (that is its point), so stop it
+        stopped = run_cli("service", "stop", "-j", str(journal))
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert kinds(journal)[-2:] == ["step.started", "step.completed"]
 
 

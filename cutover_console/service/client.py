@@ -1,0 +1,89 @@
+"""The client's end of the journal service: one connection, named requests, the service's
+answers or its refusals raised as the same exceptions a direct write raises."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..journal import JournalError
+from . import protocol
+from .address import ServiceAddress, UnsafeServiceDir, check_private
+from .operations import raise_error
+from .protocol import FrameError, Request
+
+REQUEST_TIMEOUT = 120.0  # seconds: an fsync on a struggling disk, a long revision
+
+
+class ServiceUnavailable(JournalError):
+    """The service went away before it answered: the request may or may not be journaled."""
+
+
+class ServiceClient:
+    def __init__(self, sock: socket.socket, address: ServiceAddress) -> None:
+        self.sock = sock
+        self.address = address
+
+    @classmethod
+    @contextmanager
+    def connect(
+        cls, journal: Path, *, timeout: float = REQUEST_TIMEOUT
+    ) -> Iterator[ServiceClient | None]:
+        """A connection to the journal's service, or None when none is running (no socket, or
+        a socket left by a service that died)."""
+        client = cls.open(journal, timeout=timeout)
+        try:
+            yield client
+        finally:
+            if client is not None:
+                client.close()
+
+    @classmethod
+    def open(cls, journal: Path, *, timeout: float = REQUEST_TIMEOUT) -> ServiceClient | None:
+        address = ServiceAddress.of(journal)
+        if not address.directory.exists():
+            return None
+        try:
+            check_private(address.directory)
+        except UnsafeServiceDir as exc:
+            raise JournalError(f"not using the journal service: {exc}") from None
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(str(address.socket))
+        except (FileNotFoundError, ConnectionRefusedError):
+            sock.close()
+            return None
+        except OSError as exc:
+            sock.close()
+            raise JournalError(
+                f"cannot reach the journal service of {journal} at {address.socket}: "
+                f"{exc.strerror or exc}"
+            ) from None
+        return cls(sock, address)
+
+    def call(
+        self, op: str, args: dict[str, Any] | None = None, idem: str | None = None
+    ) -> dict[str, Any]:
+        """Send one request; its result, or the service's refusal raised."""
+        request = Request(op, {k: v for k, v in (args or {}).items() if v is not None}, idem)
+        try:
+            protocol.send_frame(self.sock, request.to_json())
+            response = protocol.recv_frame(self.sock)
+        except (FrameError, OSError) as exc:
+            raise ServiceUnavailable(
+                f"the journal service stopped answering ({exc}); the request may or may not "
+                "have been journaled: `cutover events` shows it, and a retry with the same "
+                "--idempotency-key is recorded once"
+            ) from None
+        if type(response) is not dict:
+            raise_error(None)
+        if response.get("ok") is True and type(response.get("result")) is dict:
+            return response["result"]
+        raise_error(response.get("error"))
+
+    def close(self) -> None:
+        self.sock.close()

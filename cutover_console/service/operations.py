@@ -1,0 +1,149 @@
+"""What each request does to a cutover, the same whoever sends it: the journal service for its
+clients, or a command that writes directly when no service runs. Same rules, same refusals, same
+idempotency keys, so a script cannot tell the two apart but by speed.
+
+`apply` runs on the writer's thread and returns the result a client prints; `error_body` turns
+what it raised into a response, and `raise_error` raises it again on the client's side.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from ..journal import Event, IdempotencyConflict, JournalError, JournalLocked, Replayed
+from ..plan import PlanInvalid, load_plan_text
+from ..runbook import ActionRefused, Cutover, Refusal
+from .protocol import BadRequest, Request
+
+
+class PlanMismatch(Exception):
+    """A revision of another cutover's plan (a usage error, exit 2)."""
+
+
+def apply(cutover: Cutover, request: Request) -> dict[str, Any]:
+    """Run one journal operation; raises ActionRefused (and friends) like the Cutover does."""
+    a, idem = request.args, request.idem
+    op = request.op
+    event: Event | None
+    if op == "start_step":
+        event = cutover.start(a["step"], a["by"], override=a.get("override"), idem=idem)
+    elif op == "complete_step":
+        event = cutover.complete(a["step"], a["by"], override=a.get("override"), idem=idem)
+    elif op == "fail_step":
+        event = cutover.fail(a["step"], a["by"], a.get("reason"), idem=idem)
+    elif op == "skip_step":
+        event = cutover.skip(a["step"], a["by"], a.get("reason"), idem=idem)
+    elif op == "reopen_step":
+        event = cutover.reopen(a["step"], a["by"], a.get("reason"), idem=idem)
+    elif op == "rollback_step":
+        event = cutover.rollback(
+            a["step"], a["by"], a.get("reason"), override=a.get("override"), idem=idem
+        )
+    elif op == "signoff":
+        event = cutover.signoff(a["step"], a["by"], role=a.get("role"), idem=idem)
+    elif op == "note":
+        event = cutover.note(a["text"], a["by"], step_id=a.get("step"), idem=idem)
+    elif op == "override_gate":
+        event = cutover.override_gate(a["step"], a["gate"], a["by"], a["reason"], idem=idem)
+    elif op == "check_action":
+        cutover.check_action(a["step"], a["by"])
+        return {"may_run": True}
+    elif op == "record_action":
+        event = cutover.record_action(a["step"], a["by"], a["result"])
+    elif op == "record_watcher":
+        event = cutover.record_watcher(a["connected"], a["viewer"])
+    elif op == "revise":
+        document = load_plan_text(a["plan_text"], a["plan_file"])
+        journal_id, plan_id = cutover.state.plan.cutover.id, document.plan.cutover.id
+        if plan_id != journal_id:
+            raise PlanMismatch(
+                f"{a['plan_file']} is cutover '{plan_id}', the journal is '{journal_id}'"
+            )
+        event = cutover.revise_plan(document, a["by"], a.get("reason"))
+        if event is None:
+            return {"event": None}
+    else:  # status and stop are the service's own, never a journal operation
+        raise BadRequest(f"{op} is not a journal operation")
+    return outcome(cutover, event)
+
+
+def outcome(cutover: Cutover, event: Event) -> dict[str, Any]:
+    """What the client prints: the event, and where its step now stands."""
+    result: dict[str, Any] = {
+        "event": {
+            "seq": event.seq,
+            "hash": event.hash,
+            "kind": event.kind,
+            "step": event.step,
+            "replayed": isinstance(event, Replayed),
+        }
+    }
+    if "role" in event.payload:
+        result["event"]["role"] = event.payload["role"]
+    if event.step is not None and event.step in cutover.state.steps:
+        current = cutover.state.steps[event.step]
+        result["step_status"] = current.status
+        result["signoffs"] = len(current.signoffs)
+    return result
+
+
+def error_body(exc: BaseException) -> dict[str, Any]:
+    """A refusal or failure as a response's `error`, with everything the client needs to raise
+    the same exception (and so print the same message, with the same exit status)."""
+    if isinstance(exc, ActionRefused):
+        return {
+            "type": "refused",
+            "message": str(exc),
+            "action": exc.action,
+            "step": exc.step,
+            "refusals": [
+                {"rule": r.rule, "message": r.message, "overridable": r.overridable}
+                for r in exc.refusals
+            ],
+        }
+    if isinstance(exc, IdempotencyConflict):
+        return {"type": "idempotency", "message": str(exc), "seq": exc.event.seq}
+    if isinstance(exc, PlanInvalid):
+        return {"type": "plan", "message": "\n".join(str(p) for p in exc.problems)}
+    if isinstance(exc, PlanMismatch):
+        return {"type": "usage", "message": str(exc)}
+    if isinstance(exc, JournalLocked):
+        return {"type": "locked", "message": str(exc)}
+    if isinstance(exc, JournalError):
+        return {"type": "journal", "message": str(exc)}
+    if isinstance(exc, BadRequest):
+        return {"type": "bad_request", "message": str(exc)}
+    return {"type": "internal", "message": f"{type(exc).__name__}: {exc}"[:500]}
+
+
+class ServiceError(JournalError):
+    """The service could not do it for a reason that is not a rule (a bad request, an internal
+    failure): the CLI prints the message and exits 2."""
+
+
+def raise_error(error: Any) -> NoReturn:
+    """Raise on the client's side what the service raised."""
+    if type(error) is not dict:
+        raise ServiceError("the journal service answered with something that is not a response")
+    kind, message = error.get("type"), str(error.get("message", ""))
+    if kind == "refused":
+        refusals = [
+            Refusal(str(r.get("rule", "")), str(r.get("message", "")), bool(r.get("overridable")))
+            for r in error.get("refusals") or []
+            if type(r) is dict
+        ]
+        raise ActionRefused(str(error.get("action", "")), error.get("step"), refusals)
+    if kind == "idempotency":
+        raise RemoteIdempotencyConflict(message)
+    if kind == "usage":
+        raise PlanMismatch(message)
+    if kind in ("journal", "locked"):
+        raise JournalError(message)
+    raise ServiceError(f"the journal service refused the request: {message}")
+
+
+class RemoteIdempotencyConflict(IdempotencyConflict):
+    """IdempotencyConflict as the service reported it: printed 'refused: …', exit 1."""
+
+    def __init__(self, message: str) -> None:
+        JournalError.__init__(self, message)

@@ -1,0 +1,176 @@
+"""The journal service's wire format: one JSON object per frame, each frame a 4-byte big-endian
+length then that many bytes of UTF-8.
+
+A request names an operation and its arguments: `{"op": "note", "args": {"text": ..., "by":
+...}, "idem": KEY}`. A response is `{"ok": true, "result": {...}}` (for a journaled event: its
+seq and hash) or `{"ok": false, "error": {"type": ..., "message": ...}}`. Everything a peer sends
+is checked here before it reaches the journal: a frame too big, bytes that are not JSON, an
+unknown operation or an argument of the wrong type get a refusal, never a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_FRAME = 8 * 1024 * 1024  # a revised plan travels whole; the loader caps plans far below this
+_HEADER = struct.Struct(">I")
+
+# Every operation and its arguments: name -> (type, required). `dict` arguments are JSON objects.
+_STEP: dict[str, tuple[type, bool]] = {"step": (str, True), "by": (str, True)}
+OPERATIONS: dict[str, dict[str, tuple[type, bool]]] = {
+    "start_step": {**_STEP, "override": (str, False)},
+    "complete_step": {**_STEP, "override": (str, False)},
+    "fail_step": {**_STEP, "reason": (str, False)},
+    "skip_step": {**_STEP, "reason": (str, False)},
+    "reopen_step": {**_STEP, "reason": (str, False)},
+    "rollback_step": {**_STEP, "reason": (str, False), "override": (str, False)},
+    "signoff": {**_STEP, "role": (str, False)},
+    "note": {"text": (str, True), "by": (str, True), "step": (str, False)},
+    "override_gate": {**_STEP, "gate": (str, True), "reason": (str, True)},
+    # An automated action runs where it was asked for (the person's terminal sees its output);
+    # the service checks that it may run, then journals what it did.
+    "check_action": dict(_STEP),
+    "record_action": {**_STEP, "result": (dict, True)},
+    "revise": {
+        "plan_text": (str, True),
+        "plan_file": (str, True),
+        "by": (str, True),
+        "reason": (str, False),
+    },
+    "record_watcher": {"connected": (bool, True), "viewer": (dict, True)},
+    "status": {},
+    "stop": {},
+}
+# the operations that take an idempotency key (the commands that accept --idempotency-key)
+KEYED = frozenset(
+    {
+        "start_step",
+        "complete_step",
+        "fail_step",
+        "skip_step",
+        "reopen_step",
+        "rollback_step",
+        "signoff",
+        "note",
+        "override_gate",
+    }
+)
+MAX_IDEM = 200  # characters of an idempotency key
+
+
+class BadRequest(ValueError):
+    """What a peer sent is not a request this service understands."""
+
+
+class FrameError(ConnectionError):
+    """The byte stream broke: a frame too big, or the peer left in the middle of one."""
+
+
+@dataclass(frozen=True)
+class Request:
+    op: str
+    args: dict[str, Any] = field(default_factory=dict)
+    idem: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"op": self.op, "args": self.args}
+        if self.idem is not None:
+            body["idem"] = self.idem
+        return body
+
+
+def parse_request(body: Any) -> Request:
+    """A checked Request from a decoded frame; BadRequest says what is wrong."""
+    if type(body) is not dict:
+        raise BadRequest("a request is a JSON object")
+    op = body.get("op")
+    if type(op) is not str or op not in OPERATIONS:
+        known = ", ".join(sorted(OPERATIONS))
+        shown = op if type(op) is str and len(op) <= 40 else type(op).__name__
+        raise BadRequest(f"unknown operation {shown!r} (known: {known})")
+    args = body.get("args", {})
+    if type(args) is not dict:
+        raise BadRequest("'args' is a JSON object")
+    spec = OPERATIONS[op]
+    for name in args:
+        if name not in spec:
+            raise BadRequest(f"{op} takes no argument {str(name)[:40]!r}")
+    for name, (kind, required) in spec.items():
+        value = args.get(name)
+        if value is None:
+            if required:
+                raise BadRequest(f"{op} needs '{name}'")
+            continue
+        if type(value) is not kind:
+            raise BadRequest(f"{op}: '{name}' must be a {_type_name(kind)}")
+    idem = body.get("idem")
+    if idem is not None:
+        if op not in KEYED:
+            raise BadRequest(f"{op} takes no idempotency key")
+        if type(idem) is not str or not idem or len(idem) > MAX_IDEM:
+            raise BadRequest(f"the idempotency key is a string of 1 to {MAX_IDEM} characters")
+    return Request(op, {k: v for k, v in args.items() if v is not None}, idem)
+
+
+def _type_name(kind: type) -> str:
+    return {str: "string", bool: "boolean", dict: "JSON object"}.get(kind, kind.__name__)
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    if len(data) > MAX_FRAME:
+        raise FrameError(f"a frame of {len(data)} bytes is over the limit of {MAX_FRAME}")
+    return _HEADER.pack(len(data)) + data
+
+
+def decode(data: bytes) -> Any:
+    """The JSON value of a frame's bytes; BadRequest when they are not JSON."""
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise BadRequest(f"a frame is not UTF-8 JSON ({type(exc).__name__})") from None
+
+
+async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
+    """The next frame's bytes, None when the peer closed between frames."""
+    try:
+        header = await reader.readexactly(_HEADER.size)
+    except asyncio.IncompleteReadError as exc:
+        if not exc.partial:
+            return None
+        raise FrameError("the peer left in the middle of a frame header") from None
+    (length,) = _HEADER.unpack(header)
+    if length > MAX_FRAME:
+        raise FrameError(f"a frame of {length} bytes is over the limit of {MAX_FRAME}")
+    try:
+        return await reader.readexactly(length)
+    except asyncio.IncompleteReadError:
+        raise FrameError("the peer left in the middle of a frame") from None
+
+
+def send_frame(sock: socket.socket, body: dict[str, Any]) -> None:
+    sock.sendall(encode(body))
+
+
+def recv_frame(sock: socket.socket) -> Any:
+    """The next frame from a blocking socket, decoded; FrameError when the stream ends."""
+    (length,) = _HEADER.unpack(_recv_exactly(sock, _HEADER.size))
+    if length > MAX_FRAME:
+        raise FrameError(f"a frame of {length} bytes is over the limit of {MAX_FRAME}")
+    return decode(_recv_exactly(sock, length))
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes:
+    chunks, left = [], size
+    while left:
+        chunk = sock.recv(min(left, 1 << 20))
+        if not chunk:
+            raise FrameError("the service closed the connection before answering")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
