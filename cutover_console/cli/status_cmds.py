@@ -14,6 +14,7 @@ from ..clock import SystemClock
 from ..journal import Checkpoint, JournalReader, behind_recorded_head
 from ..plan.timeparse import format_duration
 from ..runbook import load_state, status_summary
+from ..runbook.fold import CutoverState
 from ..runbook.summary import STATUS_STYLE
 from ..untrusted import LINE_LIMIT, inert, json_text
 from . import cli
@@ -31,11 +32,25 @@ def status(journal: Path, as_json: bool) -> None:
         behind = behind_recorded_head(reader)
     if behind:  # committed events lost (e.g. a damaged WAL): said before anything else
         click.echo(f"warning: {behind}", err=True)
-    summary = status_summary(state, SystemClock().now())
+    summary = status_summary(state, _now(state))
     if as_json:
         click.echo(json_text(summary, indent=2))
         return
     _render_status(summary)
+
+
+def _now(state: CutoverState) -> datetime:
+    """The cutover's clock: a sped-up rehearsal world's own (as its console showed it), and a
+    finished rehearsal as it ended; the real clock for everything else."""
+    spec = state.world_clock
+    if spec is None:
+        return SystemClock().now()
+    from ..clock import world_clock
+
+    ended = all(s.status in ("done", "skipped") for s in state.steps.values())
+    last = state.last_at
+    now = world_clock(spec).now()
+    return min(now, last) if ended and last is not None else now
 
 
 def _hm(iso: str | None) -> str:
@@ -92,8 +107,18 @@ def _render_status(summary: dict[str, Any]) -> None:
                 )
             )
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("step", "status", "owner", "planned", "actual", "delay", "blocked by"):
-        table.add_column(col, overflow="fold")
+    # ids and times are never broken mid-word: the blockers' words wrap instead
+    widest = max([len(s["id"]) + 2 for s in summary["steps"]] + [len(p) for p in phases(summary)])
+    owners = max([len(s["owner"]) for s in summary["steps"]] + [5])
+    wide = out.width >= 120  # narrower: what blocks each step follows the table, by id
+    table.add_column("step", no_wrap=True, min_width=widest)
+    table.add_column("status", min_width=11)
+    table.add_column("owner", no_wrap=True, min_width=owners)
+    for col in ("planned", "actual", "delay"):
+        table.add_column(col, no_wrap=True)
+    if wide:
+        table.add_column("blocked by", overflow="fold", ratio=1)
+    blocked: list[tuple[str, str]] = []
     phase = None
     for s in summary["steps"]:
         if s["phase"] != phase:
@@ -101,23 +126,30 @@ def _render_status(summary: dict[str, Any]) -> None:
             table.add_row(*cells(styled(phase, "bold cyan")))
         actual = _hm(s["actual_start"])
         if s["actual_end"]:
-            actual += f"–{_hm(s['actual_end'])[-5:]}"
+            actual = f"{actual[-5:]}–{_hm(s['actual_end'])[-5:]}"
         delay = ""
         if s["delay_s"] is not None and abs(s["delay_s"]) >= 60:
             delay = format_duration(timedelta(seconds=s["delay_s"]))
         status_text = s["status"].replace("_", " ") + (" OVERRUN" if s["overrun"] else "")
-        table.add_row(
-            *cells(
-                f"  {s['id']}",
-                styled(status_text, STATUS_STYLE[s["status"]]),
-                s["owner"],
-                _hm(s["planned_start"]),
-                actual,
-                delay,
-                "; ".join(_worth_showing(s["blockers"])),
-            )
-        )
+        blockers = "; ".join(_worth_showing(s["blockers"]))
+        row = [
+            f"  {s['id']}",
+            styled(status_text, STATUS_STYLE[s["status"]]),
+            s["owner"],
+            _hm(s["planned_start"]),
+            actual,
+            delay,
+        ]
+        if wide:
+            row.append(blockers)
+        elif blockers:
+            blocked.append((s["id"], blockers))
+        table.add_row(*cells(*row))
     out.print(table)
+    if blocked:
+        out.print(styled("blocked", "bold"))
+        for step_id, why in blocked:
+            out.print(Text.assemble(styled(f"  {step_id}", "bold"), styled(f" — {why}")))
     head = summary["head"]
     out.print(Text.assemble("journal checkpoint ", (f"{head['seq']}:{head['hash']}", "bold")))
     witness = summary.get("archive")
@@ -136,6 +168,10 @@ def _render_status(summary: dict[str, Any]) -> None:
                     styled(f" since {_hm(witness['fault_since'])}: {witness['fault_detail']}"),
                 )
             )
+
+
+def phases(summary: dict[str, Any]) -> list[str]:
+    return [s["phase"] for s in summary["steps"]]
 
 
 def _worth_showing(blockers: list[str]) -> list[str]:
