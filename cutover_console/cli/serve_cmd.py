@@ -64,6 +64,14 @@ from .options import journal_option, ssh_server_options
     help="Seconds between keepalives; a client missing --keepalive-count-max + 1 is closed.",
 )
 @click.option("--keepalive-count-max", default=3, show_default=True)
+@click.option(
+    "--viewers",
+    type=click.Choice(["fork", "spawn"]),
+    default="fork",
+    show_default=True,
+    help="How each viewer starts: forked from a warm parent that has the console loaded, or as "
+    "a fresh interpreter (slower to start, more memory).",
+)
 def serve(
     journal: Path,
     host: str,
@@ -81,6 +89,7 @@ def serve(
     max_unauthenticated: int,
     keepalive_interval: float,
     keepalive_count_max: int,
+    viewers: str,
 ) -> None:
     """Serve the read-only console (`cutover watch`) to every authenticated SSH session."""
     from ..sshwatch.server import (
@@ -119,7 +128,7 @@ def serve(
         keepalive_interval=keepalive_interval,
         keepalive_count_max=keepalive_count_max,
     )
-    hub = WatchHub(journal, limits=limits)
+    hub = WatchHub(journal, limits=limits, viewers=viewers)
 
     def ready() -> None:
         click.echo(f"serving {journal} read-only on {host}:{port}")

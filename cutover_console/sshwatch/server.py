@@ -3,6 +3,10 @@ pseudo-terminal (the design of Charm's Wish; see docs). Public keys only; no exe
 forwarding or agent; the child's environment is built from an allowlist; every child process group
 is killed and reaped when its session ends.
 
+Issue 14: each viewer is forked from a warm parent (`zygote.py`, started once, with Textual, the
+plan and the fold already loaded) instead of starting a fresh interpreter; `viewers="spawn"` keeps
+the fresh interpreter per session (and is what runs when the warm parent cannot start).
+
 Hardening (issue 11): modern algorithms only; new connections rate-limited per source address and
 dropped before the banner when over it; unauthenticated connections capped (per source, and
 globally with the oldest dropped for a newcomer); a login grace time; authenticated connections
@@ -34,6 +38,7 @@ import asyncssh.kex
 import asyncssh.mac
 
 from ..keys import load_or_create_key
+from .forkserver import ForkedViewer, ViewerForkServer, WarmParentGone
 
 log = logging.getLogger("cutover.serve")
 
@@ -305,6 +310,7 @@ class WatchHub:
         limits: Limits | None = None,
         on_change: Callable[[str, Viewer], None] | None = None,
         command: list[str] | None = None,
+        viewers: str = "fork",
     ) -> None:
         self.journal = journal
         self.limits = limits or Limits()
@@ -312,6 +318,10 @@ class WatchHub:
         self.on_change = on_change
         # the lean watcher entry point (no CLI): twenty of these may run at once
         self.command = command or [sys.executable, "-m", "cutover_console.ui", str(journal)]
+        # "fork": from the warm parent; "spawn": a fresh interpreter (a command given is spawned)
+        self.viewers_from = "spawn" if command else viewers
+        self.warm: ViewerForkServer | None = None
+        self._warming: asyncio.Task[ViewerForkServer | None] | None = None
         self.children: set[int] = set()
         self.rate = RateLimiter(self.limits.connection_burst, self.limits.connection_rate)
         # not authenticated yet, oldest first (dicts keep insertion order)
@@ -327,6 +337,8 @@ class WatchHub:
     ) -> asyncssh.SSHAcceptor:
         self.authorized = asyncssh.read_authorized_keys(str(authorized_keys))
         self.comments = key_comments(authorized_keys)
+        if self.viewers_from == "fork":  # warming up beside the listening server
+            self._warming = asyncio.create_task(self._start_warm_parent())
         return await asyncssh.create_server(
             lambda: WatchServer(self),
             host,
@@ -342,6 +354,33 @@ class WatchHub:
             keepalive_interval=self.limits.keepalive_interval,
             keepalive_count_max=self.limits.keepalive_count_max,
         )
+
+    async def _start_warm_parent(self) -> ViewerForkServer | None:
+        warm = ViewerForkServer(self.journal, child_environment("", {}))
+        try:
+            await warm.start()
+        except (OSError, TimeoutError, WarmParentGone) as exc:
+            log.warning("no warm parent (%s): viewers start as fresh processes", exc)
+            return None
+        self.warm = warm
+        return warm
+
+    async def _warm_parent(self) -> ViewerForkServer | None:
+        """The running warm parent (started again if it died), or None: spawn instead."""
+        if self._warming is None:
+            return None
+        warm = await asyncio.shield(self._warming)
+        if warm is not None and not warm.alive:
+            self._warming = asyncio.create_task(self._start_warm_parent())
+            warm = await asyncio.shield(self._warming)
+        return warm
+
+    async def stop(self) -> None:
+        """Stop the warm parent, if any (it kills and reaps any viewer it still has)."""
+        if self._warming is not None:
+            warm = await self._warming
+            if warm is not None:
+                await warm.stop()
 
     # -- connections ---------------------------------------------------------------------
     def admit(self, server: WatchServer) -> bool:
@@ -455,15 +494,23 @@ class WatchHub:
             for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
                 signal.signal(sig, signal.SIG_DFL)
 
-        child = await asyncio.create_subprocess_exec(
-            *self.command,
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            env=env,
-            preexec_fn=controlling_tty,
-            close_fds=True,
-        )
+        child: asyncio.subprocess.Process | ForkedViewer | None = None
+        warm = await self._warm_parent()
+        if warm is not None:
+            try:
+                child = await warm.fork(slave, env)
+            except (OSError, TimeoutError, WarmParentGone) as exc:
+                log.warning("warm parent could not fork a viewer (%s): starting one fresh", exc)
+        if child is None:
+            child = await asyncio.create_subprocess_exec(
+                *self.command,
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                env=env,
+                preexec_fn=controlling_tty,
+                close_fds=True,
+            )
         os.close(slave)
         viewer.pid = child.pid
         self.children.add(child.pid)
@@ -533,7 +580,7 @@ class WatchHub:
         with contextlib.suppress(Exception):
             process.exit(max(rc, 0))  # always exit: the client must not hang
 
-    async def _reap(self, child: asyncio.subprocess.Process) -> None:
+    async def _reap(self, child: asyncio.subprocess.Process | ForkedViewer) -> None:
         """TERM the child's process group, then KILL it, and wait for it."""
         if child.returncode is None:
             with contextlib.suppress(ProcessLookupError):
@@ -546,6 +593,9 @@ class WatchHub:
                 await child.wait()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signal.SIGKILL)  # anything the viewer left in its group
+        if isinstance(child, ForkedViewer):
+            with contextlib.suppress(OSError, WarmParentGone):
+                child.release()  # only now may the warm parent reap it (its pid was held)
         self.children.discard(child.pid)
 
     def _notify(self, what: str, viewer: Viewer) -> None:
@@ -597,6 +647,7 @@ async def serve_forever(
     finally:
         server.close()
         await server.wait_closed()
+        await hub.stop()
 
 
 __all__ = [

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from support import in_ci, require_binary
-from test_ssh_watch import Served, Tmux, children_of, start_serve, stop_serve
+from test_ssh_watch import Served, Tmux, start_serve, stop_serve, viewers_of
 
 from cutover_console.sshwatch.server import Limits
 
@@ -275,7 +275,7 @@ def test_sessionless_connections_are_counted_and_timed_out(tmp_path: Path) -> No
             view.wait_for(b"Small test cutover")
             time.sleep(timeout + 1.5)
             assert view.proc.poll() is None
-            assert len(children_of(served.proc.pid)) == 1
+            assert len(viewers_of(served.proc.pid)) == 1
         finally:
             view.close()
 
@@ -287,7 +287,7 @@ def test_a_frozen_client_is_closed_by_keepalives_and_its_viewer_reaped(tmp_path:
         client = PtyClient(served.ssh("-tt"))
         try:
             client.wait_for(b"Small test cutover")
-            (viewer,) = children_of(served.proc.pid)
+            (viewer,) = viewers_of(served.proc.pid)
             os.kill(client.proc.pid, signal.SIGSTOP)
             frozen = time.monotonic()
             deadline = frozen + 30
@@ -297,7 +297,7 @@ def test_a_frozen_client_is_closed_by_keepalives_and_its_viewer_reaped(tmp_path:
             assert not alive(viewer), "the frozen client's viewer is still running"
             # closed on the keepalives' schedule (plus the viewer's TERM), not by anything else
             assert reaped <= interval * (count_max + 1) + 4, reaped
-            assert children_of(served.proc.pid) == []
+            assert viewers_of(served.proc.pid) == []
             group = subprocess.run(
                 ["pgrep", "-g", str(viewer)], capture_output=True, text=True
             ).stdout

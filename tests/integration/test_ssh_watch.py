@@ -51,6 +51,29 @@ def children_of(pid: int) -> list[int]:
     return [int(x) for x in out.split()]
 
 
+ZYGOTE = b"cutover_console.sshwatch.zygote"
+
+
+def is_warm_parent(pid: int) -> bool:
+    try:
+        return ZYGOTE in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return False
+
+
+def warm_parent_of(pid: int) -> int | None:
+    """The server's warm parent (issue 14: viewers are forked from it), if it runs one."""
+    return next((c for c in children_of(pid) if is_warm_parent(c)), None)
+
+
+def viewers_of(pid: int) -> list[int]:
+    """The server's viewer processes: forked by its warm parent, or spawned by itself."""
+    out: list[int] = []
+    for child in children_of(pid):
+        out.extend(children_of(child) if is_warm_parent(child) else [child])
+    return out
+
+
 def fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
@@ -174,7 +197,7 @@ def test_watch_over_ssh_follows_the_lead_and_resizes(served: Served) -> None:
             == 0
         )
         assert view.wait_for("in progress", timeout=2.0) <= 2.0
-        pids = children_of(served.proc.pid)
+        pids = viewers_of(served.proc.pid)
         assert len(pids) == 1
         environ = Path(f"/proc/{pids[0]}/environ").read_bytes().split(b"\0")
         names = {e.split(b"=")[0] for e in environ if e}
@@ -221,9 +244,9 @@ def test_watch_over_ssh_follows_the_lead_and_resizes(served: Served) -> None:
         assert served.journal.read_bytes() == before
         view.keys("q")
         deadline = time.monotonic() + 10
-        while children_of(served.proc.pid) and time.monotonic() < deadline:
+        while viewers_of(served.proc.pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert children_of(served.proc.pid) == []
+        assert viewers_of(served.proc.pid) == []
     finally:
         view.close()
 
@@ -279,7 +302,7 @@ def test_every_refusal(served: Served, tmp_path: Path) -> None:
         timeout=20,
     )
     assert remote.returncode == 255 and "forwarding failed" in remote.stderr.lower()
-    assert children_of(served.proc.pid) == []
+    assert viewers_of(served.proc.pid) == []
 
 
 def test_local_forwarding_is_refused(served: Served) -> None:
@@ -315,6 +338,12 @@ def test_local_forwarding_is_refused(served: Served) -> None:
 
 def test_connect_disconnect_cycles_leave_nothing_behind(served: Served) -> None:
     baseline = fds(served.proc.pid)
+    deadline = time.monotonic() + 30
+    while warm_parent_of(served.proc.pid) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    warm = warm_parent_of(served.proc.pid)
+    assert warm is not None, "the server runs no warm parent"
+    warm_baseline = fds(warm)
     for cycle in range(100):
         client = subprocess.Popen(
             [*served.ssh("-tt")],
@@ -339,11 +368,14 @@ def test_connect_disconnect_cycles_leave_nothing_behind(served: Served) -> None:
         client.stdout.close()
         client.stdin.close()
     deadline = time.monotonic() + 15
-    while children_of(served.proc.pid) and time.monotonic() < deadline:
+    while viewers_of(served.proc.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert children_of(served.proc.pid) == []
+    assert viewers_of(served.proc.pid) == []
     time.sleep(0.5)
     assert fds(served.proc.pid) <= baseline + 2
+    # one warm parent forked all 100 and holds nothing of them: no zombie, no fd
+    assert warm_parent_of(served.proc.pid) == warm and children_of(warm) == []
+    assert fds(warm) <= warm_baseline
 
 
 def test_serve_inside_the_lead_console_shows_who_watches(served: Served, tmp_path: Path) -> None:

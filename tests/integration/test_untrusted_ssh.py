@@ -26,7 +26,7 @@ import pytest
 from hostile import CORPUS, forbidden_in
 from servers import free_port, wait_port
 from support import SMALL, require_binary, run_cli
-from test_ssh_watch import Served, children_of, keypair
+from test_ssh_watch import Served, keypair, viewers_of
 from textual.css.constants import VALID_POINTER
 
 pytestmark = pytest.mark.integration
@@ -280,7 +280,7 @@ def watch(socket: str, setup: Setup, log: Path) -> list[str]:
 
     before = title()
     wait_screen(socket, pane, "Small test cutover")
-    (viewer,) = children_of(served.proc.pid)
+    (viewer,) = viewers_of(served.proc.pid)
     script_pid = tmux(socket, "display", "-p", "-t", pane, "#{pane_pid}").strip()
 
     # the Journal pane: every note's row is drawn (and the step's detail lists the notes)
@@ -331,7 +331,7 @@ def watch(socket: str, setup: Setup, log: Path) -> list[str]:
             time.sleep(0.5)
     time.sleep(1.0)
     after = screen()
-    if "Small test cutover" not in after or children_of(served.proc.pid) != [viewer]:
+    if "Small test cutover" not in after or viewers_of(served.proc.pid) != [viewer]:
         found.append(f"the watcher ended after the clicks:\n{after}")
     else:
         tmux(socket, "send-keys", "-t", pane, "3")  # and it still answers: away and back
@@ -367,7 +367,7 @@ def watch(socket: str, setup: Setup, log: Path) -> list[str]:
 
     tmux(socket, "send-keys", "-t", pane, "q", check=False)
     deadline = time.monotonic() + 10
-    while children_of(served.proc.pid) and time.monotonic() < deadline:
+    while viewers_of(served.proc.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     deadline = time.monotonic() + 10  # script has written every byte once it has ended
     while Path(f"/proc/{script_pid}").exists() and time.monotonic() < deadline:
