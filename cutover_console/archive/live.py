@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..untrusted import inert
 from .objects import FAULT_KINDS
 
 if TYPE_CHECKING:
+    from ..runbook.archive_record import ArchiveRecord
     from .publisher import ArchivePublisher, PublisherStatus
 
 running: dict[Path, ArchivePublisher] = {}  # by journal, filled by the archive engine
@@ -32,3 +34,31 @@ def witness_text(journaled: dict[str, Any] | None) -> str:
         return f"witness FAULT {FAULT_KINDS.get(journaled['fault'], journaled['fault'])}"
     latest = str(journaled.get("latest_checkpoint") or "").partition(":")[0]
     return f"witness ok {latest or '-'}"
+
+
+def witness_detail(journaled: ArchiveRecord) -> str:
+    """The journal pane's sentence on the witness: this process's publisher live (archived
+    events, lag, the fault in full), else what the journal says. "" with no witness."""
+    found = running_status()
+    if found is not None:
+        if found.fault:
+            retry = f", retried in {found.retry_in_s:.0f} s" if found.retry_in_s > 0 else ""
+            return inert(f"witness {found.location}: FAULT {found.detail}{retry}", limit=400)
+        return inert(
+            f"witness {found.location}: events archived to {found.archived_seq} of "
+            f"{found.head_seq} (lag {found.lag_s:.0f} s), latest checkpoint "
+            f"{found.checkpoint or 'none yet'}",
+            limit=400,
+        )
+    if not journaled.location:
+        return ""
+    if journaled.fault:
+        return inert(
+            f"witness {journaled.location}: FAULT {journaled.fault_detail} (as journaled)",
+            limit=400,
+        )
+    return inert(
+        f"witness {journaled.location}: latest published checkpoint "
+        f"{journaled.latest or 'none yet'} {journaled.latest_at}",
+        limit=400,
+    )

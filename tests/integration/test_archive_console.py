@@ -80,6 +80,12 @@ def test_the_console_publishes_a_checkpoint_at_the_leads_decision(
             await _until(pilot, lambda: started.archive.latest_seq >= start_seq)
             status = archive_engine.publisher(journal)
             assert status is not None and status.status.line().startswith("witness ok")
+            # the clock bar and the journal pane say so
+            await pilot.pause(1.2)  # the clock bar's next tick
+            clock_bar = str(app.query_one("#clock").render())
+            assert "witness ok" in clock_bar and "lag" in clock_bar
+            pane = str(app.query_one("#journal-witness").render())
+            assert f"witness s3://{bucket}/console: events archived to" in pane
 
     asyncio.run(scenario())
     app.lead_session.close()
@@ -117,6 +123,8 @@ def test_an_unreachable_witness_is_a_fault_in_the_console_and_keys_still_answer(
             assert time.monotonic() - before < 3.0
             found = archive_engine.publisher(journal)
             assert found is not None and "FAULT" in found.status.line()
+            await pilot.pause(1.2)
+            assert "witness FAULT S3 endpoint unreachable" in str(app.query_one("#clock").render())
 
     asyncio.run(scenario())
     app.lead_session.close()

@@ -11,6 +11,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from ...archive.live import witness_text
 from ...invocation import cutover_command, shell_path
 from ...runbook.fold import CutoverState
 from ...timestamps import day_time, parse_iso, short_duration
@@ -111,6 +112,9 @@ class ClockBar(Static):
             line2.append(f" · OVERRUN: {', '.join(overruns[:3])}", style="bold red")
         if state.head is not None:
             line2.append(f" · head {state.head.seq}:{state.head.hash[:12]}", style="cyan")
+        witness = witness_text(summary.get("archive"))
+        if witness:
+            line2.append(f" · {witness}", style="bold red" if "FAULT" in witness else "green")
         if watchers:
             line2.append(f" · {inert(watchers, limit=80)}", style="italic")
         self.update(Text("\n").join([line1, line2]))

@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
+from ...archive.live import witness_detail
 from ...journal import events as ev
 from ...runbook.fold import CutoverState
 from ...timestamps import parse_ts
@@ -49,6 +50,9 @@ def is_engine_event(event: Any) -> bool:
 class JournalPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="journal-head")
+        witness = Static("", id="journal-witness")
+        witness.display = False  # until the journal names a witness
+        yield witness
         yield Input(
             placeholder="filter: words, who:PERSON, kind:step, step:ID", id="journal-filter"
         )
@@ -118,6 +122,10 @@ class JournalPane(Vertical):
                     ),
                 )
             )
+        witness = witness_line(state)
+        shown = self.query_one("#journal-witness", Static)
+        shown.display = bool(witness.plain)
+        shown.update(witness)
 
     def _visible(self, row: JournalRow, words: list[str]) -> bool:
         if row.engine and not self.engine:
@@ -144,3 +152,9 @@ class JournalPane(Vertical):
         self.engine = not self.engine
         self.refilter(follow=True)
         return self.engine
+
+
+def witness_line(state: CutoverState) -> Text:
+    """Below the checkpoint: where it is witnessed, how far the archive is, or its fault."""
+    detail = witness_detail(state.archive)
+    return Text(detail, style="bold red" if "FAULT" in detail else "green", no_wrap=True)
