@@ -475,6 +475,20 @@ class LogSource(BaseModel):
     path: str
 
 
+def _retention_days(value: object) -> timedelta:
+    """An Object Lock retention: whole days or years (`90d`, `7y`), far beyond a step's 30d."""
+    match = re.fullmatch(r"([1-9][0-9]{0,4})([dy])", value) if isinstance(value, str) else None
+    if match is None:
+        raise PydanticCustomError(
+            "plan",
+            "{value} is not a retention (write whole days or years: 90d, 400d, 7y)",
+            {"value": clip(repr(value), 40)},
+        )
+    number = int(match.group(1))
+    return timedelta(days=number * (365 if match.group(2) == "y" else 1))
+
+
+Retention = Annotated[timedelta, BeforeValidator(_retention_days)]
 _S3_ADDRESS = re.compile(
     r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](?:/[A-Za-z0-9!_.*'()\-]+)*/?"
 )
@@ -485,7 +499,7 @@ class ArchiveSection(Strict):
     Lock (compliance mode). `cutover run/demo/tabletop --archive` overrides `to`."""
 
     to: str = Field(description="s3://BUCKET/PREFIX")
-    retention: Duration = timedelta(days=90)  # every object locked this long, compliance mode
+    retention: Retention = timedelta(days=90)  # every object locked this long, compliance mode
     lag: Duration = timedelta(seconds=60)  # everything journaled reaches the archive within it
     checkpoint_every: Duration = timedelta(minutes=5)  # besides one at every decision
 
@@ -506,7 +520,7 @@ class ArchiveSection(Strict):
     @classmethod
     def _retention(cls, value: timedelta) -> timedelta:
         if not timedelta(days=1) <= value <= timedelta(days=36500):
-            raise PydanticCustomError("plan", "must be between 1d and 36500d (compliance mode)")
+            raise PydanticCustomError("plan", "must be between 1d and 100y (compliance mode)")
         return value
 
     @field_validator("lag")
