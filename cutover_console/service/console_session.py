@@ -189,8 +189,17 @@ class RemoteCutover:
     def start(self, step_id: str, by: str, *, override: str | None = None) -> Event | None:
         return self._event("start_step", step=step_id, by=by, override=override)
 
-    def complete(self, step_id: str, by: str, *, override: str | None = None) -> Event | None:
-        return self._event("complete_step", step=step_id, by=by, override=override)
+    def complete(
+        self,
+        step_id: str,
+        by: str,
+        *,
+        override: str | None = None,
+        confirmed: str | None = None,
+    ) -> Event | None:
+        return self._event(
+            "complete_step", step=step_id, by=by, override=override, confirmed=confirmed
+        )
 
     def fail(self, step_id: str, by: str, reason: str | None) -> Event | None:
         return self._event("fail_step", step=step_id, by=by, reason=reason)

@@ -28,7 +28,13 @@ def apply(cutover: Cutover, request: Request) -> dict[str, Any]:
     if op == "start_step":
         event = cutover.start(a["step"], a["by"], override=a.get("override"), idem=idem)
     elif op == "complete_step":
-        event = cutover.complete(a["step"], a["by"], override=a.get("override"), idem=idem)
+        event = cutover.complete(
+            a["step"],
+            a["by"],
+            override=a.get("override"),
+            idem=idem,
+            confirmed=a.get("confirmed"),
+        )
     elif op == "fail_step":
         event = cutover.fail(a["step"], a["by"], a.get("reason"), idem=idem)
     elif op == "skip_step":

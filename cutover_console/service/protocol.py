@@ -24,7 +24,8 @@ _HEADER = struct.Struct(">I")
 _STEP: dict[str, tuple[type, bool]] = {"step": (str, True), "by": (str, True)}
 OPERATIONS: dict[str, dict[str, tuple[type, bool]]] = {
     "start_step": {**_STEP, "override": (str, False)},
-    "complete_step": {**_STEP, "override": (str, False)},
+    # confirmed: what the lead was shown and accepted before passing the point of no return
+    "complete_step": {**_STEP, "override": (str, False), "confirmed": (str, False)},
     "fail_step": {**_STEP, "reason": (str, False)},
     "skip_step": {**_STEP, "reason": (str, False)},
     "reopen_step": {**_STEP, "reason": (str, False)},

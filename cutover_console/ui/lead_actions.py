@@ -168,6 +168,9 @@ class LeadActions(_AppBase):
         except ActionRefused as refused:
             overridable = all(r.overridable for r in refused.refusals) and retry is not None
             text = "\n".join(f"• {r.message}" for r in refused.refusals)
+            if any(r.rule == "service" for r in refused.refusals):
+                await self._offer_restart(text)
+                return None
             if not overridable:
                 self.say(text, title=f"Refused: {label}", severity="error", timeout=8)
                 return None
@@ -197,6 +200,26 @@ class LeadActions(_AppBase):
             self.post_message(StateChanged([event]))
             self.say(f"{label}: journaled as event {event.seq}", timeout=3)
         return event
+
+    async def _offer_restart(self, text: str) -> None:
+        """The journal service this console writes through is gone: say so, offer to start it
+        again (what it acknowledged is in the journal; nothing was recorded this time)."""
+        restart = getattr(self.lead_session, "restart", None)
+        if restart is None or not await self.push_screen_wait(
+            ConfirmDialog(
+                "The journal service is not running",
+                f"{text}\n\nNothing was recorded. Restart the service (its engines too)?",
+                yes="Restart",
+            )
+        ):
+            self.say(text, title="Journal service down", severity="error", timeout=8)
+            return
+        try:
+            pid = await asyncio.to_thread(restart)
+        except Exception as exc:  # the journal is held by another writer, damaged…
+            self.say(str(exc), title="Cannot restart", severity="error", timeout=12)
+            return
+        self.say(f"journal service restarted (pid {pid}); try again", timeout=6)
 
     @work(exclusive=True, group="act")
     async def action_start_step(self) -> None:

@@ -18,6 +18,8 @@ import signal
 import socket
 import stat
 import struct
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -25,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import SMALL, in_ci, run_cli
+from support import ROOT, SMALL, in_ci, require_binary, run_cli
 
 from cutover_console.journal import JournalReader, JournalWriter
 from cutover_console.runbook import ActionRefused
@@ -85,8 +87,8 @@ def service(tmp_path: Path) -> Iterator[Path]:
     journal = new_journal(tmp_path / "svc")
     pid = start_service(journal, "--no-engines")
     yield journal
+    run_cli("service", "stop", "-j", str(journal))  # the one running now, maybe a restarted one
     if alive(pid):
-        run_cli("service", "stop", "-j", str(journal))
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
 
@@ -446,9 +448,13 @@ def test_the_console_session_sends_named_requests_and_sees_a_dead_service(servic
         assert "freeze" in str(refused.value)
         started = asyncio.run(session.act(lambda c: c.start("freeze", "omar")))
         assert started is not None and session.state.steps["freeze"].status == "in_progress"
+        done = asyncio.run(session.act(lambda c: c.complete("freeze", "omar", confirmed="read")))
+        assert done is not None and done.payload["point_of_no_return_confirmed"] == "read"
         assert session.refresh_status() is not None and not session.engine_errors
 
-        os.kill(service_pid(service), signal.SIGKILL)
+        dead = service_pid(service)
+        os.kill(dead, signal.SIGKILL)
+        wait_dead(dead)
         with pytest.raises(ActionRefused) as down:
             asyncio.run(session.request("note", text="lost?", by="lena"))
         assert down.value.refusals[0].rule == "service"
@@ -459,3 +465,106 @@ def test_the_console_session_sends_named_requests_and_sees_a_dead_service(servic
         assert not session.engine_errors
     finally:
         session.close()
+
+
+def test_kill_9_of_the_console_leaves_the_service_and_run_reattaches(tmp_path: Path) -> None:
+    """The lead's console in tmux is killed -9 after journaling through the service; the service
+    keeps running (same pid), a script still writes, and `cutover run` again attaches to it (no
+    second service) and shows the script's event."""
+    tmux = require_binary("tmux")
+    journal = tmp_path / "j.sqlite"
+    command = (
+        f"cd {ROOT} && env PYTHONPATH={os.environ.get('PYTHONPATH', '')} {sys.executable} "
+        f"-m cutover_console run {SMALL} --journal {journal} --no-engines --as lena"
+    )
+    name = f"svc-console-{os.getpid()}"
+
+    def screen(session: str) -> str:
+        return subprocess.run(
+            [tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True
+        ).stdout
+
+    def wait_for(session: str, text: str, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in screen(session):
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never appeared:\n{screen(session)}")
+
+    def open_console(session: str) -> int:
+        subprocess.run(
+            [tmux, "new", "-d", "-s", session, "-x", "150", "-y", "40", command], check=True
+        )
+        wait_for(session, "Small test cutover")
+        pane = subprocess.run(
+            [tmux, "display", "-p", "-t", session, "#{pane_pid}"], capture_output=True, text=True
+        )
+        return int(pane.stdout.strip())
+
+    try:
+        console = open_console(name)
+        pid = service_pid(journal)
+        subprocess.run([tmux, "send-keys", "-t", name, "s"], check=True)
+        wait_for(name, "in prog")
+        os.killpg(os.getpgid(console), signal.SIGKILL)  # the console and its shell, not the service
+        wait_dead(console)
+        assert alive(pid)
+        note = run_cli("note", "while no console ran", "-j", str(journal), "--by", "ravi")
+        assert note.returncode == 0, note.stderr
+        seq = int(re.search(r"event (\d+)", note.stdout).group(1))  # type: ignore[union-attr]
+        open_console(name + "-again")
+        assert service_pid(journal) == pid  # attached, not started anew
+        wait_for(name + "-again", f"head {seq}:")
+        kinds = [e.kind for e in events(journal)]
+        assert kinds == ["journal.created", "step.started", "note.added"]
+    finally:
+        for session in (name, name + "-again"):
+            subprocess.run([tmux, "kill-session", "-t", session], capture_output=True)
+        run_cli("service", "stop", "-j", str(journal))
+
+
+def test_the_console_offers_to_restart_a_dead_service(service: Path) -> None:
+    """The lead's console (the real app, headless) writes through the service; the service is
+    killed -9; the next action is refused with what happened and a dialog offers the restart;
+    after it, the action goes through the new service."""
+    from cutover_console.ui.app import LeadApp
+    from cutover_console.ui.dialogs import ConfirmDialog
+
+    session = ServiceSession(service)
+    app = LeadApp(session, operator="lena", engines=True)  # type: ignore[arg-type]
+    first = service_pid(service)
+
+    async def until(pilot, condition, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while not condition() and time.monotonic() < deadline:
+            await pilot.pause(0.05)
+        assert condition()
+
+    def restarted() -> bool:
+        info = ServiceAddress.of(service).info
+        return info.exists() and service_pid(service) != first
+
+    async def scenario() -> None:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.press("s")  # the first step, freeze; lena is a lead
+            await until(pilot, lambda: session.state.steps["freeze"].status == "in_progress")
+            os.kill(first, signal.SIGKILL)
+            wait_dead(first)
+            await pilot.press("c")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            assert "not running" in str(app.screen.body)  # type: ignore[attr-defined]
+            await pilot.press("y")
+            await until(pilot, restarted)
+            await pilot.press("c")
+            await until(pilot, lambda: session.state.steps["freeze"].status == "done")
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        session.close()
+    assert [e.kind for e in events(service)][-3:] == [
+        "step.started",
+        "journal.recovered",
+        "step.completed",
+    ]
