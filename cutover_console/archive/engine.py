@@ -99,10 +99,13 @@ async def _run(
         loop.call_soon_threadsafe(journal, write)
         written.wait(10)
 
+    finished = False
     try:
         await found.run(stop, record)
         await asyncio.to_thread(found.finish, record_and_wait, 15.0)
+        finished = True
     finally:
         found.close()
-        if live.running.get(found.journal) is found:
+        # cancelled (a console's workers are, when it quits): left for the command to finish
+        if finished and live.running.get(found.journal) is found:
             del live.running[found.journal]

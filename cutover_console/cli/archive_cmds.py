@@ -65,6 +65,7 @@ def finish_publishing(journal: Path, session: LeadSession) -> None:
     before it was stopped, then one line on where the witness stands."""
     import asyncio
 
+    from ..archive import live
     from ..archive.engine import publisher
 
     found = publisher(journal)
@@ -76,6 +77,7 @@ def finish_publishing(journal: Path, session: LeadSession) -> None:
 
     caught_up = found.finish(record, 15.0)
     found.close()
+    live.running.pop(found.journal, None)
     echo(witness_line(found, caught_up))
 
 

@@ -11,7 +11,7 @@ import click
 
 from ..invocation import cutover_command, shell_path
 from . import cli
-from .archive_cmds import archive_option
+from .archive_cmds import archive_option, finish_publishing
 from .options import (
     new_journal_option,
     operator_option,
@@ -176,6 +176,7 @@ def _interactive(prepared: DemoSetup, operator: str | None, serve: ServeOptions 
                 app.run()
             finally:
                 halt()
+            finish_publishing(prepared.journal, session)  # what the quit left unpublished
         finally:
             session.close()
     finally:

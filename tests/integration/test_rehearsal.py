@@ -120,6 +120,8 @@ def test_headless_demo_completes_then_reports_exports_and_verifies(tmp_path: Pat
         "DNS 100 % new",
         "stragglers drained",
         "reconciliation matched",
+        "every checkpoint published",  # the witness: the world's S3 with Object Lock
+        "a restore reproduces the same head",
     ):
         assert f"ok   {check}" in out
     assert "ran route53.lower_ttl for lower-ttl: INSYNC" in out
