@@ -14,7 +14,7 @@ from ..settings import Settings, load_settings, split_keys
 READ_BINDINGS: list[BindingType] = [
     Binding("question_mark", "help", "Help", id="help"),
     Binding("slash", "search", "Search", show=False, id="search"),
-    Binding("t", "cycle_filter", "Filter", id="filter"),
+    Binding("t", "cycle_filter", "Filter", show=False, id="filter"),
     Binding("1", "show_pane('dns')", "DNS", show=False, id="pane-dns"),
     Binding("2", "show_pane('flows')", "Flows", show=False, id="pane-flows"),
     Binding("3", "show_pane('logs')", "Logs", show=False, id="pane-logs"),

@@ -27,6 +27,7 @@ FILTERS = ("all", "open", "blocked", "finished")
 COLUMNS = ("", "step", "title", "status", "owner", "planned", "actual", "delay", "blocked by")
 MIN_TITLE = 22
 MIN_BLOCKED = 18
+LAST_TITLE = 12  # narrower than this, the table scrolls sideways
 # What makes way, in order, when the width is short (the step's detail shows all of it).
 DROP_ORDER = (None, "blocked by", "planned", "owner", "delay", "step")
 
@@ -85,7 +86,7 @@ class Checklist(Vertical):
             else:
                 blocked, title = 0, room
             if title >= MIN_TITLE or drop == DROP_ORDER[-1]:
-                title = max(MIN_TITLE, min(title, natural["title"]))
+                title = max(LAST_TITLE, min(title, natural["title"]))
                 return tuple(columns), {"title": title, "blocked by": blocked}
         raise AssertionError("unreachable")
 

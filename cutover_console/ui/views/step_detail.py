@@ -19,7 +19,7 @@ from ...untrusted import md, md_document
 KIND_NAMES = {"go_no_go": "go/no-go", "task": "task", "milestone": "milestone"}
 # Engines journal a gate's evidence when it changes and keep checking: the verdict holds while
 # they report. Without any engine signal for this long, it may no longer hold.
-CURRENT_FOR = timedelta(minutes=2)
+CURRENT_FOR = timedelta(minutes=5)
 
 
 def evidence_age(state: CutoverState, at: datetime, now: datetime) -> str:
@@ -29,8 +29,8 @@ def evidence_age(state: CutoverState, at: datetime, now: datetime) -> str:
     last = state.signals.updated_at
     if last is not None and now - last <= CURRENT_FOR:
         return f"{since}; current: the engines re-check it and report any change"
-    silent = f"since {clock_time(last, zone)}" if last is not None else "at all"
-    return f"{since}; **may be stale**: no engine report {silent} — check before relying on it"
+    silent = f"for {ago(last, now)[:-4]}" if last is not None else "yet"
+    return f"{since}; **may be stale**: no engine report {silent}, check it still holds"
 
 
 class StepDetail(VerticalScroll):
