@@ -20,7 +20,13 @@ from .checkpoints import PublishedCheckpoint
 from .location import ArchiveLocation
 from .objects import ArchiveFault, ObjectStore, StoredObject, open_store
 from .segments import MAX_SEGMENT_BYTES, SegmentProblem, decode
-from .witness import WitnessProblem, WitnessRefused, read_checkpoints, segment_objects
+from .witness import (
+    WitnessProblem,
+    WitnessRefused,
+    parallel,
+    read_checkpoints,
+    segment_objects,
+)
 
 
 class RestoreRefused(Exception):
@@ -136,9 +142,21 @@ def _read_segments(
     rows: list[StoredRow] = []
     expected = 1
     previous = ""
+    chosen = []  # the segments that follow each other from event 1 (a retried one skipped)
     for first, last, obj in spans:
         if last < expected:
-            continue  # a segment inside ones already read (a retried upload): the first kept
+            continue
+        chosen.append((first, last, obj))
+        expected = max(expected, last + 1) if first <= expected else expected
+
+    def read(span: tuple[int, int, StoredObject]) -> list[StoredRow] | Exception:
+        try:
+            return decode(span[2].name, store.read(span[2], MAX_SEGMENT_BYTES))
+        except (SegmentProblem, ArchiveFault) as exc:
+            return exc
+
+    expected = 1
+    for (first, last, obj), got in zip(chosen, parallel(read, chosen), strict=True):
         if first > expected:
             after = f" (after {previous})" if previous else ""
             return (
@@ -152,10 +170,9 @@ def _read_segments(
                 f"{obj.name} overlaps {previous}: two segments hold event {first}",
                 len(rows),
             )
-        try:
-            rows.extend(decode(obj.name, store.read(obj, MAX_SEGMENT_BYTES)))
-        except (SegmentProblem, ArchiveFault) as exc:
-            return rows, f"{exc} (the segment was altered or damaged)", len(rows)
+        if isinstance(got, Exception):
+            return rows, f"{got} (the segment was altered or damaged)", len(rows)
+        rows.extend(got)
         expected, previous = last + 1, obj.name
     return rows, "", len(rows)
 

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
+from ..journal.chain import StoredRow
 from ..untrusted import inert
 from .checkpoints import FOLDER as CHECKPOINTS
 from .checkpoints import (
@@ -29,6 +33,20 @@ from .location import ArchiveLocation
 from .objects import ArchiveFault, ObjectStore, StoredObject, open_store
 from .segments import FOLDER as SEGMENTS
 from .segments import MAX_SEGMENT_BYTES, SegmentProblem, decode, segment_range
+
+READERS = 16  # objects read at once: a witness of thousands of checkpoints is network-bound
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def parallel(fn: Callable[[T], R], items: list[T]) -> Iterator[R]:
+    """`map(fn, items)` on a few threads, in order; the first exception is raised in order."""
+    if len(items) < 4:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="witness") as pool:
+        yield from pool.map(fn, items)
 
 
 class WitnessRefused(Exception):
@@ -64,6 +82,7 @@ def read_checkpoints(
     found: list[PublishedCheckpoint] = []
     signers: dict[str, str] = {}
     notes: list[str] = []
+    pairs: list[tuple[StoredObject, StoredObject]] = []
     for obj in objects:
         if checkpoint_seq(obj.name) is None:
             if not (obj.name.endswith(".sig") and checkpoint_seq(obj.name[:-4]) is not None):
@@ -72,20 +91,28 @@ def read_checkpoints(
         signature = by_name.get(f"{obj.name}.sig")
         if signature is None:
             raise WitnessProblem(f"{obj.name} has no signature ({obj.name}.sig is missing)")
-        try:
-            data = store.read(obj, MAX_CHECKPOINT_BYTES)
-            checkpoint = PublishedCheckpoint.parse(obj.name, data)
-            fingerprint = signer_of(obj.name, data, store.read(signature, MAX_CHECKPOINT_BYTES))
-        except (CheckpointProblem, ArchiveFault) as exc:
-            raise WitnessProblem(str(exc)) from None
+        pairs.append((obj, signature))
         for written in (obj, signature):
             if written.newer_versions:
                 notes.append(
                     f"{written.name} was written again {written.newer_versions} time(s) after "
                     "it was published; its first version (locked) is the one checked"
                 )
-        signers.setdefault(fingerprint, obj.name)
-        found.append(checkpoint)
+
+    def check(pair: tuple[StoredObject, StoredObject]) -> tuple[PublishedCheckpoint, str]:
+        obj, signature = pair
+        data = store.read(obj, MAX_CHECKPOINT_BYTES)
+        checkpoint = PublishedCheckpoint.parse(obj.name, data)
+        return checkpoint, signer_of(obj.name, data, store.read(signature, MAX_CHECKPOINT_BYTES))
+
+    try:
+        for (obj, _sig), (checkpoint, fingerprint) in zip(
+            pairs, parallel(check, pairs), strict=True
+        ):
+            signers.setdefault(fingerprint, obj.name)
+            found.append(checkpoint)
+    except (CheckpointProblem, ArchiveFault) as exc:
+        raise WitnessProblem(str(exc)) from None
     _check_identity(store.location, found, cutover, journal)
     if signer is not None and signers.keys() - {signer}:
         other = next(iter(signers.keys() - {signer}))
@@ -206,11 +233,15 @@ def _compare_segments(
     store: ObjectStore, spans: list[tuple[int, int, StoredObject]], hashes: dict[int, str]
 ) -> int:
     archived = 0
-    for first, last, obj in spans:
-        try:
-            rows = decode(obj.name, store.read(obj, MAX_SEGMENT_BYTES))
-        except SegmentProblem as exc:
-            raise WitnessProblem(str(exc)) from None
+
+    def rows_of(span: tuple[int, int, StoredObject]) -> list[StoredRow]:
+        return decode(span[2].name, store.read(span[2], MAX_SEGMENT_BYTES))
+
+    try:
+        read = list(zip(spans, parallel(rows_of, spans), strict=True))
+    except SegmentProblem as exc:
+        raise WitnessProblem(str(exc)) from None
+    for (first, last, obj), rows in read:
         for row in rows:
             if row.seq not in hashes:
                 raise WitnessProblem(
