@@ -67,7 +67,8 @@ def test_a_tabletop_publishes_a_checkpoint_per_decision_and_every_event_locked(
         state = load_state(reader)
     assert state.archive.location == where and state.archive.latest_seq == decisions[-1]
     status = run_cli("status", "-j", str(journal), cwd=tmp_path)
-    assert f"witness {where}: latest published checkpoint" in status.stdout.replace("\n", "")
+    said = " ".join(status.stdout.split())  # Rich wraps the line at the terminal's width
+    assert f"witness {where}: latest published checkpoint" in said
 
 
 def test_a_checkpoint_verifies_with_openssh_alone(tmp_path: Path, s3: S3Bed) -> None:
