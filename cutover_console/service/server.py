@@ -18,6 +18,7 @@ import pwd
 import signal
 import socket
 import struct
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from typing import Any
 from ..clock import Clock, SystemClock
 from ..journal import JournalWriter
 from ..runbook import Cutover
+from ..runbook.snapshot import save_snapshot
 from . import protocol
 from .address import ServiceAddress
 from .engines import run_engines
@@ -36,6 +38,7 @@ from .protocol import BadRequest, FrameError, Request
 COMMAND = "cutover service"  # how the writer lock names the service to a refused second writer
 MAX_CLIENTS = 64
 JOURNAL_CHECK_EVERY = 2.0  # seconds
+SNAPSHOT_EVERY = 60.0  # seconds between two fold snapshots (when the journal moved)
 
 
 def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
@@ -77,6 +80,7 @@ class JournalService:
         self.clients = 0
         self.requests = 0
         self._closed = False
+        self._snapshot_at = 0
 
     async def serve(self, ready: asyncio.Event | None = None) -> None:
         self.address.prepare()
@@ -99,6 +103,7 @@ class JournalService:
             signal.signal(signal.SIGHUP, signal.SIG_IGN)
         engines = asyncio.create_task(self._run_engines()) if self.engines else None
         watchdog = asyncio.create_task(self._stop_when_the_journal_is_gone())
+        snapshots = asyncio.create_task(self._save_snapshots())
         if ready is not None:
             ready.set()
         try:
@@ -110,9 +115,31 @@ class JournalService:
             with contextlib.suppress(FileNotFoundError):
                 self.address.info.unlink()
             watchdog.cancel()
+            snapshots.cancel()
             if engines is not None:
                 await engines
+            if self.address.journal.exists():  # the next console starts from it
+                await loop.run_in_executor(self._journal_thread, self._save_snapshot)
             self.close()
+
+    async def _save_snapshots(self) -> None:
+        """Every SNAPSHOT_EVERY, when the journal moved: a console attaching after a crash
+        folds only what came after."""
+        loop = asyncio.get_running_loop()
+        while not self.stopping.is_set():
+            await asyncio.sleep(SNAPSHOT_EVERY)
+            await loop.run_in_executor(self._journal_thread, self._save_snapshot)
+
+    def _save_snapshot(self) -> None:
+        """On the journal thread (the state changes only there); best effort."""
+        state = self.cutover.state
+        if state.head_seq == self._snapshot_at:
+            return
+        try:
+            save_snapshot(self.writer, state)
+        except Exception as exc:  # a snapshot is derived: never a reason to stop serving
+            print(f"fold snapshot not saved: {type(exc).__name__}: {exc}", file=sys.stderr)
+        self._snapshot_at = state.head_seq
 
     async def _stop_when_the_journal_is_gone(self) -> None:
         """A journal deleted (or its folder) leaves nothing to serve: stop, not linger."""

@@ -568,3 +568,23 @@ def test_the_console_offers_to_restart_a_dead_service(service: Path) -> None:
         "journal.recovered",
         "step.completed",
     ]
+
+
+def test_the_service_leaves_a_fold_snapshot_for_the_next_console(tmp_path: Path) -> None:
+    from cutover_console.journal import Actor
+    from cutover_console.runbook.snapshot import load_snapshot, snapshot_path
+
+    journal = new_journal(tmp_path)
+    writer = JournalWriter.open(journal)
+    notes = [("note.added", {"text": f"n{i}"}, Actor("lena", "t"), None) for i in range(2100)]
+    writer.append_many(notes)
+    writer.close()
+    assert not snapshot_path(journal).exists()
+    pid = start_service(journal, "--no-engines")
+    assert run_cli("note", "one more", "-j", str(journal), "--by", "lena").returncode == 0
+    assert run_cli("service", "stop", "-j", str(journal)).returncode == 0
+    wait_dead(pid)
+    with JournalReader(journal) as reader:
+        head = reader.head()
+        assert head is not None
+        assert load_snapshot(reader).head_seq == head.seq
