@@ -588,3 +588,46 @@ def test_the_service_leaves_a_fold_snapshot_for_the_next_console(tmp_path: Path)
         head = reader.head()
         assert head is not None
         assert load_snapshot(reader).head_seq == head.seq
+
+
+def test_action_and_revise_go_through_the_service(tmp_path: Path) -> None:
+    """`cutover action` asks the service whether the action may run, runs it here (its output
+    is shown here), and the service journals the result; `cutover revise` sends the plan's text.
+    """
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        SMALL.read_text().replace(
+            "    owner: app-owner\n    duration: 15m\n",
+            "    owner: app-owner\n    duration: 15m\n"
+            '    action: {kind: command, run: "echo frozen-$((6*7))", timeout: 5}\n',
+            1,
+        )
+    )
+    journal = tmp_path / "j.sqlite"
+    assert run_cli("init", str(plan), "-j", str(journal)).returncode == 0
+    pid = start_service(journal, "--no-engines")
+    try:
+        early = run_cli("action", "freeze", "-j", str(journal), "--by", "omar", "--yes")
+        assert early.returncode == 1 and "start 'freeze' before running its action" in early.stderr
+        assert (
+            run_cli("step", "start", "freeze", "-j", str(journal), "--by", "omar").returncode == 0
+        )
+        ran = run_cli("action", "freeze", "-j", str(journal), "--by", "omar", "--yes")
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert "freeze: command" in ran.stdout and "journaled as event" in ran.stdout
+        revised = tmp_path / "revised.yaml"
+        revised.write_text(plan.read_text().replace("Freeze deployments", "Freeze all deploys"))
+        rev = run_cli("revise", str(revised), "-j", str(journal), "--by", "lena", "--reason", "r")
+        assert rev.returncode == 0 and "plan revised" in rev.stdout, rev.stderr
+        other = tmp_path / "other.yaml"
+        other.write_text(plan.read_text().replace("id: small-cutover", "id: other-cutover"))
+        bad = run_cli("revise", str(other), "-j", str(journal), "--by", "lena", "--reason", "r")
+        assert bad.returncode == 2 and "is cutover 'other-cutover'" in bad.stderr
+        assert alive(pid)
+    finally:
+        run_cli("service", "stop", "-j", str(journal))
+        wait_dead(pid)
+    served = events(journal)
+    ran_event = next(e for e in served if e.kind == "action.ran")
+    assert "frozen-42" in json.dumps(ran_event.payload) and ran_event.os_user == ME
+    assert [e.kind for e in served][-1] == "plan.revised"
