@@ -25,7 +25,7 @@ STATUS_MARK = {
 }
 FILTERS = ("all", "open", "blocked", "finished")
 COLUMNS = ("", "step", "title", "status", "owner", "planned", "actual", "delay", "blocked by")
-MIN_TITLE = 22
+MIN_TITLE = 30
 MIN_BLOCKED = 18
 LAST_TITLE = 12  # narrower than this, the table scrolls sideways
 # What makes way, in order, when the width is short (the step's detail shows all of it).

@@ -29,6 +29,7 @@ ENGINE_KINDS = frozenset(
         ev.FLOW_STATE,
         ev.FLOW_SITE,
         ev.RECONCILE_RESULT,
+        ev.ARCHIVE_PUBLISHED,  # every few seconds; a fault stays among people's events
     }
 )
 KEPT = 3000  # rows remembered for filtering
