@@ -35,7 +35,6 @@ import asyncssh
 from ..clock import Clock, SystemClock, format_ts
 from ..journal import Event, JournalError, JournalReader
 from ..journal import events as ev
-from ..untrusted import clip
 from .checkpoints import FOLDER as CHECKPOINTS
 from .checkpoints import PublishedCheckpoint, checkpoint_seq
 from .objects import FAULT_KINDS, ArchiveFault, S3Objects, StoredObject
@@ -412,12 +411,3 @@ class ArchivePublisher:
                 self._reader = None
             self._ready = False  # a later round starts again from the archive's listing
 
-
-def describe(status: PublisherStatus) -> str:
-    """A sentence for the journal pane: where, how far behind, and the fault in full."""
-    if status.fault:
-        return f"{status.location}: {clip(status.detail, 300)}"
-    return (
-        f"{status.location}: events archived to {status.archived_seq} of {status.head_seq}, "
-        f"latest checkpoint {status.checkpoint or 'none yet'}"
-    )
