@@ -29,6 +29,7 @@ from .rules import (
     start_blockers,
     transition_refusal,
 )
+from .snapshot import resume_state
 
 
 class ActionRefused(Exception):
@@ -55,7 +56,7 @@ class Cutover:
     def __init__(self, writer: JournalWriter, clock: Clock) -> None:
         self.writer = writer
         self.clock = clock
-        self.state = load_state(writer)
+        self.state = resume_state(writer)  # from the fold snapshot beside it when it matches
         # Held while the state changes. Only the thread that writes the journal mutates the
         # state, so it reads without the lock; views on other threads take it to read.
         self.state_lock: threading.RLock | contextlib.nullcontext[None] = contextlib.nullcontext()

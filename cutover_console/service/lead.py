@@ -18,6 +18,7 @@ from ..clock import Clock, SystemClock
 from ..journal import Actor, JournalReader, JournalWriter
 from ..plan import PlanDocument
 from ..runbook import Cutover, CutoverState
+from ..runbook.snapshot import save_snapshot
 from .engines import run_engines
 
 T = TypeVar("T")
@@ -99,6 +100,7 @@ class LeadSession:
 
     def close(self) -> None:
         self._journal_thread.shutdown(wait=True)
+        save_snapshot(self._reader, self.state)  # the next start folds only what came after
         self._reader.close()
         self.writer.close()
 

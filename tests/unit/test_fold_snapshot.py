@@ -295,3 +295,35 @@ def test_short_journals_leave_no_file_and_the_lead_writes_one_at_close(
     assert save_snapshot(cutover.writer, cutover.state) is None  # below MIN_EVENTS
     assert not snapshot_path(cutover.writer.path).exists()
     assert snap.FOLD_CODE  # the code's identity is known here, so snapshots are in use
+
+
+def test_the_lead_leaves_a_snapshot_at_close_and_starts_from_it(
+    cutover: Cutover, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cutover_console.service.lead import LeadSession
+
+    path = cutover.writer.path
+    cutover.record_many(
+        [
+            ("note.added", {"text": f"n{i}"}, Actor.here("lena"), None)
+            for i in range(snap.MIN_EVENTS)
+        ]
+    )
+    cutover.writer.close()
+    session = LeadSession(JournalWriter.open(path, clock=clock), clock)
+    head = session.state.head_seq
+    session.close()
+    assert load_snapshot(JournalReader(path)).head_seq == head  # written at close
+    writer = JournalWriter.open(path, clock=clock)
+
+    def no_full_fold(*_args: Any) -> CutoverState:
+        raise AssertionError("folded from event 1")
+
+    monkeypatch.setattr(CutoverState, "from_events", no_full_fold)
+    try:
+        resumed = Cutover(writer, clock)  # the writer's state comes from the snapshot
+        assert resumed.state.head_seq == writer.head().seq  # type: ignore[union-attr]
+        monkeypatch.undo()
+        assert fields(resumed.state) == fields(load_state(writer))
+    finally:
+        cutover.writer = writer
