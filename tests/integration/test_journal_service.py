@@ -558,6 +558,12 @@ def test_the_console_offers_to_restart_a_dead_service(service: Path) -> None:
             await until(pilot, restarted)
             await pilot.press("c")
             await until(pilot, lambda: session.state.steps["freeze"].status == "done")
+            # the cursor moves on to the next step: let that land before the app closes (a
+            # RowHighlighted handled after the panes are gone raises NoMatches in app.py)
+            from cutover_console.ui.views import Checklist
+
+            await until(pilot, lambda: app.query_one(Checklist).current_step() != "freeze")
+            await pilot.pause(0.3)
 
     try:
         asyncio.run(scenario())
