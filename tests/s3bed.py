@@ -5,7 +5,7 @@ history is rewritten and re-chained, exported and signed with the real key."""
 from __future__ import annotations
 
 import json
-import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,6 @@ CREDENTIALS = {
 class S3Bed:
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
-        self._buckets = 0
 
     def env(self, **extra: str) -> dict[str, str]:
         """What a `cutover` subprocess needs to reach this server through the AWS config."""
@@ -44,9 +43,9 @@ class S3Bed:
         )
 
     def bucket(self, *, lock: bool = True) -> str:
-        """A new bucket (Object Lock enabled unless `lock=False`)."""
-        self._buckets += 1
-        name = f"witness-{self._buckets}-{os.getpid()}"
+        """A new bucket (Object Lock enabled unless `lock=False`). Names are unique in the
+        process: moto's servers in one process share their buckets."""
+        name = f"witness-{uuid.uuid4().hex[:20]}"
         if lock:
             self.client().create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
         else:
