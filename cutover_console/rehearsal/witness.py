@@ -4,6 +4,7 @@ checks that every checkpoint was published and that a restore reproduces the jou
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ..archive.engine import configure
@@ -24,7 +25,9 @@ def configure_witness(demo: DemoSetup, archive: str | None = None) -> ArchiveSet
     only), or at `archive` (then the AWS configuration says where that is)."""
     if archive is None:
         os.environ["AWS_ENDPOINT_URL_S3"] = demo.world.route53.endpoint
-        archive = f"s3://{WITNESS_BUCKET}/{demo.document.plan.cutover.id}"
+        # a prefix of its own: a process's moto servers share their buckets across worlds
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
+        archive = f"s3://{WITNESS_BUCKET}/{demo.document.plan.cutover.id}/{stamp}"
     settings = archive_settings(demo.document.plan, archive)
     assert settings is not None
     configure(demo.journal, settings)
