@@ -41,6 +41,7 @@ from .commands import ActionCommands
 from .help import HelpScreen, help_text
 from .lead_actions import LeadActions
 from .messages import StateChanged
+from .model import CutoverView, cutover_view
 from .views import (
     FILTERS,
     Checklist,
@@ -85,7 +86,7 @@ class CutoverApp(App[None]):
         self.now = clock or (lambda: datetime.now().astimezone())
         self.watchers = ""
         self._rendered: tuple[int, datetime] | None = None
-        self._summary: dict[str, Any] | None = None
+        self._summary: CutoverView | None = None
 
     def compose(self) -> ComposeResult:
         yield ClockBar(id="clock")
@@ -161,7 +162,7 @@ class CutoverApp(App[None]):
             fresh = key != self._rendered or self._summary is None
             self._rendered = key
             if fresh:  # the forecast of every step: once per change or minute, not per second
-                self._summary = status_summary(state, now)
+                self._summary = cutover_view(status_summary(state, now))
             assert self._summary is not None
             self.query_one(ClockBar).render_state(state, now, self._summary, self.watchers)
             if fresh:

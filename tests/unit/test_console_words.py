@@ -19,6 +19,7 @@ from cutover_console.plan import load_plan
 from cutover_console.runbook import Cutover
 from cutover_console.runbook.step_action import describe_result
 from cutover_console.settings import settings_path
+from cutover_console.ui.model import CutoverView, cutover_view
 from cutover_console.ui.views.clock_bar import rollback_deadline
 from cutover_console.ui.views.dns import flag_codes, nobody_answers
 
@@ -45,14 +46,19 @@ def test_one_timestamp_module_reads_z_and_offsets() -> None:
     assert calls == []
 
 
-def ponr(until: datetime | None, passed: datetime | None = None) -> dict[str, object]:
-    return {
-        "point_of_no_return": {
-            "step": "freeze-old",
-            "passed_at": passed.isoformat() if passed else None,
-            "rollback_possible_until": until.isoformat() if until else None,
+def ponr(until: datetime | None, passed: datetime | None = None) -> CutoverView:
+    return cutover_view(
+        {
+            "forecast_end": None,
+            "fits_window": True,
+            "point_of_no_return": {
+                "step": "freeze-old",
+                "passed_at": passed.isoformat() if passed else None,
+                "rollback_possible_until": until.isoformat() if until else None,
+            },
+            "steps": [],
         }
-    }
+    )
 
 
 def test_rollback_deadline_warns_at_15_and_5_minutes_and_when_passed() -> None:

@@ -13,6 +13,7 @@ from textual.widgets import Input
 from ...runbook.summary import STATUS_STYLE
 from ...timestamps import day_time, short_duration
 from ...untrusted import text as literal
+from ..model import CutoverView, StepView
 from ..table import KeyedTable
 
 STATUS_MARK = {
@@ -45,8 +46,8 @@ class Checklist(Vertical):
         self.filter = "all"
         self.search = ""
 
-    def render_state(self, summary: dict[str, Any]) -> None:
-        rows = self._rows(summary)
+    def render_state(self, view: CutoverView) -> None:
+        rows = self._rows(view)
         table = self.query_one(KeyedTable)
         columns, widths = self._layout(rows)
         if columns != self.columns:  # a new width: another set of columns
@@ -90,35 +91,34 @@ class Checklist(Vertical):
                 return tuple(columns), {"title": title, "blocked by": blocked}
         raise AssertionError("unreachable")
 
-    def _rows(self, summary: dict[str, Any]) -> list[tuple[str, tuple[Any, ...]]]:
+    def _rows(self, view: CutoverView) -> list[tuple[str, tuple[Any, ...]]]:
         wanted: list[tuple[str, tuple[Any, ...]]] = []
-        for s in summary["steps"]:
+        for s in view.steps:
             if not self._visible(s):
                 continue
-            actual = day_time(s["actual_start"])
-            if s["actual_end"]:
-                actual += f"–{day_time(s['actual_end'])[-5:]}"
+            actual = day_time(s.actual_start)
+            if s.actual_end:
+                actual += f"–{day_time(s.actual_end)[-5:]}"
             delay = ""
-            if s["delay_s"] is not None and abs(s["delay_s"]) >= 60:
-                delay = short_duration(timedelta(seconds=s["delay_s"]))
-            style = STATUS_STYLE[s["status"]]
-            status = s["status"].replace("_", " ") + (" OVERRUN" if s["overrun"] else "")
-            blockers = s["blockers"]
-            waiting = [b for b in blockers if b.startswith("waits for")]
-            shown = waiting[:1] if waiting else blockers
+            if s.delay_s is not None and abs(s.delay_s) >= 60:
+                delay = short_duration(timedelta(seconds=s.delay_s))
+            style = STATUS_STYLE[s.status]
+            status = s.status.replace("_", " ") + (" OVERRUN" if s.overrun else "")
+            waiting = [b for b in s.blockers if b.startswith("waits for")]
+            shown = waiting[:1] if waiting else list(s.blockers)
             wanted.append(
                 (
-                    s["id"],
+                    s.id,
                     (
                         Text(
-                            STATUS_MARK[s["status"]] + ("!" if s["point_of_no_return"] else ""),
+                            STATUS_MARK[s.status] + ("!" if s.point_of_no_return else ""),
                             style=style,
                         ),
-                        s["id"],
-                        s["title"],
+                        s.id,
+                        s.title,
                         Text(status, style=style),
-                        s["owner"],
-                        day_time(s["planned_start"]),
+                        s.owner,
+                        day_time(s.planned_start),
                         actual,
                         delay,
                         "; ".join(shown),
@@ -134,19 +134,19 @@ class Checklist(Vertical):
             app._rendered = None
             app.refresh_views(panes=False)
 
-    def _visible(self, s: dict[str, Any]) -> bool:
+    def _visible(self, s: StepView) -> bool:
         if (
             self.search
             and self.search.lower()
-            not in " ".join((s["id"], s["title"], s["owner"], s["phase"], s["status"])).lower()
+            not in " ".join((s.id, s.title, s.owner, s.phase, s.status)).lower()
         ):
             return False
         if self.filter == "open":
-            return s["status"] in ("pending", "in_progress", "failed")
+            return s.status in ("pending", "in_progress", "failed")
         if self.filter == "blocked":
-            return bool(s["blockers"]) and s["status"] in ("pending", "in_progress")
+            return bool(s.blockers) and s.status in ("pending", "in_progress")
         if self.filter == "finished":
-            return s["status"] in ("done", "skipped")
+            return s.finished
         return True
 
     def current_step(self) -> str | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from rich.text import Text
 from textual.widgets import Static
@@ -14,40 +13,31 @@ from textual.widgets import Static
 from ...archive.live import witness_text
 from ...invocation import cutover_command, shell_path
 from ...runbook.fold import CutoverState
-from ...timestamps import day_time, parse_iso, short_duration
+from ...timestamps import day_time, short_duration
 from ...untrusted import inert
+from ..model import CutoverView
 
 WARN_AT = (timedelta(minutes=15), timedelta(minutes=5))
 
 
-def is_complete(summary: dict[str, Any]) -> bool:
-    steps = summary["steps"]
-    return bool(steps) and all(s["status"] in ("done", "skipped") for s in steps)
-
-
-def finished_at(summary: dict[str, Any]) -> datetime | None:
-    ends = [parse_iso(s["actual_end"]) for s in summary["steps"] if s["actual_end"]]
-    return max((e for e in ends if e is not None), default=None)
-
-
-def rollback_deadline(summary: dict[str, Any], now: datetime) -> tuple[str, str]:
+def rollback_deadline(view: CutoverView, now: datetime) -> tuple[str, str]:
     """The point-of-no-return part of the clock bar, and its style."""
-    ponr = summary["point_of_no_return"]
-    if not ponr:
+    ponr = view.point_of_no_return
+    if ponr is None:
         return "", ""
-    if ponr["passed_at"]:
+    if ponr.passed_at:
         return (
-            f" · POINT OF NO RETURN PASSED {day_time(ponr['passed_at'])}: no rollback ",
+            f" · POINT OF NO RETURN PASSED {day_time(ponr.passed_at)}: no rollback ",
             "bold white on red",
         )
-    until = parse_iso(ponr["rollback_possible_until"])
+    until = ponr.rollback_possible_until
     if until is None:
         return "", ""
     left = until - now
     if left <= timedelta(0):  # the planned moment went by and the step is not done yet
         return (
             f" · ROLLBACK DEADLINE {day_time(until)} PASSED {short_duration(-left)} ago:"
-            f" rollback possible only until {ponr['step']} completes ",
+            f" rollback possible only until {ponr.step} completes ",
             "bold white on red",
         )
     if left <= WARN_AT[1]:
@@ -67,14 +57,14 @@ class ClockBar(Static):
     """Now (client and local), the window, the forecast end, the point of no return, the head."""
 
     def render_state(
-        self, state: CutoverState, now: datetime, summary: dict[str, Any], watchers: str = ""
+        self, state: CutoverState, now: datetime, view: CutoverView, watchers: str = ""
     ) -> None:
         plan = state.plan
         zone = plan.zone
         window = plan.cutover.window
         left = window.end - now
         done, total = state.progress()
-        complete = is_complete(summary)
+        complete = view.complete
         line1 = Text(no_wrap=True, overflow="ellipsis")
         line1.append(f" {inert(plan.cutover.name, limit=40)} ", style="bold reverse")
         if state.rehearsal:
@@ -91,28 +81,28 @@ class ClockBar(Static):
         if complete:
             line2 = Text(f" {done}/{total} done · ", no_wrap=True, overflow="ellipsis")
             line2.append(
-                f"CUTOVER COMPLETE at {day_time(finished_at(summary), zone)}", style="bold green"
+                f"CUTOVER COMPLETE at {day_time(view.finished_at, zone)}", style="bold green"
             )
         else:
-            forecast = parse_iso(summary["forecast_end"])
             line2 = Text(
-                f" {done}/{total} done · forecast end {day_time(forecast)} ",
+                f" {done}/{total} done · forecast end {day_time(view.forecast_end)} ",
                 no_wrap=True,
                 overflow="ellipsis",
             )
             line2.append(
-                "fits the window" if summary["fits_window"] else "OVERRUNS THE WINDOW",
-                style="green" if summary["fits_window"] else "bold red",
+                "fits the window" if view.fits_window else "OVERRUNS THE WINDOW",
+                style="green" if view.fits_window else "bold red",
             )
-        deadline, style = rollback_deadline(summary, now)
-        if deadline and not (complete and not summary["point_of_no_return"]["passed_at"]):
+        deadline, style = rollback_deadline(view, now)
+        ponr = view.point_of_no_return
+        if deadline and not (complete and ponr is not None and not ponr.passed_at):
             line2.append(deadline, style=style)
-        overruns = [s["id"] for s in summary["steps"] if s["overrun"]]
+        overruns = [s.id for s in view.steps if s.overrun]
         if overruns and not complete:
             line2.append(f" · OVERRUN: {', '.join(overruns[:3])}", style="bold red")
         if state.head is not None:
             line2.append(f" · head {state.head.seq}:{state.head.hash[:12]}", style="cyan")
-        witness = witness_text(summary.get("archive"))
+        witness = witness_text(view.archive)
         if witness:
             line2.append(f" · {witness}", style="bold red" if "FAULT" in witness else "green")
         if watchers:
@@ -124,15 +114,15 @@ class FinishedBanner(Static):
     """Shown once every step is done or skipped: when, the outcome, and the commands to run
     next, with this journal's path, in the form the person ran `cutover` (so they paste)."""
 
-    def render_state(self, state: CutoverState, summary: dict[str, Any]) -> None:
-        if not is_complete(summary):
+    def render_state(self, state: CutoverState, view: CutoverView) -> None:
+        if not view.complete:
             self.set_class(False, "complete")
             return
         journal = getattr(getattr(self.app, "session", None), "reader", None)
         path = Path(getattr(journal, "path", "JOURNAL"))
-        skipped = sum(1 for s in summary["steps"] if s["status"] == "skipped")
-        done = len(summary["steps"]) - skipped
-        overrides = summary.get("overrides", 0)
+        skipped = sum(1 for s in view.steps if s.status == "skipped")
+        done = len(view.steps) - skipped
+        overrides = view.overrides
         outcome = (
             f"{done} done"
             + (f", {skipped} skipped" if skipped else "")
@@ -143,7 +133,7 @@ class FinishedBanner(Static):
         out = shell_path(path.with_suffix(""))
         text = Text(no_wrap=False)
         text.append(
-            f"✔ Cutover complete at {day_time(finished_at(summary), state.plan.zone)} — "
+            f"✔ Cutover complete at {day_time(view.finished_at, state.plan.zone)} — "
             f"{outcome}. Next: ",
             style="bold",
         )
