@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..clock import Clock, SystemClock
-from ..journal import Actor, JournalReader, JournalWriter
+from ..journal import Actor, Event, JournalReader, JournalWriter
 from ..plan import PlanDocument
 from ..runbook import Cutover, CutoverState
 from ..runbook.snapshot import save_snapshot
+from . import operations
 from .engines import run_engines
+from .protocol import parse_request
 
 T = TypeVar("T")
 
@@ -75,6 +77,13 @@ class LeadSession:
             return action(self.cutover)  # the state is locked only while events are applied
 
         return await asyncio.get_running_loop().run_in_executor(self._journal_thread, run)
+
+    async def request(self, op: str, **args: Any) -> Event | None:
+        """A named journal operation (`note`, `start_step`…, as the journal service takes them),
+        run here on the journal's thread: the same surface as the service's console session."""
+        idem = args.pop("idem", None)
+        body = parse_request({"op": op, "args": args, **({"idem": idem} if idem else {})})
+        return await self.act(lambda cutover: operations.run(cutover, body))
 
     def log_lines(self, after: int = 0) -> list[tuple[Any, ...]]:
         return self._reader.log_lines(after)

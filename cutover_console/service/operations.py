@@ -21,7 +21,18 @@ class PlanMismatch(Exception):
 
 
 def apply(cutover: Cutover, request: Request) -> dict[str, Any]:
-    """Run one journal operation; raises ActionRefused (and friends) like the Cutover does."""
+    """Run one journal operation; what the client prints. Raises ActionRefused (and friends)
+    like the Cutover does."""
+    if request.op == "check_action":
+        run(cutover, request)
+        return {"may_run": True}
+    event = run(cutover, request)
+    return {"event": None} if event is None else outcome(cutover, event)
+
+
+def run(cutover: Cutover, request: Request) -> Event | None:
+    """Run one journal operation: the event it journaled (None: a revision that changes
+    nothing, or a check)."""
     a, idem = request.args, request.idem
     op = request.op
     event: Event | None
@@ -53,7 +64,7 @@ def apply(cutover: Cutover, request: Request) -> dict[str, Any]:
         event = cutover.override_gate(a["step"], a["gate"], a["by"], a["reason"], idem=idem)
     elif op == "check_action":
         cutover.check_action(a["step"], a["by"])
-        return {"may_run": True}
+        event = None
     elif op == "record_action":
         event = cutover.record_action(a["step"], a["by"], a["result"])
     elif op == "record_watcher":
@@ -66,11 +77,9 @@ def apply(cutover: Cutover, request: Request) -> dict[str, Any]:
                 f"{a['plan_file']} is cutover '{plan_id}', the journal is '{journal_id}'"
             )
         event = cutover.revise_plan(document, a["by"], a.get("reason"))
-        if event is None:
-            return {"event": None}
     else:  # status and stop are the service's own, never a journal operation
         raise BadRequest(f"{op} is not a journal operation")
-    return outcome(cutover, event)
+    return event
 
 
 def outcome(cutover: Cutover, event: Event) -> dict[str, Any]:

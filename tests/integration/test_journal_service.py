@@ -637,3 +637,27 @@ def test_action_and_revise_go_through_the_service(tmp_path: Path) -> None:
     ran_event = next(e for e in served if e.kind == "action.ran")
     assert "frozen-42" in json.dumps(ran_event.payload) and ran_event.os_user == ME
     assert [e.kind for e in served][-1] == "plan.revised"
+
+
+def test_the_lead_session_and_the_service_session_take_the_same_named_requests(
+    service: Path, tmp_path: Path
+) -> None:
+    from cutover_console.plan import load_plan
+    from cutover_console.service.lead import LeadSession
+
+    lead = LeadSession.open(tmp_path / "lead.sqlite", load_plan(SMALL))
+    remote = ServiceSession(service)
+    try:
+        for session in (lead, remote):
+            first = asyncio.run(session.request("note", text="x", by="lena", idem="k"))
+            again = asyncio.run(session.request("note", text="x", by="lena", idem="k"))
+            assert first is not None and again is not None and again.seq == first.seq
+            with pytest.raises(ActionRefused, match="freeze"):
+                asyncio.run(session.request("start_step", step="backup", by="ravi"))
+            started = asyncio.run(session.request("start_step", step="freeze", by="omar"))
+            assert started is not None and started.kind == "step.started"
+            assert session.state.steps["freeze"].status == "in_progress"
+    finally:
+        lead.close()
+        remote.close()
+    assert [e.kind for e in events(service)] == [e.kind for e in events(tmp_path / "lead.sqlite")]
