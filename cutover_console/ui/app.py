@@ -170,7 +170,7 @@ class CutoverApp(App[None]):
                 checklist.render_state(self._summary)
                 self.query_one(StepDetail).render_step(state, checklist.current_step(), now)
                 self.query_one(FinishedBanner).render_state(state, self._summary)
-                self.refresh_bindings()  # the footer offers what applies to the step now
+                self.update_footer()  # the footer offers what applies to the step now
             if panes:
                 self._render_pane(now)
 
@@ -208,7 +208,7 @@ class CutoverApp(App[None]):
                 self.query_one(StepDetail).render_step(
                     state, self.query_one(Checklist).current_step(), self.now()
                 )
-            self.refresh_bindings()
+            self.update_footer()
         elif event.data_table.id in ("dns-records", "flows"):  # drill-down follows
             with self.session.lock:
                 self._render_pane(self.now())
@@ -217,7 +217,19 @@ class CutoverApp(App[None]):
     def pane_shown(self, _event: TabbedContent.TabActivated) -> None:
         with self.session.lock:
             self._render_pane(self.now())
-        self.refresh_bindings()
+        self.update_footer()
+
+    def footer_signature(self) -> tuple[bool, ...]:
+        """What the footer depends on; it is redrawn only when this changes (a redraw costs
+        more than a key press may)."""
+        panes = self.query(TabbedContent)
+        return (bool(panes) and panes.first().active == "journal",)
+
+    def update_footer(self) -> None:
+        signature = self.footer_signature()
+        if signature != getattr(self, "_footer", None):
+            self._footer = signature
+            self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "toggle_engine_events":  # in the footer while the journal is shown

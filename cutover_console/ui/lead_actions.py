@@ -100,13 +100,12 @@ class LeadActions(_AppBase):
             timeout: float | None = None,
         ) -> None: ...
 
-    def step_action_applies(self, action: str) -> bool:
+    def step_action_applies(self, action: str, step_id: str | None = None) -> bool:
         """Whether `action` can apply to the step in focus (the footer shows only those)."""
         allowed = STEP_STATES.get(action)
         if allowed is None:
             return True
-        checklists = self.query(Checklist)
-        step_id = checklists.first().current_step() if checklists else None
+        step_id = step_id or self._focused_step()
         if step_id is None:
             return False
         state = self.lead_session.state
@@ -126,6 +125,15 @@ class LeadActions(_AppBase):
         if action == "rollback_step":
             return state.point_of_no_return_at is None
         return True
+
+    def _focused_step(self) -> str | None:
+        checklists = self.query(Checklist)
+        return checklists.first().current_step() if checklists else None
+
+    def footer_signature(self) -> tuple[bool, ...]:
+        base: tuple[bool, ...] = super().footer_signature()  # type: ignore[misc]  # CutoverApp's
+        step = self._focused_step()
+        return (*base, *(self.step_action_applies(a, step) for a in STEP_STATES))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if not self.step_action_applies(action):

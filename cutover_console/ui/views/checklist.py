@@ -42,11 +42,14 @@ class Checklist(Vertical):
 
     def on_mount(self) -> None:
         self.columns: tuple[str, ...] = ()
+        self._view: CutoverView | None = None
+        self._laid_out = 0  # the width the columns were chosen for
         self.query_one(Input).display = False
         self.filter = "all"
         self.search = ""
 
     def render_state(self, view: CutoverView) -> None:
+        self._view, self._laid_out = view, self.size.width
         rows = self._rows(view)
         table = self.query_one(KeyedTable)
         columns, widths = self._layout(rows)
@@ -128,11 +131,9 @@ class Checklist(Vertical):
         return wanted
 
     def on_resize(self) -> None:
-        """Another width may fit other columns: render again."""
-        app: Any = self.app
-        if self.columns and hasattr(app, "_rendered"):
-            app._rendered = None
-            app.refresh_views(panes=False)
+        """Another width may fit other columns: lay the last view out again."""
+        if self.columns and self.size.width != self._laid_out and self._view is not None:
+            self.render_state(self._view)
 
     def _visible(self, s: StepView) -> bool:
         if (

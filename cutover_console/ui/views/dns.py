@@ -79,11 +79,10 @@ class DnsPane(Vertical):
             head.update("This plan has no `dns:` records.")
             return
         error = errors.get("dns")
-        silent = [
-            key
-            for key in sig.dns_records
-            if nobody_answers([v["status"] for v in sig.resolvers_of(key).values()])
-        ]
+        statuses: dict[str, list[str]] = {}  # one pass over the verdicts, not one per record
+        for (record, _resolver), verdict in sig.dns_verdicts.items():
+            statuses.setdefault(record, []).append(verdict["status"])
+        silent = [key for key in sig.dns_records if nobody_answers(statuses.get(key, []))]
         head.update(
             literal(f"DNS engine stopped: {error}", "bold red", limit=LINE_LIMIT)
             if error

@@ -67,7 +67,7 @@ class JournalPane(Vertical):
 
     def add_events(self, state: CutoverState, events: list[Any]) -> None:
         zone = state.plan.zone
-        fresh = False
+        fresh: list[JournalRow] = []
         for event in events:
             if event.seq <= self.shown:
                 continue
@@ -103,11 +103,12 @@ class JournalPane(Vertical):
                     str(detail)[:2000],
                 )
             ).lower()
-            self.rows.append(JournalRow(event.seq, cells, is_engine_event(event), text))
-            fresh = True
+            row = JournalRow(event.seq, cells, is_engine_event(event), text)
+            self.rows.append(row)
+            fresh.append(row)
         del self.rows[:-KEPT]
         if fresh:
-            self.refilter(follow=True)
+            self._append(fresh)
         head = state.head
         if head is not None:
             self.query_one("#journal-head", Static).update(
@@ -139,6 +140,21 @@ class JournalPane(Vertical):
             elif word not in row.text:
                 return False
         return True
+
+    def _append(self, rows: list[JournalRow]) -> None:
+        """New events at the bottom: only the ones that pass are added, the oldest shown go
+        (under an engine flood this is a comparison per event, not a redraw of the table)."""
+        words = self.query_one("#journal-filter", Input).value.lower().split()
+        passing = [r for r in rows if self._visible(r, words)][-SHOWN:]
+        if not passing:
+            return
+        table = self.query_one(KeyedTable)
+        for r in passing:
+            table.add_row(*r.cells, key=str(r.seq))
+        while table.row_count > SHOWN:
+            table.remove_row(str(table.get_row_at(0)[0]))  # the key is the seq cell
+        table._shown = {}  # the next `fill` (a filter change) rebuilds from scratch
+        table.move_cursor(row=table.row_count - 1)
 
     def refilter(self, *, follow: bool = False) -> None:
         """Show the newest rows that pass the engine switch and the filter."""
