@@ -96,29 +96,35 @@ class ShopFleet:
         for index, shop in enumerate(self.shops):  # spread the first uploads over one interval
             first = now + shop.every * self.rng.random()
             heapq.heappush(self._due, (first, index))
-        while not stop.is_set():
-            now = self.clock.now()
-            while self._due and self._due[0][0] <= now:
-                due, index = heapq.heappop(self._due)
-                shop = self.shops[index]
-                if shop.quiet_after is not None and now >= shop.quiet_after:
-                    continue  # gone quiet: never scheduled again
-                if now - due > shop.every:  # the clock skipped a night: spread the restart
-                    heapq.heappush(self._due, (now + shop.every * self.rng.random(), index))
-                    continue
-                jitter = self.rng.uniform(0.85, 1.15)
-                heapq.heappush(self._due, (now + shop.every * jitter, index))
-                task = asyncio.create_task(self._upload(shop))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            wait = 0.2
-            if self._due:
-                ahead = (self._due[0][0] - self.clock.now()).total_seconds()
-                wait = min(0.2, max(0.005, real_seconds(self.clock, ahead)))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), wait)
-        for task in list(self._tasks):
-            task.cancel()
+        try:
+            while not stop.is_set():
+                now = self.clock.now()
+                while self._due and self._due[0][0] <= now:
+                    due, index = heapq.heappop(self._due)
+                    shop = self.shops[index]
+                    if shop.quiet_after is not None and now >= shop.quiet_after:
+                        continue  # gone quiet: never scheduled again
+                    if now - due > shop.every:  # the clock skipped a night: spread the restart
+                        heapq.heappush(self._due, (now + shop.every * self.rng.random(), index))
+                        continue
+                    jitter = self.rng.uniform(0.85, 1.15)
+                    heapq.heappush(self._due, (now + shop.every * jitter, index))
+                    task = asyncio.create_task(self._upload(shop))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                wait = 0.2
+                if self._due:
+                    ahead = (self._due[0][0] - self.clock.now()).total_seconds()
+                    wait = min(0.2, max(0.005, real_seconds(self.clock, ahead)))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), wait)
+        finally:
+            # uploads in flight end here, awaited: a world that stops leaves no task pending
+            # for its loop to destroy (and print) as it closes
+            pending = list(self._tasks)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def address_of(self, shop: Shop) -> str:
         now = self.clock.now()
