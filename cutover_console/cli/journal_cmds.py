@@ -299,7 +299,7 @@ def tabletop(
 @click.option("--preview", "preview_only", is_flag=True, help="Only show what it would do.")
 def action_command(step_id: str, journal: Path, by: str, yes: bool, preview_only: bool) -> None:
     """Preview, then run STEP's automated action (command or Route 53) and journal the result."""
-    from ..runbook.step_action import execute, prepare
+    from ..runbook.step_action import describe_result, execute, prepare
 
     command = "cutover action"
     journal_request(journal, command, "check_action", {"step": step_id, "by": by})
@@ -325,8 +325,7 @@ def action_command(step_id: str, journal: Path, by: str, yes: bool, preview_only
     recorded = journal_request(
         journal, command, "record_action", {"step": step_id, "by": by, "result": result}
     )
-    status = result.get("status", f"exit {result.get('exit')}")
-    _done(recorded, f"{step_id}: {action.kind} {status}")
+    _done(recorded, f"{step_id}: {action.kind}: {describe_result(result)}")
     if result.get("exit"):
         echo(result.get("error") or result.get("output", "")[-500:], err=True)
         sys.exit(1)

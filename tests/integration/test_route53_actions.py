@@ -4,6 +4,7 @@ server, through the rules and into the journal, and from the command line."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,6 +168,11 @@ def test_a_refused_change_is_journaled_as_failed(moto_endpoint: str, tmp_path: P
     assert preview.returncode == 0 and "UPSERT upload.r53-two.test A" in preview.stdout
     lowered = run_cli("action", "freeze", "-j", j, "--by", "omar", "--yes")
     assert lowered.returncode == 0, lowered.stderr
+    # said as what happened: the change id, INSYNC after how long, the records changed
+    assert re.search(
+        r"Route 53 change \S+ INSYNC after [\d.]+ s; \d+ records? changed", lowered.stdout
+    )
+    assert "upload.r53-two.test" in lowered.stdout and "exit 0" not in lowered.stdout
     run_cli("step", "done", "freeze", "-j", j, "--by", "omar")
     run_cli("step", "start", "backup", "-j", j, "--by", "lena", "--override", "dns test")
     run_cli("step", "done", "backup", "-j", j, "--by", "lena", "--override", "dns test")
