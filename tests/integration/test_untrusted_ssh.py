@@ -292,7 +292,9 @@ def watch(socket: str, setup: Setup, log: Path) -> list[str]:
     check_title("once the rows are drawn")
 
     # the cursor over every row (a click on the first focuses the table): each redraw inert
-    first = locate(screen(), "journal.created", on="journal.created")
+    # (the pane keeps its newest rows in view, so the first note may be scrolled off: any row
+    # of the table will do)
+    first = locate(screen(), "note.added", on="note.added")
     if first is None:
         found.append(f"the screen lost the Journal pane's first row:\n{screen()}")
     else:
@@ -303,7 +305,11 @@ def watch(socket: str, setup: Setup, log: Path) -> list[str]:
     time.sleep(0.7)
     shown = screen()
     rows = [line for line in shown.splitlines() if "note.added" in line and "freeze" in line]
-    notes = [line for line in shown.splitlines() if "lena: " in line]  # the step's detail
+    # the step's detail, right of the last divider: a long note wraps, so its lines are joined
+    detail = " ".join(
+        line.rsplit("│", 1)[1].strip(" █") for line in shown.splitlines() if "│" in line
+    )
+    notes = [f"lena: {note}" for note in detail.split("lena: ")[1:]]
     if len(rows) != len(CORPUS):
         found.append(f"{len(rows)} of {len(CORPUS)} notes' rows are on the screen")
     for cls, (_hostile, form) in CORPUS.items():  # each whole, on a row of its own
