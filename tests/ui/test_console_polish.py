@@ -24,7 +24,7 @@ from cutover_console.ui.app import LeadApp, WatchApp
 from cutover_console.ui.dialogs import ConfirmDialog, PersonPicker, TypedConfirmDialog
 from cutover_console.ui.help import HelpScreen
 from cutover_console.ui.table import KeyedTable
-from cutover_console.ui.views import JournalPane
+from cutover_console.ui.views import JournalPane, StepDetail
 
 PANES = ("1", "2", "3", "4")  # DNS, Flows, Logs, Journal
 
@@ -179,11 +179,11 @@ def test_point_of_no_return_is_confirmed_by_typing_and_journaled(tmp_path: Path)
     assert "rolling back any step is refused" in done[0].payload["point_of_no_return_confirmed"]
 
 
-async def wait_for(pilot, condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+async def wait_for(pilot, condition, timeout: float = 5.0, what: str = "") -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not condition() and time.monotonic() < deadline:
         await pilot.pause(0.05)
-    assert condition()
+    assert condition(), what
 
 
 def footer_keys(app: LeadApp) -> set[str]:
@@ -381,3 +381,33 @@ def test_cutover_run_refuses_a_bad_settings_file_with_exit_2(tmp_path: Path) -> 
         "watch", "-j", str(tmp_path / "j.sqlite"), env={"CUTOVER_CONFIG": "/nonexistent.toml"}
     )
     assert missing.returncode == 2 and "no such settings file" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("pane", "table_id", "y"),
+    [
+        ("1", "#steps", 3),  # the third step, under the header
+        ("1", "#dns-resolvers", 2),
+        ("2", "#sites", 3),  # a border line above its header
+        ("4", "#events", 2),
+    ],
+)
+def test_the_mouse_on_every_table(tmp_path: Path, pane: str, table_id: str, y: int) -> None:
+    app, session = lead(tmp_path)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await pilot.pause(0.3)
+            await pilot.press(pane)
+            await pilot.pause(0.3)
+            table = app.query_one(table_id, KeyedTable)
+            await pilot.click(table, offset=(4, y))
+            await wait_for(pilot, lambda: table.cursor_row == y - 1 - (table_id == "#sites"))
+            if table_id == "#steps":  # the step's detail follows the click
+                detail = app.query_one(StepDetail)._last  # type: ignore[attr-defined]
+                assert "Switch upload.small.test" in detail
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        session.close()

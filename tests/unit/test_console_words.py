@@ -172,3 +172,16 @@ def test_status_of_a_sped_up_rehearsal_uses_the_worlds_clock(tmp_path: Path) -> 
     now = timestamps.parse_iso(json.loads(shown.stdout)["now"])
     # the world started at Saturday 06:00 Chicago a moment ago: not today's real date
     assert abs(now - datetime(2026, 12, 5, 12, 0, tzinfo=UTC)) < timedelta(minutes=30)
+
+
+def test_version_and_shell_completion_as_the_readme_says() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert "_CUTOVER_COMPLETE=bash_source cutover" in readme
+    version = run_cli("--version")
+    assert version.returncode == 0 and version.stdout.startswith("cutover, version ")
+    script = run_cli(env={"_CUTOVER_COMPLETE": "bash_source"})
+    assert script.returncode == 0 and "complete -o nosort -F" in script.stdout
+    words = run_cli(
+        env={"_CUTOVER_COMPLETE": "bash_complete", "COMP_WORDS": "cutover st", "COMP_CWORD": "1"}
+    )
+    assert "status" in words.stdout and "step" in words.stdout
