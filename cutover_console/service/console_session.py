@@ -77,7 +77,7 @@ class ServiceSession(WatchSession):
                 again = ServiceClient.open(self.journal)
                 if again is None:
                     self._down(f"the journal service is not running (it ended: {exc})")
-                self._client = again
+                again.close()  # the next request connects afresh (to a restarted service)
                 self._down(str(exc))
         self.service_down = None
         return result
