@@ -129,7 +129,7 @@ class DnsPane(Vertical):
         flags_seen: set[str] = set()
         for name, v in verdicts:
             flags_seen.update(v["flags"])
-            detail.append((name, self._row(name, v, now, zone, colour)))
+            detail.append((name, self._row(name, v, now, zone, colour, sig.updated_at)))
         resolvers.fill(detail)
         why = nobody_answers([v["status"] for _, v in verdicts])
         legend = " · ".join(
@@ -147,20 +147,28 @@ class DnsPane(Vertical):
 
     @staticmethod
     def _row(
-        name: str, v: dict[str, Any], now: datetime, zone: Any, colour: dict[str, str]
+        name: str,
+        v: dict[str, Any],
+        now: datetime,
+        zone: Any,
+        colour: dict[str, str],
+        reported: datetime | None,
     ) -> tuple[Any, ...]:
         seen = parse_iso(v.get("observed_at") or None)
         ttl = v.get("ttl")
         copy = ""
         if ttl is not None and seen is not None:
             remaining = int(ttl - (now - seen).total_seconds())
-            # past its expiry the resolver was asked again; an unchanged answer is not
-            # journaled, so all that is known is that nothing changed
-            copy = (
-                short_duration(timedelta(seconds=remaining)) + " left"
-                if remaining > 0
-                else "expired, unchanged"
-            )
+            # past its expiry the engine asks again and journals only a change: while the
+            # engines report, an expired copy means "asked again, unchanged"; once they are
+            # silent, nobody has asked since
+            expired = seen + timedelta(seconds=ttl)
+            if remaining > 0:
+                copy = short_duration(timedelta(seconds=remaining)) + " left"
+            elif reported is not None and reported >= expired:
+                copy = "expired, unchanged"
+            else:
+                copy = f"expired {clock_time(expired, zone)}, not asked since"
         status = v["status"]
         flips = v.get("flips_by")
         if status == "new":
