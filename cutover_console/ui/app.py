@@ -202,6 +202,8 @@ class CutoverApp(App[None]):
 
     @on(DataTable.RowHighlighted)
     def row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if not self.query(StepDetail):  # a cursor move handled while the app shuts down
+            return
         if event.data_table.id == "steps":  # a new step in focus: the detail follows
             with self.session.lock:
                 state = self.session.state
@@ -215,6 +217,8 @@ class CutoverApp(App[None]):
 
     @on(TabbedContent.TabActivated)
     def pane_shown(self, _event: TabbedContent.TabActivated) -> None:
+        if not self.query(ClockBar):  # while the app shuts down
+            return
         with self.session.lock:
             self._render_pane(self.now())
         self.update_footer()
