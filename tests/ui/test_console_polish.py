@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 from console_world import fill_journal
 from support import run_cli
+from textual.widgets import Input
 
 from cutover_console.journal import JournalReader
 from cutover_console.plan import load_plan
 from cutover_console.runbook.session import WatchSession
 from cutover_console.service.lead import LeadSession
 from cutover_console.settings import SettingsError
-from cutover_console.ui.app import LeadApp, WatchApp
+from cutover_console.ui.app import LeadApp, StateChanged, WatchApp
 from cutover_console.ui.dialogs import ConfirmDialog, PersonPicker, TypedConfirmDialog
 from cutover_console.ui.help import HelpScreen
 from cutover_console.ui.table import KeyedTable
@@ -125,12 +126,14 @@ def test_point_of_no_return_confirmation(snap_compare, tmp_path: Path) -> None: 
             lambda c: c.record_gate("dns-switch", "authority-new", True, "all new", {})
         )
         await app.lead_session.act(lambda c: c.signoff("dns-switch", "nia"))
-        await pilot.pause(0.2)
+        app.post_message(StateChanged([]))  # the screen shows both, whatever the tick does
+        await pilot.pause(0.3)
         await pilot.press("c")
         for _ in range(50):
             if isinstance(app.screen, TypedConfirmDialog):
                 break
             await pilot.pause(0.1)
+        app.screen.query_one(Input).cursor_blink = False  # a frozen cursor
         await pilot.pause(0.3)
 
     try:
