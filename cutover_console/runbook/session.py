@@ -7,6 +7,7 @@ writer's process appends. (The lead's session, with the writer and the engines, 
 
 from __future__ import annotations
 
+import itertools
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 from ..journal import Event, JournalReader
 from .fold import CutoverState
 from .snapshot import resume_state
+
+POLL_CHUNK = 100  # events folded per hold of the lock
 
 
 class WatchSession:
@@ -30,12 +33,23 @@ class WatchSession:
         self.engine_errors: dict[str, str] = {}
 
     def poll(self) -> list[Event]:
-        """Fold in the events appended since the last call (call from a worker thread)."""
-        with self.lock:
-            new = list(self.reader.events(after=self.state.head_seq))
-            for event in new:
-                self.state.apply(event)
-            return new
+        """Fold in the events appended since the last call (call from a worker thread).
+
+        A hundred events at a time, the lock released in between: the screen reads the state
+        under the same lock, and a burst of engine events (hundreds a second) folded in one
+        hold kept a key press waiting for all of it. The state is a fold of a prefix of the
+        journal after each event, so what the screen sees in between is consistent."""
+        new: list[Event] = []
+        while True:
+            with self.lock:
+                chunk = list(
+                    itertools.islice(self.reader.events(after=self.state.head_seq), POLL_CHUNK)
+                )
+                for event in chunk:
+                    self.state.apply(event)
+            new += chunk
+            if len(chunk) < POLL_CHUNK:
+                return new
 
     def log_lines(self, after: int = 0) -> list[tuple[Any, ...]]:
         with self.lock:

@@ -182,6 +182,8 @@ class CutoverApp(App[None]):
             self.query_one(DnsPane).render_state(state, now, errors)
         elif active == "flows":
             self.query_one(FlowsPane).render_state(state, now, errors)
+        elif active == "journal":
+            self.query_one(JournalPane).catch_up()
 
     def tick(self) -> None:
         if not self.query(ClockBar):  # a tick that fires while the app shuts down

@@ -13,3 +13,8 @@ class StateChanged(Message):
     def __init__(self, events: list[Event]) -> None:
         super().__init__()
         self.events = events
+
+    def can_replace(self, message: Message) -> bool:
+        """Two in a row are one refresh: the handler reads what is new from the journal, not
+        from the message, so a burst queued behind a slow frame costs one render."""
+        return isinstance(message, StateChanged)

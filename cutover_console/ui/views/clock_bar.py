@@ -16,6 +16,7 @@ from ...runbook.fold import CutoverState
 from ...timestamps import day_time, short_duration
 from ...untrusted import inert
 from ..model import CutoverView
+from .shown import show
 
 WARN_AT = (timedelta(minutes=15), timedelta(minutes=5))
 
@@ -107,7 +108,7 @@ class ClockBar(Static):
             line2.append(f" · {witness}", style="bold red" if "FAULT" in witness else "green")
         if watchers:
             line2.append(f" · {inert(watchers, limit=80)}", style="italic")
-        self.update(Text("\n").join([line1, line2]))
+        show(self, Text("\n").join([line1, line2]), fixed_size=True)  # two lines, always
 
 
 class FinishedBanner(Static):
@@ -140,5 +141,5 @@ class FinishedBanner(Static):
         text.append(f"{run} report -j {j} -o {out}-report.html", style="bold reverse")
         text.append("  ·  ")
         text.append(f"{run} export -j {j} -o {out}-bundle", style="bold reverse")
-        self.update(text)
+        show(self, text)
         self.set_class(True, "complete")

@@ -17,6 +17,7 @@ from ...timestamps import ago, clock_time, countdown, day_time, parse_iso, short
 from ...untrusted import LINE_LIMIT
 from ...untrusted import text as literal
 from ..table import KeyedTable
+from .shown import show
 
 # Short codes keep the flags column narrow at 100 columns; the legend under the table says them.
 FLAG_CODES = {
@@ -76,14 +77,28 @@ class DnsPane(Vertical):
         zone = state.plan.zone
         head = self.query_one("#dns-head", Static)
         if state.plan.dns is None or not state.plan.dns.records:
-            head.update("This plan has no `dns:` records.")
+            show(head, "This plan has no `dns:` records.", fixed_size=True)
             return
         error = errors.get("dns")
-        statuses: dict[str, list[str]] = {}  # one pass over the verdicts, not one per record
-        for (record, _resolver), verdict in sig.dns_verdicts.items():
-            statuses.setdefault(record, []).append(verdict["status"])
-        silent = [key for key in sig.dns_records if nobody_answers(statuses.get(key, []))]
-        head.update(
+        # What the verdicts say changes only with a new event: the pane re-renders every
+        # second (countdowns), and one pass over thousands of verdicts each time was most of a
+        # quiet console's CPU.
+        at = (id(sig), state.head_seq)
+        if getattr(self, "_verdicts_at", None) != at:
+            self._verdicts_at = at
+            self._by_record: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+            # one pass over the verdicts, not one per record
+            for (record, resolver), verdict in sig.dns_verdicts.items():
+                self._by_record.setdefault(record, []).append((resolver, verdict))
+            self._silent = [
+                key
+                for key in sig.dns_records
+                if nobody_answers([v["status"] for _, v in self._by_record.get(key, [])])
+            ]
+            self._sorted: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        silent = self._silent
+        show(
+            head,
             literal(f"DNS engine stopped: {error}", "bold red", limit=LINE_LIMIT)
             if error
             else Text(
@@ -99,7 +114,8 @@ class DnsPane(Vertical):
                     else ""
                 ),
                 style="bold red" if silent else "",
-            )
+            ),
+            fixed_size=True,
         )
         records = self.query_one("#dns-records", KeyedTable)
         rows = []
@@ -125,7 +141,9 @@ class DnsPane(Vertical):
             return
         colour = {"new": "green", "old": "yellow", "mixed": "yellow"}
         detail = []
-        verdicts = sorted(sig.resolvers_of(chosen).items())
+        verdicts = self._sorted.get(chosen)
+        if verdicts is None:
+            verdicts = self._sorted[chosen] = sorted(dict(self._by_record.get(chosen, [])).items())
         flags_seen: set[str] = set()
         for name, v in verdicts:
             flags_seen.update(v["flags"])
@@ -135,14 +153,15 @@ class DnsPane(Vertical):
         legend = " · ".join(
             f"{FLAG_CODES[f][0]} {FLAG_CODES[f][1]}" for f in sorted(flags_seen) if f in FLAG_CODES
         )
-        self.query_one("#dns-resolvers-head", Static).update(
+        show(
+            self.query_one("#dns-resolvers-head", Static),
             Text.assemble(
                 ("resolvers for ", "bold"),
                 literal(chosen, "bold cyan", limit=120),
                 (f" · {why}", "bold red") if why else "",
                 (f" · flags: {legend}", "") if legend else "",
                 (" · last answer journaled; re-asked at expiry, journaled on change", "dim"),
-            )
+            ),
         )
 
     @staticmethod

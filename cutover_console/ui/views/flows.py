@@ -14,6 +14,7 @@ from ...timestamps import ago, day_time
 from ...untrusted import LINE_LIMIT
 from ...untrusted import text as literal
 from ..table import KeyedTable
+from .shown import show
 
 
 def switch_text(switched: Any, now: datetime, state: CutoverState) -> str:
@@ -40,12 +41,13 @@ class FlowsPane(Vertical):
         sig = state.signals
         head = self.query_one("#flows-head", Static)
         if not state.plan.flows:
-            head.update("This plan has no `flows:`.")
+            show(head, "This plan has no `flows:`.", fixed_size=True)
             return
         switched = state.dns_switched_at()
         recs = " · ".join(f"{k}: {v['status']}" for k, v in sorted(sig.reconciliations.items()))
         error = errors.get("flows")
-        head.update(
+        show(
+            head,
             literal(f"flows engine stopped: {error}", "bold red", limit=LINE_LIMIT)
             if error
             else literal(
@@ -57,7 +59,8 @@ class FlowsPane(Vertical):
                     else ""
                 ),
                 limit=LINE_LIMIT,
-            )
+            ),
+            fixed_size=True,
         )
         colour = {
             "healthy": "green",

@@ -10,6 +10,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from ...archive.live import witness_detail
@@ -18,6 +19,7 @@ from ...runbook.fold import CutoverState
 from ...timestamps import parse_ts
 from ...untrusted import text as literal
 from ..table import KeyedTable
+from .shown import show
 
 SUBJECT_KEYS = ("gate", "flow", "site", "reconciliation", "resolver", "record")
 ENGINE_KINDS = frozenset(
@@ -64,6 +66,20 @@ class JournalPane(Vertical):
         self.shown = 0
         self.engine = False  # people's events only, until the key says otherwise
         self.rows: list[JournalRow] = []
+        self._behind = False  # rows kept while the pane was hidden, not yet in its table
+
+    def _displayed(self) -> bool:
+        node: Any = self
+        while isinstance(node, Widget):
+            if not node.display:
+                return False
+            node = node.parent
+        return True
+
+    def catch_up(self) -> None:
+        """The pane is shown again: its table gets the rows kept while it was hidden."""
+        if self._behind:
+            self.refilter(follow=True)
 
     def add_events(self, state: CutoverState, events: list[Any]) -> None:
         zone = state.plan.zone
@@ -111,7 +127,8 @@ class JournalPane(Vertical):
             self._append(fresh)
         head = state.head
         if head is not None:
-            self.query_one("#journal-head", Static).update(
+            show(
+                self.query_one("#journal-head", Static),
                 Text.assemble(
                     ("checkpoint ", "bold"),
                     (f"{head.seq}:{head.hash}", "bold cyan"),
@@ -122,12 +139,13 @@ class JournalPane(Vertical):
                         else "  · people's events (e: engines too)",
                         "italic",
                     ),
-                )
+                ),
+                fixed_size=True,
             )
         witness = witness_line(state)
         shown = self.query_one("#journal-witness", Static)
         shown.display = bool(witness.plain)
-        shown.update(witness)
+        show(shown, witness)
 
     def _visible(self, row: JournalRow, words: list[str]) -> bool:
         if row.engine and not self.engine:
@@ -143,7 +161,12 @@ class JournalPane(Vertical):
 
     def _append(self, rows: list[JournalRow]) -> None:
         """New events at the bottom: only the ones that pass are added, the oldest shown go
-        (under an engine flood this is a comparison per event, not a redraw of the table)."""
+        (under an engine flood this is a comparison per event, not a redraw of the table).
+        While the pane is hidden (another tab in front) they wait for `catch_up`: a table that
+        grows lays the whole screen out again, once per event."""
+        if not self._displayed():
+            self._behind = True
+            return
         words = self.query_one("#journal-filter", Input).value.lower().split()
         passing = [r for r in rows if self._visible(r, words)][-SHOWN:]
         if not passing:
@@ -160,6 +183,7 @@ class JournalPane(Vertical):
         """Show the newest rows that pass the engine switch and the filter."""
         words = self.query_one("#journal-filter", Input).value.lower().split()
         wanted = [r for r in self.rows if self._visible(r, words)][-SHOWN:]
+        self._behind = False
         table = self.query_one(KeyedTable)
         table.fill([(str(r.seq), r.cells) for r in wanted])
         if follow and wanted:

@@ -1,0 +1,44 @@
+"""`show`: a Static updated only when what it shows changes.
+
+`Static.update` lays the whole screen out again by default (Textual cannot know the size is
+the same). The panes re-render every second and on every engine event; most of those renders
+produce the text already on screen, and the heads whose height is fixed by the stylesheet never
+change size. Each of those layouts restyled and recomposited every widget: about two a second
+per watcher, most of a watcher's CPU.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+
+def _key(content: Any) -> Any:
+    if isinstance(content, str):
+        return ("str", content)
+    if isinstance(content, Text):  # Text's == ignores its own style and wrapping
+        return (
+            "text",
+            content.plain,
+            tuple(content.spans),
+            str(content.style),
+            content.justify,
+            content.overflow,
+            content.no_wrap,
+            content.end,
+        )
+    return None  # anything else is always updated
+
+
+def show(widget: Static, content: Any, *, fixed_size: bool = False) -> bool:
+    """Update `widget` with `content` unless it shows exactly that already; lay out again
+    only when its size may change (`fixed_size`: the stylesheet fixes its height and width).
+    Whether it was updated."""
+    key = _key(content)
+    if key is not None and getattr(widget, "_shown_key", None) == key:
+        return False
+    widget._shown_key = key  # type: ignore[attr-defined]
+    widget.update(content, layout=not fixed_size)
+    return True
