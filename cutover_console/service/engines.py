@@ -91,9 +91,7 @@ def log_engine(
     return follower.run(stop)
 
 
-EngineStarter = Callable[
-    [Cutover, Clock, JournalWrite, asyncio.Event, Path | None], Engine | None
-]
+EngineStarter = Callable[[Cutover, Clock, JournalWrite, asyncio.Event, Path | None], Engine | None]
 
 # Every engine a cutover runs, by the name its errors are reported under. The archive publisher
 # (issue 13) joins here as one more (name, starter) pair: it reads the cutover, publishes, and
