@@ -16,16 +16,18 @@ if TYPE_CHECKING:
 running: dict[Path, ArchivePublisher] = {}  # by journal, filled by the archive engine
 
 
-def running_status() -> PublisherStatus | None:
-    """The status of the publisher running in this process (the lead's console runs one; a
-    watcher's, or a console whose engines run in a journal service, none)."""
-    return next((p.status for p in reversed(running.values())), None)
+def running_status(journal: Path | None) -> PublisherStatus | None:
+    """The status of the publisher of `journal` running in this process (the lead's console
+    runs one; a watcher's, or a console whose engines run in a journal service, none). Only
+    that journal's: another one's publisher, say of an earlier console, is not this one's."""
+    found = running.get(journal.resolve()) if journal is not None else None
+    return found.status if found is not None else None
 
 
-def witness_text(journaled: dict[str, Any] | None) -> str:
+def witness_text(journaled: dict[str, Any] | None, journal: Path | None) -> str:
     """The clock bar's words on the witness: this process's publisher live (lag, retry), else
     what the journal says (latest checkpoint, the fault as journaled). "" with no witness."""
-    live = running_status()
+    live = running_status(journal)
     if live is not None:
         return live.line()
     if not journaled:
@@ -36,10 +38,10 @@ def witness_text(journaled: dict[str, Any] | None) -> str:
     return f"witness ok {latest or '-'}"
 
 
-def witness_detail(journaled: ArchiveRecord) -> str:
+def witness_detail(journaled: ArchiveRecord, journal: Path | None) -> str:
     """The journal pane's sentence on the witness: this process's publisher live (archived
     events, lag, the fault in full), else what the journal says. "" with no witness."""
-    found = running_status()
+    found = running_status(journal)
     if found is not None:
         if found.fault:
             retry = f", retried in {found.retry_in_s:.0f} s" if found.retry_in_s > 0 else ""

@@ -47,16 +47,12 @@ def archive_settings_for(plan: Plan, archive: str | None) -> ArchiveSettings | N
 
 
 def configure_archive(journal: Path, plan: Plan, archive: str | None) -> ArchiveSettings | None:
-    """Tell the engines where `journal` is witnessed, before they start: in this process, and
-    (through the environment) in a journal service this command starts."""
-    import os
-
-    from ..archive.engine import ENVIRONMENT, configure
+    """Tell the engines of this process where `journal` is witnessed, before they start (a
+    journal service this command starts is told with `process.start(archive=...)`)."""
+    from ..archive.engine import configure
 
     settings = archive_settings_for(plan, archive)
     configure(journal, settings)
-    if archive is not None and settings is not None:
-        os.environ[ENVIRONMENT] = str(settings.location)
     return settings
 
 

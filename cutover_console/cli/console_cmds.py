@@ -56,12 +56,19 @@ def run(
     path = journal or Path("state") / f"{p.cutover.id}.sqlite"
     if operator is not None and operator not in {x.id for x in p.people}:
         raise click.BadParameter(f"'{operator}' is not a person in the plan", param_hint="--as")
-    configure_archive(path, p, archive)
+    settings = configure_archive(path, p, archive)
     if not path.exists():
         create_journal(path, document, mode="rehearsal" if rehearsal else "live").close()
     running = process.status(path)
     if running is None:
-        process.start(path, engines=not no_engines)
+        witness = str(settings.location) if archive is not None and settings else None
+        process.start(path, engines=not no_engines, archive=witness)
+    elif archive is not None:
+        echo(
+            f"note: attached to the running journal service (pid {running['pid']}); --archive "
+            "applies when it starts (stop it with `cutover service stop` to change the witness)",
+            err=True,
+        )
     elif running["engines"] == no_engines:
         echo(
             f"note: attached to the running journal service (pid {running['pid']}), whose "

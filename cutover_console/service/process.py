@@ -28,9 +28,15 @@ class ServiceStartFailed(JournalError):
 
 
 def start(
-    journal: Path, *, engines: bool = True, base: Path | None = None, timeout: float = START_TIMEOUT
+    journal: Path,
+    *,
+    engines: bool = True,
+    base: Path | None = None,
+    archive: str | None = None,
+    timeout: float = START_TIMEOUT,
 ) -> int:
-    """Start the service for `journal` and wait until it answers; its pid."""
+    """Start the service for `journal` and wait until it answers; its pid. `archive`: where
+    its publisher witnesses the journal (the command line's `--archive`, beating the plan)."""
     address = ServiceAddress.of(journal)
     address.prepare()
     holder = read_holder(journal)
@@ -41,6 +47,11 @@ def start(
         args.append("--no-engines")
     if base is not None:
         args += ["--base", str(base)]
+    env = dict(os.environ)
+    if archive is not None:  # for the child only: this process's environment stays as it was
+        from ..archive.engine import ENVIRONMENT
+
+        env[ENVIRONMENT] = archive
     log = os.open(address.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         child = subprocess.Popen(
@@ -50,6 +61,7 @@ def start(
             stderr=log,
             start_new_session=True,
             close_fds=True,
+            env=env,
         )
     finally:
         os.close(log)

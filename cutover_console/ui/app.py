@@ -135,6 +135,7 @@ class CutoverApp(App[None]):
         with self.session.lock:
             events = list(self._all_events())
         self.query_one(LogsPane).zone = self.session.state.plan.zone
+        self.query_one(ClockBar).journal = self.query_one(JournalPane).journal = self._reader.path
         self.query_one(JournalPane).add_events(self.session.state, events[-300:])
         self.refresh_views()
         self.query_one("#steps", DataTable).focus()

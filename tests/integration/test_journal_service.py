@@ -473,17 +473,19 @@ def test_kill_9_of_the_console_leaves_the_service_and_run_reattaches(tmp_path: P
     """The lead's console in tmux is killed -9 after journaling through the service; the service
     keeps running (same pid), a script still writes, and `cutover run` again attaches to it (no
     second service) and shows the script's event."""
-    tmux = require_binary("tmux")
+    binary = require_binary("tmux")
+    name = f"svc-console-{os.getpid()}"
+    # the test's own tmux server and no config: another server's window size never applies
+    tmux = [binary, "-L", name, "-f", "/dev/null"]
     journal = tmp_path / "j.sqlite"
     command = (
         f"cd {ROOT} && env PYTHONPATH={os.environ.get('PYTHONPATH', '')} {sys.executable} "
         f"-m cutover_console run {SMALL} --journal {journal} --no-engines --as lena"
     )
-    name = f"svc-console-{os.getpid()}"
 
     def screen(session: str) -> str:
         return subprocess.run(
-            [tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True
+            [*tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True
         ).stdout
 
     def wait_for(session: str, text: str, timeout: float = 20) -> None:
@@ -496,18 +498,18 @@ def test_kill_9_of_the_console_leaves_the_service_and_run_reattaches(tmp_path: P
 
     def open_console(session: str) -> int:
         subprocess.run(
-            [tmux, "new", "-d", "-s", session, "-x", "150", "-y", "40", command], check=True
+            [*tmux, "new", "-d", "-s", session, "-x", "150", "-y", "40", command], check=True
         )
         wait_for(session, "Small test cutover")
         pane = subprocess.run(
-            [tmux, "display", "-p", "-t", session, "#{pane_pid}"], capture_output=True, text=True
+            [*tmux, "display", "-p", "-t", session, "#{pane_pid}"], capture_output=True, text=True
         )
         return int(pane.stdout.strip())
 
     try:
         console = open_console(name)
         pid = service_pid(journal)
-        subprocess.run([tmux, "send-keys", "-t", name, "s"], check=True)
+        subprocess.run([*tmux, "send-keys", "-t", name, "s"], check=True)
         wait_for(name, "in prog")
         os.killpg(os.getpgid(console), signal.SIGKILL)  # the console and its shell, not the service
         wait_dead(console)
@@ -515,14 +517,16 @@ def test_kill_9_of_the_console_leaves_the_service_and_run_reattaches(tmp_path: P
         note = run_cli("note", "while no console ran", "-j", str(journal), "--by", "ravi")
         assert note.returncode == 0, note.stderr
         seq = int(re.search(r"event (\d+)", note.stdout).group(1))  # type: ignore[union-attr]
+        assert seq == 3  # the third event: after the journal's creation and the started step
         open_console(name + "-again")
         assert service_pid(journal) == pid  # attached, not started anew
-        wait_for(name + "-again", f"head {seq}:")
+        # the script's note, in the Journal pane (whatever width tmux gives the window)
+        subprocess.run([*tmux, "send-keys", "-t", name + "-again", "4"], check=True)
+        wait_for(name + "-again", "while no console ran")
         kinds = [e.kind for e in events(journal)]
         assert kinds == ["journal.created", "step.started", "note.added"]
     finally:
-        for session in (name, name + "-again"):
-            subprocess.run([tmux, "kill-session", "-t", session], capture_output=True)
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
         run_cli("service", "stop", "-j", str(journal))
 
 

@@ -57,6 +57,8 @@ def rollback_deadline(view: CutoverView, now: datetime) -> tuple[str, str]:
 class ClockBar(Static):
     """Now (client and local), the window, the forecast end, the point of no return, the head."""
 
+    journal: Path | None = None  # whose witness publisher to show, if one runs in this process
+
     def render_state(
         self, state: CutoverState, now: datetime, view: CutoverView, watchers: str = ""
     ) -> None:
@@ -103,7 +105,7 @@ class ClockBar(Static):
             line2.append(f" · OVERRUN: {', '.join(overruns[:3])}", style="bold red")
         if state.head is not None:
             line2.append(f" · head {state.head.seq}:{state.head.hash[:12]}", style="cyan")
-        witness = witness_text(view.archive)
+        witness = witness_text(view.archive, self.journal)
         if witness:
             line2.append(f" · {witness}", style="bold red" if "FAULT" in witness else "green")
         if watchers:

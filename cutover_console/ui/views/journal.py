@@ -5,6 +5,7 @@ decisions must not scroll away under them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -51,6 +52,8 @@ def is_engine_event(event: Any) -> bool:
 
 
 class JournalPane(Vertical):
+    journal: Path | None = None  # whose witness publisher to show, if one runs in this process
+
     def compose(self) -> ComposeResult:
         yield Static("", id="journal-head")
         witness = Static("", id="journal-witness")
@@ -142,7 +145,7 @@ class JournalPane(Vertical):
                 ),
                 fixed_size=True,
             )
-        witness = witness_line(state)
+        witness = witness_line(state, self.journal)
         shown = self.query_one("#journal-witness", Static)
         shown.display = bool(witness.plain)
         show(shown, witness)
@@ -195,7 +198,7 @@ class JournalPane(Vertical):
         return self.engine
 
 
-def witness_line(state: CutoverState) -> Text:
+def witness_line(state: CutoverState, journal: Path | None) -> Text:
     """Below the checkpoint: where it is witnessed, how far the archive is, or its fault."""
-    detail = witness_detail(state.archive)
+    detail = witness_detail(state.archive, journal)
     return Text(detail, style="bold red" if "FAULT" in detail else "green", no_wrap=True)
