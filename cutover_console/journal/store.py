@@ -16,7 +16,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -577,28 +577,7 @@ class JournalWriter(JournalReader):
             raise JournalError(
                 f"{path} already exists: open it (status, step, run) or choose another --journal"
             )
-        with _guarded(path, writing=True):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            lock = WriterLock.acquire(path, "cutover init")
-        try:
-            with _guarded(path, writing=True):
-                conn = _connect(path, readonly=False)
-                _durable(conn)
-                import sqlite_utils  # writers only: a reader (a watcher) stays small
-
-                _create_schema(sqlite_utils.Database(conn))
-                conn.close()
-                with contextlib.suppress(FileNotFoundError):  # a former journal's record
-                    head_path(path).unlink()
-        except BaseException:
-            lock.release()
-            _remove_unborn(path)
-            raise
-        try:
-            writer = cls(path, lock, clock or SystemClock())
-        except BaseException:
-            _remove_unborn(path)
-            raise
+        writer = cls._born(path, "cutover init", clock, lambda _conn: None)
         payload: dict[str, Any] = {
             "cutover": cutover_id,
             "plan": {"text": plan_text, "sha256": plan_sha256, "file": Path(plan_file).name},
@@ -631,28 +610,44 @@ class JournalWriter(JournalReader):
         path = Path(path)
         if path.exists():
             raise JournalError(f"{path} already exists: choose another --journal")
+
+        def fill(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(
+                f"INSERT INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        *(r.seq, r.ts, r.actor, r.os_user, r.kind, r.step, r.payload_text),
+                        *(r.v, r.idem, r.prev, r.hash),
+                    )
+                    for r in rows
+                ],
+            )
+            conn.execute("COMMIT")
+
+        return cls._born(path, "cutover restore", clock, fill)
+
+    @classmethod
+    def _born(
+        cls,
+        path: Path,
+        command: str,
+        clock: Clock | None,
+        fill: Callable[[sqlite3.Connection], None],
+    ) -> JournalWriter:
+        """A new journal file at `path` (which does not exist yet): the writer's lock, the
+        schema, `fill`'s rows, then the writer. On any failure no half-born file is left."""
         with _guarded(path, writing=True):
             path.parent.mkdir(parents=True, exist_ok=True)
-            lock = WriterLock.acquire(path, "cutover restore")
+            lock = WriterLock.acquire(path, command)
         try:
             with _guarded(path, writing=True):
                 conn = _connect(path, readonly=False)
                 _durable(conn)
-                import sqlite_utils
+                import sqlite_utils  # writers only: a reader (a watcher) stays small
 
                 _create_schema(sqlite_utils.Database(conn))
-                conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(
-                    f"INSERT INTO events ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    [
-                        (
-                            *(r.seq, r.ts, r.actor, r.os_user, r.kind, r.step, r.payload_text),
-                            *(r.v, r.idem, r.prev, r.hash),
-                        )
-                        for r in rows
-                    ],
-                )
-                conn.execute("COMMIT")
+                fill(conn)
                 conn.close()
                 with contextlib.suppress(FileNotFoundError):  # a former journal's record
                     head_path(path).unlink()
