@@ -87,7 +87,7 @@ def run(
 
         serve = serve_options(serve_at, authorized_keys, host_key)
         # the console follows the service's journal; the engines themselves run in the service
-        LeadApp(session, operator=operator, engines=True, serve=serve).run()  # type: ignore[arg-type]
+        LeadApp(session, operator=operator, engines=True, serve=serve).run()
     finally:
         session.close()
     echo(f"journal {path} — checkpoint {session.state.head}")

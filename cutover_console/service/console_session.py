@@ -16,18 +16,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 from ..clock import Clock, SystemClock
 from ..journal import Event, JournalError
-from ..plan.model import Step
 from ..runbook import ActionRefused, Refusal
 from ..runbook.session import WatchSession
 from . import process
 from .client import ServiceClient, ServiceUnavailable
 
-T = TypeVar("T")
 STATUS_EVERY = 1.0  # seconds between two questions to the service about its engines
+STATUS_TIMEOUT = 2.0  # seconds a service that accepts has to answer before it counts as gone
 FOLLOW_EVERY = 0.2  # seconds between two looks at the journal for new events
 
 
@@ -58,7 +57,6 @@ class ServiceSession(WatchSession):
         self.service_down: str | None = None  # why, when the service is not there
         self._client: ServiceClient | None = None
         self._client_lock = threading.Lock()
-        self.cutover = RemoteCutover(self)
 
     # -- requests --------------------------------------------------------------------------
     def call(self, op: str, args: dict[str, Any] | None = None, idem: str | None = None) -> Any:
@@ -74,13 +72,30 @@ class ServiceSession(WatchSession):
             except ServiceUnavailable as exc:
                 client.close()
                 self._client = None
-                again = ServiceClient.open(self.journal)
-                if again is None:
+                if not self._answers():
                     self._down(f"the journal service is not running (it ended: {exc})")
-                again.close()  # the next request connects afresh (to a restarted service)
-                self._down(str(exc))
+                self._down(str(exc))  # it answers again (restarted): the request is in doubt
         self.service_down = None
         return result
+
+    def _answers(self) -> bool:
+        """Whether a service answers on the socket now (a fresh connection, closed after):
+        a socket that still accepts but whose service never answers counts as none."""
+        try:
+            again = ServiceClient.open(self.journal, timeout=STATUS_TIMEOUT)
+        except JournalError:
+            return False
+        if again is None:
+            return False
+        try:
+            again.call("status")
+        except ServiceUnavailable:
+            return False
+        except JournalError:
+            pass  # it answered, with a refusal: it is there
+        finally:
+            again.close()  # the next request connects afresh (to a restarted service)
+        return True
 
     def _down(self, why: str) -> NoReturn:
         self.service_down = why
@@ -111,16 +126,6 @@ class ServiceSession(WatchSession):
                 [Refusal("service", f"{exc}; restart it (cutover service start -j J)")],
             ) from None
         return await asyncio.to_thread(self.journal_event, result)
-
-    async def act(self, action: Callable[[RemoteCutover], T]) -> T:
-        """What the lead's in-process session offers: `action` gets a stand-in for the cutover
-        whose every method is one named request to the service."""
-        try:
-            return await asyncio.to_thread(action, self.cutover)
-        except ServiceDown as exc:
-            raise ActionRefused(
-                "request", None, [Refusal("service", f"{exc}; restart it from the console")]
-            ) from None
 
     # -- following the service -------------------------------------------------------------
     async def run_engines(
@@ -170,66 +175,3 @@ class ServiceSession(WatchSession):
                 self._client.close()
                 self._client = None
         super().close()
-
-
-class RemoteCutover:
-    """The cutover's actions, each a named request to the service (for `act`)."""
-
-    def __init__(self, session: ServiceSession) -> None:
-        self.session = session
-
-    @property
-    def state(self) -> Any:
-        return self.session.state
-
-    def _event(self, op: str, **args: Any) -> Event | None:
-        idem = args.pop("idem", None)
-        return self.session.journal_event(self.session.call(op, args, idem))
-
-    def start(self, step_id: str, by: str, *, override: str | None = None) -> Event | None:
-        return self._event("start_step", step=step_id, by=by, override=override)
-
-    def complete(
-        self,
-        step_id: str,
-        by: str,
-        *,
-        override: str | None = None,
-        confirmed: str | None = None,
-    ) -> Event | None:
-        return self._event(
-            "complete_step", step=step_id, by=by, override=override, confirmed=confirmed
-        )
-
-    def fail(self, step_id: str, by: str, reason: str | None) -> Event | None:
-        return self._event("fail_step", step=step_id, by=by, reason=reason)
-
-    def skip(self, step_id: str, by: str, reason: str | None) -> Event | None:
-        return self._event("skip_step", step=step_id, by=by, reason=reason)
-
-    def reopen(self, step_id: str, by: str, reason: str | None) -> Event | None:
-        return self._event("reopen_step", step=step_id, by=by, reason=reason)
-
-    def rollback(
-        self, step_id: str, by: str, reason: str | None, *, override: str | None = None
-    ) -> Event | None:
-        return self._event("rollback_step", step=step_id, by=by, reason=reason, override=override)
-
-    def signoff(self, step_id: str, by: str, *, role: str | None = None) -> Event | None:
-        return self._event("signoff", step=step_id, by=by, role=role)
-
-    def note(self, text: str, by: str, *, step_id: str | None = None) -> Event | None:
-        return self._event("note", text=text, by=by, step=step_id)
-
-    def override_gate(self, step_id: str, gate_id: str, by: str, reason: str) -> Event | None:
-        return self._event("override_gate", step=step_id, gate=gate_id, by=by, reason=reason)
-
-    def check_action(self, step_id: str, by: str) -> Step:
-        self.session.call("check_action", {"step": step_id, "by": by})
-        return self.session.state.plan.step(step_id)
-
-    def record_action(self, step_id: str, by: str, result: dict[str, Any]) -> Event | None:
-        return self._event("record_action", step=step_id, by=by, result=result)
-
-    def record_watcher(self, connected: bool, viewer: dict[str, Any]) -> Event | None:
-        return self._event("record_watcher", connected=connected, viewer=viewer)

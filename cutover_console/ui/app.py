@@ -26,7 +26,7 @@ from ..journal import Event, JournalError
 from ..runbook.rules import LEAD_ROLE
 from ..runbook.session import WatchSession
 from ..runbook.summary import status_summary
-from ..service.lead import LeadSession
+from ..service.surface import ConsoleSession
 from ..settings import Settings
 from ..untrusted import BLOCK_LIMIT, CELL_LIMIT, inert
 from .bindings import (
@@ -70,7 +70,7 @@ class CutoverApp(App[None]):
 
     def __init__(
         self,
-        session: LeadSession | WatchSession,
+        session: ConsoleSession | WatchSession,
         *,
         clock: Callable[[], datetime] | None = None,
         settings: Settings | None = None,
@@ -377,7 +377,7 @@ class LeadApp(LeadActions, WatcherHosting, CutoverApp):
 
     def __init__(
         self,
-        session: LeadSession,
+        session: ConsoleSession,
         *,
         operator: str | None = None,
         engines: bool = True,
@@ -418,20 +418,10 @@ class LeadApp(LeadActions, WatcherHosting, CutoverApp):
         self._stop.set()
 
 
-def run_lead(session: LeadSession, operator: str | None = None) -> None:
-    LeadApp(session, operator=operator).run()
-
-
-def run_watch(session: WatchSession) -> None:
-    WatchApp(session).run()
-
-
 __all__ = [
     "CutoverApp",
     "LeadApp",
     "ServeOptions",
     "StateChanged",
     "WatchApp",
-    "run_lead",
-    "run_watch",
 ]

@@ -1,6 +1,7 @@
 """The lead's actions: start, complete, fail, skip, re-open, roll back, sign off, note,
-override a gate, run a step's automated action. Each runs on the journal's thread and is shown
-only once it is journaled; a refusal a lead may override asks for the reason first."""
+override a gate, run a step's automated action. Each is a named request to the session's writer
+(the journal service, or this process's writer) and is shown only once it is journaled; a refusal
+a lead may override asks for the reason first, then asks again with the override."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Input
 
 from ..journal import Event
-from ..runbook import ActionRefused, Cutover
+from ..runbook import ActionRefused
 from ..runbook.command_action import preview
 from ..runbook.fold import CutoverState
 from ..runbook.rules import (
@@ -27,7 +28,7 @@ from ..runbook.rules import (
     transition_refusal,
 )
 from ..runbook.step_action import describe_result, execute, prepare
-from ..service.lead import LeadSession
+from ..service.surface import ConsoleSession
 from .bindings import WRITE_BINDINGS, keys_of
 from .dialogs import ConfirmDialog, PersonPicker, ReasonDialog, TypedConfirmDialog
 from .messages import StateChanged
@@ -39,9 +40,8 @@ else:
     _AppBase = object
 
 
-def completion_refusals(c: Cutover, step_id: str, by: str) -> list[Refusal]:
-    """What `complete` would refuse, without recording anything."""
-    state = c.state
+def completion_refusals(state: CutoverState, step_id: str, by: str) -> list[Refusal]:
+    """What `complete` would refuse, without recording anything (read under the state's lock)."""
     step = state.plan.step(step_id)
     refusal = transition_refusal(state.steps[step_id], "complete")
     if refusal is not None:
@@ -86,7 +86,7 @@ STEP_STATES = {
 class LeadActions(_AppBase):
     """The `action_*` methods of the lead's console (mixed into `LeadApp`)."""
 
-    lead_session: LeadSession
+    lead_session: ConsoleSession
     operator: str
 
     if TYPE_CHECKING:
@@ -166,57 +166,72 @@ class LeadActions(_AppBase):
     async def _do(
         self,
         label: str,
-        action: Callable[[Cutover], Event | None],
-        retry: Callable[[str], Callable[[Cutover], Event | None]] | None = None,
+        op: str,
+        args: dict[str, Any],
+        *,
+        overridable: bool = False,
         confirm_retry: Callable[[], Awaitable[bool]] | None = None,
     ) -> Event | None:
-        """Run an action on the journal's thread; show it only once it is journaled."""
+        """Send one named request; show it only once it is journaled."""
         try:
-            event = await self.lead_session.act(action)
+            event = await self.lead_session.request(op, **args)
         except ActionRefused as refused:
-            overridable = all(r.overridable for r in refused.refusals) and retry is not None
-            text = "\n".join(f"• {r.message}" for r in refused.refusals)
-            if any(r.rule == "service" for r in refused.refusals):
-                await self._offer_restart(text)
-                return None
-            if not overridable:
-                self.say(text, title=f"Refused: {label}", severity="error", timeout=8)
-                return None
-            if not await self.push_screen_wait(
-                ConfirmDialog(
-                    f"Refused: {label}",
-                    f"{text}\n\nOverride as lead? The override and its "
-                    "reason are journaled forever.",
-                    yes="Override…",
-                )
-            ):
-                self.say(f"Cancelled: {label} was not overridden; nothing was recorded", timeout=5)
-                return None
-            reason = await self.push_screen_wait(
-                ReasonDialog(
-                    "Override", "Why is this overridden?", "the reason, as the report will show it"
-                )
+            return await self._refused(
+                label, op, args, refused.refusals, overridable, confirm_retry
             )
-            if reason is None:
-                self.say(f"Cancelled: {label} was not overridden; nothing was recorded", timeout=5)
-                return None
-            assert retry is not None
-            if confirm_retry is not None and not await confirm_retry():
-                return None
-            return await self._do(label, retry(reason))
         if event is not None:
             self.post_message(StateChanged([event]))
             self.say(f"{label}: journaled as event {event.seq}", timeout=3)
         return event
 
+    async def _refused(
+        self,
+        label: str,
+        op: str,
+        args: dict[str, Any],
+        refusals: list[Refusal],
+        overridable: bool,
+        confirm_retry: Callable[[], Awaitable[bool]] | None,
+    ) -> Event | None:
+        """Say why the rules refused; when the request takes an `override` and every refusal
+        may be overridden, offer the lead the override and send the request again with it."""
+        text = "\n".join(f"• {r.message}" for r in refusals)
+        if any(r.rule == "service" for r in refusals):
+            await self._offer_restart(text)
+            return None
+        if not (overridable and all(r.overridable for r in refusals)):
+            self.say(text, title=f"Refused: {label}", severity="error", timeout=8)
+            return None
+        if not await self.push_screen_wait(
+            ConfirmDialog(
+                f"Refused: {label}",
+                f"{text}\n\nOverride as lead? The override and its reason are journaled forever.",
+                yes="Override…",
+            )
+        ):
+            self.say(f"Cancelled: {label} was not overridden; nothing was recorded", timeout=5)
+            return None
+        reason = await self.push_screen_wait(
+            ReasonDialog(
+                "Override", "Why is this overridden?", "the reason, as the report will show it"
+            )
+        )
+        if reason is None:
+            self.say(f"Cancelled: {label} was not overridden; nothing was recorded", timeout=5)
+            return None
+        if confirm_retry is not None and not await confirm_retry():
+            return None
+        return await self._do(label, op, {**args, "override": reason})
+
     async def _offer_restart(self, text: str) -> None:
         """The journal service this console writes through is gone: say so, offer to start it
-        again (what it acknowledged is in the journal; nothing was recorded this time)."""
+        again (what it acknowledged is in the journal)."""
         restart = getattr(self.lead_session, "restart", None)
         if restart is None or not await self.push_screen_wait(
             ConfirmDialog(
                 "The journal service is not running",
-                f"{text}\n\nNothing was recorded. Restart the service (its engines too)?",
+                f"{text}\n\nWhat it acknowledged is in the journal. "
+                "Restart the service (its engines too)?",
                 yes="Restart",
             )
         ):
@@ -234,9 +249,7 @@ class LeadActions(_AppBase):
         if (step := self._step()) is None:
             return
         await self._do(
-            f"start {step}",
-            lambda c: c.start(step, self.operator),
-            lambda why: lambda c: c.start(step, self.operator, override=why),
+            f"start {step}", "start_step", {"step": step, "by": self.operator}, overridable=True
         )
 
     @work(exclusive=True, group="act")
@@ -250,8 +263,9 @@ class LeadActions(_AppBase):
         else:
             event = await self._do(
                 f"complete {step}",
-                lambda c: c.complete(step, self.operator),
-                lambda why: lambda c: c.complete(step, self.operator, override=why),
+                "complete_step",
+                {"step": step, "by": self.operator},
+                overridable=True,
             )
         if event is not None and self.lead_session.state.steps[step].status == "done":
             self.focus_next_step(step)
@@ -270,21 +284,17 @@ class LeadActions(_AppBase):
             self.say(f"Cancelled: {step} was not completed; rollback stays possible", timeout=6)
             return False
 
-        def rules_first(c: Cutover) -> None:
-            refusals = completion_refusals(c, step, self.operator)
-            if refusals:
-                raise ActionRefused("complete", step, refusals)
-
-        def completing(why: str | None) -> Callable[[Cutover], Event | None]:
-            return lambda c: c.complete(step, self.operator, override=why, confirmed=what)
-
-        try:
-            await self.lead_session.act(rules_first)
-        except ActionRefused:  # refused: say why, offer the override, then ask to confirm
-            return await self._do(f"complete {step}", rules_first, completing, confirm)
+        completing = {"step": step, "by": self.operator, "confirmed": what}
+        label = f"complete {step}"
+        with self.lead_session.lock:
+            refusals = completion_refusals(self.lead_session.state, step, self.operator)
+        if refusals:  # say why and offer the override; nothing is sent before the lead confirms
+            return await self._refused(label, "complete_step", completing, refusals, True, confirm)
         if not await confirm():
             return None
-        return await self._do(f"complete {step}", completing(None), completing, confirm)
+        return await self._do(
+            label, "complete_step", completing, overridable=True, confirm_retry=confirm
+        )
 
     def focus_next_step(self, after: str) -> None:
         """The cursor moves on to the next step that can be acted on (running, or ready to
@@ -305,29 +315,29 @@ class LeadActions(_AppBase):
         if target is not None:
             self.query_one(Checklist).focus_step(target)
 
-    async def _with_reason(
-        self, verb: str, step: str, call: Callable[[Cutover, str], Event | None]
-    ) -> None:
+    async def _with_reason(self, verb: str, step: str, op: str) -> None:
         reason = await self.push_screen_wait(
             ReasonDialog(f"{verb.title()} {step}", f"Why {verb} this step?")
         )
         if reason is not None:
-            await self._do(f"{verb} {step}", lambda c: call(c, reason))
+            await self._do(
+                f"{verb} {step}", op, {"step": step, "by": self.operator, "reason": reason}
+            )
 
     @work(exclusive=True, group="act")
     async def action_fail_step(self) -> None:
         if (step := self._step()) is not None:
-            await self._with_reason("fail", step, lambda c, r: c.fail(step, self.operator, r))
+            await self._with_reason("fail", step, "fail_step")
 
     @work(exclusive=True, group="act")
     async def action_skip_step(self) -> None:
         if (step := self._step()) is not None:
-            await self._with_reason("skip", step, lambda c, r: c.skip(step, self.operator, r))
+            await self._with_reason("skip", step, "skip_step")
 
     @work(exclusive=True, group="act")
     async def action_reopen_step(self) -> None:
         if (step := self._step()) is not None:
-            await self._with_reason("re-open", step, lambda c, r: c.reopen(step, self.operator, r))
+            await self._with_reason("re-open", step, "reopen_step")
 
     @work(exclusive=True, group="act")
     async def action_rollback_step(self) -> None:
@@ -338,8 +348,9 @@ class LeadActions(_AppBase):
             if reason is not None:
                 await self._do(
                     f"roll back {step}",
-                    lambda c: c.rollback(step, self.operator, reason),
-                    lambda why: lambda c: c.rollback(step, self.operator, reason, override=why),
+                    "rollback_step",
+                    {"step": step, "by": self.operator, "reason": reason},
+                    overridable=True,
                 )
 
     @work(exclusive=True, group="act")
@@ -367,7 +378,9 @@ class LeadActions(_AppBase):
             )
         )
         if choice is not None:
-            await self._do(f"sign-off of {step} by {choice}", lambda c: c.signoff(step, choice))
+            await self._do(
+                f"sign-off of {step} by {choice}", "signoff", {"step": step, "by": choice}
+            )
 
     @work(exclusive=True, group="act")
     async def action_add_note(self) -> None:
@@ -376,7 +389,7 @@ class LeadActions(_AppBase):
             ReasonDialog("Add note", f"Note on {step or 'the cutover'} (journaled, in the report):")
         )
         if text is not None:
-            await self._do("note", lambda c: c.note(text, self.operator, step_id=step))
+            await self._do("note", "note", {"text": text, "by": self.operator, "step": step})
 
     @work(exclusive=True, group="act")
     async def action_override_gate(self) -> None:
@@ -407,7 +420,9 @@ class LeadActions(_AppBase):
         )
         if reason is not None:
             await self._do(
-                f"override {gate}", lambda c: c.override_gate(step, gate, self.operator, reason)
+                f"override {gate}",
+                "override_gate",
+                {"step": step, "gate": gate, "by": self.operator, "reason": reason},
             )
 
     @work(exclusive=True, group="act")
@@ -416,7 +431,7 @@ class LeadActions(_AppBase):
         if (step := self._step()) is None:
             return
         try:
-            spec = await self.lead_session.act(lambda c: c.check_action(step, self.operator))
+            await self.lead_session.request("check_action", step=step, by=self.operator)
         except ActionRefused as refused:
             action = self.lead_session.state.plan.step(step).action
             body = "\n".join(f"• {r.message}" for r in refused.refusals)
@@ -424,8 +439,8 @@ class LeadActions(_AppBase):
                 body += f"\n\n{preview(action)}"
             self.say(body, title=f"Refused: run action of {step}", severity="error", timeout=10)
             return
-        action = spec.action
-        assert action is not None
+        action = self.lead_session.state.plan.step(step).action
+        assert action is not None  # check_action refuses a step without one
         try:  # reading Route 53 blocks: a thread, never the screen's loop
             prepared = await asyncio.to_thread(prepare, action, self.lead_session.state)
         except Exception as exc:  # no zone, no credentials, nothing to roll back
@@ -453,5 +468,6 @@ class LeadActions(_AppBase):
         result = await asyncio.to_thread(execute, prepared)
         await self._do(
             f"action of {step}: {describe_result(result)}",
-            lambda c: c.record_action(step, self.operator, result),
+            "record_action",
+            {"step": step, "by": self.operator, "result": result},
         )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 
-from ..service.lead import LeadSession
+from ..service.surface import ConsoleSession
 from .messages import StateChanged
 
 if TYPE_CHECKING:  # the mixin is only ever part of LeadApp
@@ -32,7 +32,7 @@ class ServeOptions:
 class WatcherHosting(_AppBase):
     """Serve read-only watchers over SSH until the lead's app stops (mixed into `LeadApp`)."""
 
-    lead_session: LeadSession
+    lead_session: ConsoleSession
     hub: Any
     watchers: str
     _stop: asyncio.Event
@@ -85,5 +85,5 @@ class WatcherHosting(_AppBase):
         self.run_worker(self._journal_watcher(what == "connected", payload), group="watchers")
 
     async def _journal_watcher(self, connected: bool, payload: dict[str, Any]) -> None:
-        await self.lead_session.act(lambda c: c.record_watcher(connected, payload))
+        await self.lead_session.request("record_watcher", connected=connected, viewer=payload)
         self.post_message(StateChanged([]))

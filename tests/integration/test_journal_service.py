@@ -446,9 +446,11 @@ def test_the_console_session_sends_named_requests_and_sees_a_dead_service(servic
         with pytest.raises(ActionRefused) as refused:
             asyncio.run(session.request("start_step", step="backup", by="ravi"))
         assert "freeze" in str(refused.value)
-        started = asyncio.run(session.act(lambda c: c.start("freeze", "omar")))
+        started = asyncio.run(session.request("start_step", step="freeze", by="omar"))
         assert started is not None and session.state.steps["freeze"].status == "in_progress"
-        done = asyncio.run(session.act(lambda c: c.complete("freeze", "omar", confirmed="read")))
+        done = asyncio.run(
+            session.request("complete_step", step="freeze", by="omar", confirmed="read")
+        )
         assert done is not None and done.payload["point_of_no_return_confirmed"] == "read"
         assert session.refresh_status() is not None and not session.engine_errors
 
