@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -87,17 +86,14 @@ def run(
 
         serve = serve_options(serve_at, authorized_keys, host_key)
         # the console follows the service's journal; the engines themselves run in the service
-        LeadApp(session, operator=operator, engines=True, serve=serve).run()
+        app = LeadApp(session, operator=operator, engines=True, serve=serve)
+        app.run()
     finally:
         session.close()
     echo(f"journal {path} — checkpoint {session.state.head}")
     if process.status(path) is None:
         return
-    stop = sys.stdin.isatty() and click.confirm(
-        "Stop the journal service and its engines too? (no: they keep collecting evidence)",
-        default=False,
-    )
-    if stop:
+    if app.stop_service:  # the lead chose it on quitting
         pid = process.stop(path)
         echo(f"journal service stopped (pid {pid})")
     else:

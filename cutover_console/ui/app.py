@@ -38,6 +38,7 @@ from .bindings import (
     read_settings,
 )
 from .commands import ActionCommands
+from .dialogs import Picker
 from .help import HelpScreen, help_text
 from .lead_actions import LeadActions
 from .messages import StateChanged
@@ -398,6 +399,7 @@ class LeadApp(LeadActions, WatcherHosting, CutoverApp):
         self.engines = engines
         self.welcome = welcome  # shown once the screen is up (cutover demo's first words)
         self._stop = asyncio.Event()
+        self.stop_service = False  # the lead's answer on quitting (see action_quit)
         self.sub_title = f"lead console · acting as {self.operator}"
 
     def on_mount(self) -> None:  # after CutoverApp.on_mount, which Textual runs too
@@ -416,6 +418,35 @@ class LeadApp(LeadActions, WatcherHosting, CutoverApp):
 
     async def on_unmount(self) -> None:
         self._stop.set()
+
+    async def action_quit(self) -> None:
+        """Quit. Writing through a journal service, ask first whether it stops too (its engines
+        keep collecting evidence when it does not); `stop_service` holds the answer for
+        `cutover run`. The demo's session runs in this process: it just stops."""
+        if getattr(self.lead_session, "stop_service", None) is None or getattr(
+            self.lead_session, "service_down", None
+        ):
+            self.exit()
+            return
+        if isinstance(self.screen, Picker):
+            return  # already asking
+
+        def chosen(choice: str | None) -> None:
+            if choice in ("keep", "stop"):
+                self.stop_service = choice == "stop"
+                self.exit()
+
+        self.push_screen(
+            Picker(
+                "Quit the console",
+                [
+                    ("keep", "Quit; the service keeps running, collecting evidence"),
+                    ("stop", "Quit and stop the journal service and its engines"),
+                    ("stay", "Stay in the console"),
+                ],
+            ),
+            chosen,
+        )
 
 
 __all__ = [

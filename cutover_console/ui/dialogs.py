@@ -69,8 +69,9 @@ class ReasonDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class PersonPicker(ModalScreen[str | None]):
-    """Pick a person (for a sign-off: eligible people first, with their roles)."""
+class Picker(ModalScreen[str | None]):
+    """Pick one of a few choices by id: a person for a sign-off (eligible people first, with
+    their roles), a gate to override, what quitting does to the journal service."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 

@@ -30,7 +30,7 @@ from ..runbook.rules import (
 from ..runbook.step_action import describe_result, execute, prepare
 from ..service.surface import ConsoleSession
 from .bindings import WRITE_BINDINGS, keys_of
-from .dialogs import ConfirmDialog, PersonPicker, ReasonDialog, TypedConfirmDialog
+from .dialogs import ConfirmDialog, Picker, ReasonDialog, TypedConfirmDialog
 from .messages import StateChanged
 from .views import Checklist
 
@@ -372,7 +372,7 @@ class LeadActions(_AppBase):
             return
         already = f"; signed: {', '.join(sorted(signed))}" if signed else ""
         choice = await self.push_screen_wait(
-            PersonPicker(
+            Picker(
                 f"Who signs off {step}? ({signoff_rule(spec)}{already})",
                 [(p.id, f"{p.name} ({', '.join(p.roles)})") for p in people],
             )
@@ -408,7 +408,7 @@ class LeadActions(_AppBase):
             gates[0]
             if len(gates) == 1
             else await self.push_screen_wait(
-                PersonPicker(f"Which gate of {step}?", [(g, g) for g in gates])
+                Picker(f"Which gate of {step}?", [(g, g) for g in gates])
             )
         )
         if gate is None:

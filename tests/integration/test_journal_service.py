@@ -471,48 +471,62 @@ def test_the_console_session_sends_named_requests_and_sees_a_dead_service(servic
         session.close()
 
 
+class TmuxConsoles:
+    """`cutover run` consoles in the test's own tmux server (no config: another server's window
+    size never applies), each in its own session."""
+
+    def __init__(self, journal: Path, *extra: str) -> None:
+        self.tmux = [require_binary("tmux"), "-L", f"svc-console-{os.getpid()}", "-f", "/dev/null"]
+        self.command = (
+            f"cd {ROOT} && env PYTHONPATH={os.environ.get('PYTHONPATH', '')} {sys.executable} "
+            f"-m cutover_console run {SMALL} --journal {journal} --as lena {' '.join(extra)}"
+        )
+
+    def screen(self, session: str) -> str:
+        return subprocess.run(
+            [*self.tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True
+        ).stdout
+
+    def wait_for(self, session: str, text: str, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.screen(session):
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never appeared:\n{self.screen(session)}")
+
+    def open(self, session: str) -> int:
+        """A new console; the pid of its pane's shell once the plan's title shows."""
+        subprocess.run(
+            [*self.tmux, "new", "-d", "-s", session, "-x", "150", "-y", "40", self.command],
+            check=True,
+        )
+        self.wait_for(session, "Small test cutover")
+        pane = subprocess.run(
+            [*self.tmux, "display", "-p", "-t", session, "#{pane_pid}"],
+            capture_output=True,
+            text=True,
+        )
+        return int(pane.stdout.strip())
+
+    def keys(self, session: str, *keys: str) -> None:
+        subprocess.run([*self.tmux, "send-keys", "-t", session, *keys], check=True)
+
+    def close(self) -> None:
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
+
+
 def test_kill_9_of_the_console_leaves_the_service_and_run_reattaches(tmp_path: Path) -> None:
     """The lead's console in tmux is killed -9 after journaling through the service; the service
     keeps running (same pid), a script still writes, and `cutover run` again attaches to it (no
     second service) and shows the script's event."""
-    binary = require_binary("tmux")
-    name = f"svc-console-{os.getpid()}"
-    # the test's own tmux server and no config: another server's window size never applies
-    tmux = [binary, "-L", name, "-f", "/dev/null"]
     journal = tmp_path / "j.sqlite"
-    command = (
-        f"cd {ROOT} && env PYTHONPATH={os.environ.get('PYTHONPATH', '')} {sys.executable} "
-        f"-m cutover_console run {SMALL} --journal {journal} --no-engines --as lena"
-    )
-
-    def screen(session: str) -> str:
-        return subprocess.run(
-            [*tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True
-        ).stdout
-
-    def wait_for(session: str, text: str, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in screen(session):
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} never appeared:\n{screen(session)}")
-
-    def open_console(session: str) -> int:
-        subprocess.run(
-            [*tmux, "new", "-d", "-s", session, "-x", "150", "-y", "40", command], check=True
-        )
-        wait_for(session, "Small test cutover")
-        pane = subprocess.run(
-            [*tmux, "display", "-p", "-t", session, "#{pane_pid}"], capture_output=True, text=True
-        )
-        return int(pane.stdout.strip())
-
+    consoles = TmuxConsoles(journal, "--no-engines")
     try:
-        console = open_console(name)
+        console = consoles.open("first")
         pid = service_pid(journal)
-        subprocess.run([*tmux, "send-keys", "-t", name, "s"], check=True)
-        wait_for(name, "in prog")
+        consoles.keys("first", "s")
+        consoles.wait_for("first", "in prog")
         os.killpg(os.getpgid(console), signal.SIGKILL)  # the console and its shell, not the service
         wait_dead(console)
         assert alive(pid)
@@ -520,15 +534,51 @@ def test_kill_9_of_the_console_leaves_the_service_and_run_reattaches(tmp_path: P
         assert note.returncode == 0, note.stderr
         seq = int(re.search(r"event (\d+)", note.stdout).group(1))  # type: ignore[union-attr]
         assert seq == 3  # the third event: after the journal's creation and the started step
-        open_console(name + "-again")
+        consoles.open("again")
         assert service_pid(journal) == pid  # attached, not started anew
         # the script's note, in the Journal pane (whatever width tmux gives the window)
-        subprocess.run([*tmux, "send-keys", "-t", name + "-again", "4"], check=True)
-        wait_for(name + "-again", "while no console ran")
+        consoles.keys("again", "4")
+        consoles.wait_for("again", "while no console ran")
         kinds = [e.kind for e in events(journal)]
         assert kinds == ["journal.created", "step.started", "note.added"]
     finally:
-        subprocess.run([*tmux, "kill-server"], capture_output=True)
+        consoles.close()
+        run_cli("service", "stop", "-j", str(journal))
+
+
+def test_quitting_the_console_asks_whether_the_service_stops_too(tmp_path: Path) -> None:
+    """`q` in `cutover run` asks; escape (or "stay") keeps the console; "keep" quits and leaves
+    the service running (the next console attaches to it); "stop" quits and stops it."""
+    journal = tmp_path / "j.sqlite"
+    consoles = TmuxConsoles(journal, "--no-engines")
+    try:
+        console = consoles.open("first")
+        pid = service_pid(journal)
+        consoles.keys("first", "q")
+        consoles.wait_for("first", "Quit the console")
+        consoles.wait_for("first", "keeps running, collecting evidence")
+        consoles.keys("first", "Escape")
+        deadline = time.monotonic() + 10
+        while "Quit the console" in consoles.screen("first") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "Quit the console" not in consoles.screen("first")
+        assert alive(console) and alive(pid)
+        consoles.keys("first", "q")
+        consoles.wait_for("first", "Quit the console")
+        consoles.keys("first", "Enter")  # the first choice: keep the service
+        wait_dead_pane = time.monotonic() + 15
+        while consoles.screen("first") and time.monotonic() < wait_dead_pane:
+            time.sleep(0.1)  # the session ends with its console
+        assert alive(pid), "the service stopped although the lead chose to keep it"
+        consoles.open("again")
+        assert service_pid(journal) == pid  # attached to the one left running
+        consoles.keys("again", "q")
+        consoles.wait_for("again", "Quit the console")
+        consoles.keys("again", "Down", "Enter")  # the second choice: stop it too
+        wait_dead(pid, timeout=20)  # stopped, and the journal released:
+        assert run_cli("note", "after", "-j", str(journal), "--by", "ravi").returncode == 0
+    finally:
+        consoles.close()
         run_cli("service", "stop", "-j", str(journal))
 
 

@@ -20,7 +20,7 @@ from cutover_console.service.lead import LeadSession
 from cutover_console.ui.app import LeadApp, StateChanged, WatchApp
 from cutover_console.ui.dialogs import (
     ConfirmDialog,
-    PersonPicker,
+    Picker,
     ReasonDialog,
     TypedConfirmDialog,
 )
@@ -50,7 +50,7 @@ async def goto(pilot, app: LeadApp, step: str) -> None:  # type: ignore[no-untyp
 
 async def pick(pilot, app: LeadApp, person: str) -> None:  # type: ignore[no-untyped-def]
     picker = app.screen
-    assert isinstance(picker, PersonPicker)
+    assert isinstance(picker, Picker)
     options = picker.query_one("#people")
     ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
     options.highlighted = ids.index(person)

@@ -22,7 +22,7 @@ from cutover_console.runbook.session import WatchSession
 from cutover_console.service.lead import LeadSession
 from cutover_console.settings import SettingsError
 from cutover_console.ui.app import LeadApp, StateChanged, WatchApp
-from cutover_console.ui.dialogs import ConfirmDialog, PersonPicker, TypedConfirmDialog
+from cutover_console.ui.dialogs import ConfirmDialog, Picker, TypedConfirmDialog
 from cutover_console.ui.help import HelpScreen
 from cutover_console.ui.table import KeyedTable
 from cutover_console.ui.views import JournalPane, StepDetail
@@ -295,9 +295,9 @@ def test_signoff_picker_leaves_out_who_signed_and_says_the_rule(tmp_path: Path) 
         async with app.run_test(size=(140, 40)) as pilot:
             await settle(pilot)
             await pilot.press("g")
-            await wait_for(pilot, lambda: isinstance(app.screen, PersonPicker))
+            await wait_for(pilot, lambda: isinstance(app.screen, Picker))
             picker = app.screen
-            assert isinstance(picker, PersonPicker)
+            assert isinstance(picker, Picker)
             ids = [p for p, _ in picker.people]
             assert "lena" not in ids and "nia" in ids  # lena signed already
             assert "2 distinct sign-offs by lead or network; signed: lena" in picker.title_text
@@ -325,9 +325,9 @@ def test_keymap_and_theme_from_the_settings_file(tmp_path: Path) -> None:
             assert app.theme == "nord"
             await pilot.press("g")  # no longer sign-off
             await pilot.pause(0.3)
-            assert not isinstance(app.screen, PersonPicker)
+            assert not isinstance(app.screen, Picker)
             await pilot.press("f5")
-            await wait_for(pilot, lambda: isinstance(app.screen, PersonPicker))
+            await wait_for(pilot, lambda: isinstance(app.screen, Picker))
             await pilot.press("escape")
             await pilot.pause(0.2)
             await pilot.press("j")
