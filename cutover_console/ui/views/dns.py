@@ -4,7 +4,8 @@ record picked above, when, and what is not known since. Times are the cutover's 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from rich.text import Text
@@ -13,9 +14,10 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from ...runbook.fold import CutoverState
-from ...timestamps import ago, clock_time, countdown, day_time, parse_iso, short_duration
+from ...timestamps import ago, clock_time, countdown, day_time, short_duration
 from ...untrusted import LINE_LIMIT
 from ...untrusted import text as literal
+from ..model import DnsView, VerdictView
 from ..table import KeyedTable
 from .shown import show
 
@@ -38,7 +40,7 @@ WHY = {
 }
 
 
-def flag_codes(flags: list[str]) -> str:
+def flag_codes(flags: Iterable[str]) -> str:
     return " ".join(FLAG_CODES.get(f, (f, ""))[0] for f in flags)
 
 
@@ -84,28 +86,23 @@ class DnsPane(Vertical):
         # second (countdowns), and one pass over thousands of verdicts each time was most of a
         # quiet console's CPU.
         at = (id(sig), state.head_seq)
-        if getattr(self, "_verdicts_at", None) != at:
-            self._verdicts_at = at
-            self._by_record: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-            # one pass over the verdicts, not one per record
-            for (record, resolver), verdict in sig.dns_verdicts.items():
-                self._by_record.setdefault(record, []).append((resolver, verdict))
+        if getattr(self, "_model_at", None) != at:
+            self._model_at = at
+            self._model = DnsView(sig)
             self._silent = [
-                key
-                for key in sig.dns_records
-                if nobody_answers([v["status"] for _, v in self._by_record.get(key, [])])
+                r.key for r in self._model.records if nobody_answers(self._model.statuses(r.key))
             ]
-            self._sorted: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        model = self._model
         silent = self._silent
         show(
             head,
             literal(f"DNS engine stopped: {error}", "bold red", limit=LINE_LIMIT)
             if error
             else Text(
-                f"{len(sig.dns_records)} record(s) observed"
+                f"{len(model.records)} record(s) observed"
                 + (
-                    f" · last report {clock_time(sig.updated_at, zone)}"
-                    if sig.updated_at
+                    f" · last report {clock_time(model.updated_at, zone)}"
+                    if model.updated_at
                     else " · waiting for the first sweep"
                 )
                 + (
@@ -118,38 +115,32 @@ class DnsPane(Vertical):
             fixed_size=True,
         )
         records = self.query_one("#dns-records", KeyedTable)
-        rows = []
-        for key, summary in sorted(sig.dns_records.items()):
-            auth = sig.dns_authority.get(key, {})
-            rows.append(
+        rows = [
+            (
+                r.key,
                 (
-                    key,
-                    (
-                        key,
-                        auth.get("status", ""),
-                        f"{summary['percent_new']:g}",
-                        f"{summary['new']}/{summary['healthy']}",
-                        str(summary["failed"]),
-                        countdown(summary.get("eta"), now, zone),
-                    ),
-                )
+                    r.key,
+                    r.authority,
+                    f"{r.percent_new:g}" if r.percent_new is not None else "?",
+                    f"{r.new}/{r.healthy}",
+                    str(r.failed),
+                    countdown(r.eta, now, zone),
+                ),
             )
+            for r in model.records
+        ]
         records.fill(rows)
         chosen = records.current_key()
         resolvers = self.query_one("#dns-resolvers", KeyedTable)
         if chosen is None:
             return
         colour = {"new": "green", "old": "yellow", "mixed": "yellow"}
-        detail = []
-        verdicts = self._sorted.get(chosen)
-        if verdicts is None:
-            verdicts = self._sorted[chosen] = sorted(dict(self._by_record.get(chosen, [])).items())
-        flags_seen: set[str] = set()
-        for name, v in verdicts:
-            flags_seen.update(v["flags"])
-            detail.append((name, self._row(name, v, now, zone, colour, sig.updated_at)))
-        resolvers.fill(detail)
-        why = nobody_answers([v["status"] for _, v in verdicts])
+        verdicts = model.verdicts(chosen)
+        flags_seen = {flag for v in verdicts for flag in v.flags}
+        resolvers.fill(
+            [(v.resolver, self._row(v, now, zone, colour, model.updated_at)) for v in verdicts]
+        )
+        why = nobody_answers([v.status for v in verdicts])
         legend = " · ".join(
             f"{FLAG_CODES[f][0]} {FLAG_CODES[f][1]}" for f in sorted(flags_seen) if f in FLAG_CODES
         )
@@ -166,15 +157,13 @@ class DnsPane(Vertical):
 
     @staticmethod
     def _row(
-        name: str,
-        v: dict[str, Any],
+        v: VerdictView,
         now: datetime,
-        zone: Any,
+        zone: tzinfo,
         colour: dict[str, str],
         reported: datetime | None,
     ) -> tuple[Any, ...]:
-        seen = parse_iso(v.get("observed_at") or None)
-        ttl = v.get("ttl")
+        seen, ttl = v.observed_at, v.ttl
         copy = ""
         if ttl is not None and seen is not None:
             remaining = int(ttl - (now - seen).total_seconds())
@@ -188,20 +177,18 @@ class DnsPane(Vertical):
                 copy = "expired, unchanged"
             else:
                 copy = f"expired {clock_time(expired, zone)}, not asked since"
-        status = v["status"]
-        flips = v.get("flips_by")
-        if status == "new":
+        if v.status == "new":
             flips_text = "flipped"
-        elif flips and parse_iso(flips) <= now:
-            flips_text = f"overdue since {clock_time(flips, zone)}"
+        elif v.flips_by is not None and v.flips_by <= now:
+            flips_text = f"overdue since {clock_time(v.flips_by, zone)}"
         else:
-            flips_text = countdown(flips, now, zone)
+            flips_text = countdown(v.flips_by, now, zone)
         return (
-            name,
-            literal(status, colour.get(status, "red")),
-            literal(", ".join(v.get("answers") or []), limit=40),
+            v.resolver,
+            literal(v.status, colour.get(v.status, "red")),
+            literal(", ".join(v.answers), limit=40),
             f"{day_time(seen, zone)} ({ago(seen, now)})" if seen else "",
             copy,
             flips_text,
-            flag_codes(v["flags"]),
+            flag_codes(v.flags),
         )

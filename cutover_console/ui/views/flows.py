@@ -13,6 +13,7 @@ from ...runbook.fold import CutoverState
 from ...timestamps import ago, day_time
 from ...untrusted import LINE_LIMIT
 from ...untrusted import text as literal
+from ..model import flows_view
 from ..table import KeyedTable
 from .shown import show
 
@@ -44,7 +45,11 @@ class FlowsPane(Vertical):
             show(head, "This plan has no `flows:`.", fixed_size=True)
             return
         switched = state.dns_switched_at()
-        recs = " · ".join(f"{k}: {v['status']}" for k, v in sorted(sig.reconciliations.items()))
+        at = (id(sig), state.head_seq)
+        if getattr(self, "_model_at", None) != at:  # what the signals say changes with an event
+            self._model_at, self._model = at, flows_view(sig)
+        model = self._model
+        recs = " · ".join(f"{name}: {status}" for name, status in model.reconciliations)
         error = errors.get("flows")
         show(
             head,
@@ -74,41 +79,31 @@ class FlowsPane(Vertical):
             cells: list[Any] = [flow.id]
             seen = []
             for side in ("old", "new"):
-                p = sig.flow_sides.get((flow.id, side))
-                status = p["status"] if p else ("—" if getattr(flow, side) is None else "…")
+                p = model.sides.get((flow.id, side))
+                status = p.status if p else ("—" if getattr(flow, side) is None else "…")
                 if side == "old" and switched is not None and status in ("dead", "late"):
                     status = "drained"  # after the switch, silence on the old side is the goal
                 cells.append(literal(status, colour.get(status, "dim")))
-                seen.append(ago(p.get("last_seen") if p else None, now))
-            stragglers = [s for s, v in sig.sites_of(flow.id).items() if v["status"] == "straggler"]
+                seen.append(ago(p.last_seen if p else None, now))
+            stragglers = [s.site for s in model.sites.get(flow.id, ()) if s.status == "straggler"]
             rows.append(
                 (flow.id, (*cells, *seen, literal(", ".join(sorted(stragglers)), limit=60)))
             )
         flows = self.query_one("#flows", KeyedTable)
         flows.fill(rows)
         chosen = flows.current_key()
-        sites = (
-            [
+        site_colour = {"straggler": "bold red", "moved": "green", "silent": "yellow"}
+        sites = [
+            (
+                v.site,
                 (
-                    site,
-                    (
-                        site,
-                        literal(
-                            v["status"],
-                            {
-                                "straggler": "bold red",
-                                "moved": "green",
-                                "silent": "yellow",
-                            }.get(v["status"], ""),
-                        ),
-                        ago(v.get("last_old"), now),
-                        ago(v.get("first_new"), now),
-                        ago(v.get("last_new"), now),
-                    ),
-                )
-                for site, v in sorted(sig.sites_of(chosen).items())
-            ]
-            if chosen
-            else []
-        )
+                    v.site,
+                    literal(v.status, site_colour.get(v.status, "")),
+                    ago(v.last_old, now),
+                    ago(v.first_new, now),
+                    ago(v.last_new, now),
+                ),
+            )
+            for v in (model.sites.get(chosen, ()) if chosen else ())
+        ]
         self.query_one("#sites", KeyedTable).fill(sites)
