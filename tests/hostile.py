@@ -2,7 +2,9 @@
 inert. Every path test drives these through its input (a note, a log line, a probe's site name or
 error, a DNS answer) and checks its surface with the helpers below. Each check fails when the
 untrusted-text boundary is bypassed: the visible marks (``␛``) exist only because the boundary
-made them, and the literal markup shows only because nothing parsed it."""
+made them, and the literal markup shows only because nothing parsed it. (The `html` class is
+inert text on a terminal by itself; its checks are in the documents, where the Markdown
+escaping is what makes it inert, and those fail without it.)"""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,13 @@ from .fold import CutoverState
 from .snapshot import resume_state
 
 POLL_CHUNK = 100  # events folded per hold of the lock
+RECENT = 300  # the newest events a session keeps at hand (what the Journal pane shows)
+
+
+def newest_events(reader: JournalReader, seq: int, head: int) -> list[Event]:
+    """The events after `seq` read from the journal, at most the newest RECENT up to `head`
+    (and whatever came after it)."""
+    return list(itertools.islice(reader.events(after=max(seq, head - RECENT)), RECENT))
 
 
 class WatchSession:
@@ -31,6 +39,9 @@ class WatchSession:
         self.lock = threading.RLock()
         self.state = resume_state(self.reader, state)
         self.engine_errors: dict[str, str] = {}
+        # the newest events folded in, for the Journal pane (it shows the newest 300): handed
+        # over from the fold instead of read and decoded again on the screen's loop
+        self.recent: deque[Event] = deque(maxlen=RECENT)
 
     def poll(self) -> list[Event]:
         """Fold in the events appended since the last call (call from a worker thread).
@@ -47,9 +58,17 @@ class WatchSession:
                 )
                 for event in chunk:
                     self.state.apply(event)
+                self.recent.extend(chunk)
             new += chunk
             if len(chunk) < POLL_CHUNK:
                 return new
+
+    def events_after(self, seq: int) -> list[Event]:
+        """The folded events after `seq`, at most the newest RECENT (call under the lock)."""
+        recent = self.recent
+        if recent and recent[0].seq <= seq + 1:
+            return [e for e in recent if e.seq > seq]
+        return newest_events(self.reader, seq, self.state.head_seq)
 
     def log_lines(self, after: int = 0) -> list[tuple[Any, ...]]:
         with self.lock:

@@ -18,6 +18,7 @@ from ..clock import Clock, SystemClock
 from ..journal import Actor, Event, JournalReader, JournalWriter
 from ..plan import PlanDocument
 from ..runbook import Cutover, CutoverState
+from ..runbook.session import newest_events
 from ..runbook.snapshot import save_snapshot
 from . import operations
 from .engines import run_engines
@@ -84,6 +85,10 @@ class LeadSession:
         idem = args.pop("idem", None)
         body = parse_request({"op": op, "args": args, **({"idem": idem} if idem else {})})
         return await self.act(lambda cutover: operations.run(cutover, body))
+
+    def events_after(self, seq: int) -> list[Event]:
+        """The journaled events after `seq`, at most the newest RECENT (call under the lock)."""
+        return newest_events(self._reader, seq, self.state.head_seq)
 
     def log_lines(self, after: int = 0) -> list[tuple[Any, ...]]:
         return self._reader.log_lines(after)

@@ -45,6 +45,9 @@ class ConsoleSession(Protocol):
     async def request(self, op: str, **args: Any) -> Event | None:
         """One journal operation by name; the event it journaled, or ActionRefused."""
 
+    def events_after(self, seq: int) -> list[Event]:
+        """The newest events after `seq`, for the Journal pane (under `lock`)."""
+
     def log_lines(self, after: int = 0) -> list[tuple[Any, ...]]: ...
 
     async def run_engines(

@@ -198,9 +198,8 @@ class CutoverApp(App[None]):
         if not panes:  # an engine's change arriving while the app shuts down: nothing to show
             return
         pane = panes.first()
-        with self.session.lock:
-            after = max(pane.shown, self.session.state.head_seq - 300)
-            events = list(self._reader.events(after=after))
+        with self.session.lock:  # handed over by the fold, not read again on this loop
+            events = self.session.events_after(pane.shown)
         pane.add_events(self.session.state, events)
         self.refresh_views()
 

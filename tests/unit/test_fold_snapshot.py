@@ -327,3 +327,32 @@ def test_the_lead_leaves_a_snapshot_at_close_and_starts_from_it(
         assert fields(resumed.state) == fields(load_state(writer))
     finally:
         cutover.writer = writer
+
+
+def test_a_watch_session_hands_the_journal_pane_what_it_folded(cutover: Cutover) -> None:
+    """The newest events reach the Journal pane from the fold (no second read and decode on the
+    screen's loop), the same events the journal holds; older than that, from the journal."""
+    from cutover_console.runbook.session import RECENT, WatchSession
+
+    session = WatchSession(cutover.writer.path)
+    try:
+        first = session.state.head_seq
+        for n in range(5):
+            cutover.note(f"note {n}", "lena")
+        assert [e.seq for e in session.poll()] == list(range(first + 1, first + 6))
+
+        def no_reading(**_kwargs: Any) -> Any:
+            raise AssertionError("read from the journal although the fold had it")
+
+        with JournalReader(cutover.writer.path) as reader:
+            expected = [e.payload for e in reader.events(after=first + 1)]
+        real = session.reader.events
+        session.reader.events = no_reading  # type: ignore[method-assign]
+        handed = session.events_after(first + 1)
+        assert [e.payload for e in handed] == expected
+        session.reader.events = real  # type: ignore[method-assign]
+        # before what the session holds: from the journal, at most RECENT
+        older = session.events_after(0)
+        assert older[0].seq == 1 and len(older) <= RECENT
+    finally:
+        session.close()
