@@ -11,10 +11,11 @@ headers.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import quote, unquote, urlsplit
 
 MASK = "***"
@@ -90,6 +91,34 @@ class Redactor:
 
 
 REDACT = Redactor()
+
+
+class RedactingStream(io.TextIOBase):
+    """A text stream that writes whole lines, each redacted, to `target` (a process's stderr:
+    tracebacks and warnings quote exception messages, which may carry a resolved secret)."""
+
+    def __init__(self, target: TextIO) -> None:
+        self.target = target
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        if "\n" in self._pending:
+            whole, _, self._pending = self._pending.rpartition("\n")
+            self.target.write(REDACT(whole + "\n"))
+            self.target.flush()
+        if len(self._pending) > 65536:  # no newline coming: never hold unbounded text
+            self.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self.target.write(REDACT(self._pending))
+            self._pending = ""
+        self.target.flush()
 
 
 def redacted(value: Any) -> Any:

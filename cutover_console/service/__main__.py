@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..journal import JournalError, JournalLocked
+from ..secrets import RedactingStream
 from .server import main
 
 
@@ -17,6 +18,9 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--no-engines", action="store_true")
     parser.add_argument("--base", type=Path, default=None)
     args = parser.parse_args(argv)
+    # the service's log (its stderr) is read by people and attached to tickets: what reaches it
+    # (tracebacks, warnings, messages quoting a driver's error) is redacted like the journal
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
     try:
         main(args.journal, engines=not args.no_engines, base=args.base)
     except JournalLocked as exc:
@@ -25,6 +29,9 @@ def run(argv: list[str]) -> int:
     except JournalError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
     return 0
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..clock import Clock
 from ..runbook import Cutover
+from ..secrets import REDACT
 
 # Queue one journal write on the journal's thread (then tell the views).
 JournalWrite = Callable[[Callable[[], Any]], None]
@@ -132,4 +133,4 @@ async def _guard(name: str, engine: Engine, errors: dict[str, str]) -> None:
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # shown to the lead, never a traceback on screen
-        errors[name] = f"{type(exc).__name__}: {exc}"[:300]
+        errors[name] = REDACT(f"{type(exc).__name__}: {exc}")[:300]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
 from hostile import CORPUS, HOSTILE, forbidden_in, missing
@@ -129,3 +130,47 @@ def test_the_journal_never_holds_a_secret(  # type: ignore[no-untyped-def]
         stored = json.dumps([e.payload for e in reader.events()])
     assert "db said ***" in stored
     assert SECRET not in stored and "abc123" not in stored
+
+
+def test_an_engine_crash_quoting_a_secret_is_redacted_for_the_panes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    from cutover_console.secrets import resolve
+    from cutover_console.service.engines import _guard
+
+    monkeypatch.setenv("UNTRUSTED_TEST_DSN", f"Driver=x;Server=db;PWD={SECRET}")
+    resolve("env:UNTRUSTED_TEST_DSN")
+
+    async def crashes() -> None:
+        raise RuntimeError(f"cannot connect with Driver=x;Server=db;PWD={SECRET}")
+
+    errors: dict[str, str] = {}
+    asyncio.run(_guard("flows", crashes(), errors))
+    assert SECRET not in errors["flows"] and "RuntimeError: cannot connect" in errors["flows"]
+
+
+def test_the_service_log_never_holds_a_secret(tmp_path: Any) -> None:
+    """The service's stderr (its log) is redacted line by line, whatever the writes' sizes: a
+    traceback quoting a resolved secret, and a secret split across two writes."""
+    import subprocess
+    import sys
+
+    script = f"""
+import os, sys
+from cutover_console.secrets import RedactingStream, resolve
+os.environ["T_DSN"] = "Driver=x;PWD={SECRET}"
+resolve("env:T_DSN")
+sys.stderr = RedactingStream(sys.stderr)
+sys.stderr.write("split {SECRET[:4]}")
+sys.stderr.write("{SECRET[4:]} here\\n")
+print("no newline at the end {SECRET}", file=sys.stderr, end="")
+sys.stderr.flush()
+raise RuntimeError("driver said PWD={SECRET}")
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "split *** here" in run.stderr and "no newline at the end ***" in run.stderr
+    assert "RuntimeError: driver said" in run.stderr
+    assert SECRET not in run.stderr
