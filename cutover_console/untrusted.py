@@ -23,9 +23,10 @@ from __future__ import annotations
 import html
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.text import Text
 
 CELL_LIMIT = 200
 """Characters shown in one table cell or one-line label."""
@@ -84,21 +85,36 @@ def inert(value: object, *, limit: int = CELL_LIMIT, multiline: bool = False) ->
     return visible(clip(text, limit), multiline=multiline)
 
 
+_TEXT: Any = None
+
+
+def _text_class() -> type[Text]:
+    """Rich's Text, imported on first use: a CLI command that prints plain lines (`cutover
+    note`) does not load Rich."""
+    global _TEXT
+    if _TEXT is None:
+        from rich.text import Text
+
+        _TEXT = Text
+    return _TEXT
+
+
 def text(
     value: object, style: str = "", *, limit: int = CELL_LIMIT, multiline: bool = False
 ) -> Text:
     """A Rich `Text` of the literal characters: for table cells, labels, logs, CLI tables."""
-    return Text(inert(value, limit=limit, multiline=multiline), style=style, end="")
+    return _text_class()(inert(value, limit=limit, multiline=multiline), style=style, end="")
 
 
 def cell(value: object, *, limit: int = CELL_LIMIT) -> Text:
     """A table cell. A `Text` built elsewhere is checked again: any control character in it
     (or more than `limit` characters) gives a fresh, plain `Text` of its visible characters."""
-    if isinstance(value, Text):
+    text_class = _text_class()
+    if isinstance(value, text_class):
         plain = value.plain
         if len(plain) <= limit and not _CONTROL_SINGLE_LINE.search(plain):
             return value
-        return Text(inert(plain, limit=limit), style=value.style, end="")
+        return text_class(inert(plain, limit=limit), style=value.style, end="")
     return text(value, limit=limit)
 
 

@@ -1,10 +1,10 @@
-"""Commands that write to a journal: init, step, signoff, note, override-gate, revise."""
+"""Commands that write to a journal and need the plan: init, revise, tabletop, action (step,
+signoff, note and override-gate, which need only the service: request_cmds)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -15,30 +15,9 @@ from ..runbook import Cutover, load_state
 from ..runbook.autopilot import lead_of, run_tabletop
 from . import cli
 from .archive_cmds import archive_option, tabletop_witness
-from .options import by_option, idem_option, journal_option, new_journal_option
+from .options import by_option, journal_option, new_journal_option
 from .output import echo
-
-
-def journal_request(
-    journal: Path, command: str, op: str, args: dict[str, Any], idem: str | None = None
-) -> dict[str, Any]:
-    """Send a journal operation to the journal's service when one runs; else write it here."""
-    from ..service.operations import PlanMismatch
-    from ..service.protocol import Request
-    from ..service.routing import perform
-
-    try:
-        return perform(journal, command, Request(op, args, idem)).result
-    except PlanMismatch as exc:
-        raise click.UsageError(str(exc)) from None
-
-
-def _done(result: dict[str, Any], what: str) -> None:
-    event = result["event"]
-    if event["replayed"]:  # a retry: its key already recorded this very command
-        echo(f"{what} — already recorded as event {event['seq']} ({event['hash'][:16]}); not again")
-        return
-    echo(f"{what} — journaled as event {event['seq']} ({event['hash'][:16]})")
+from .request_cmds import done, journal_request
 
 
 @cli.command()
@@ -80,113 +59,6 @@ def init(plan: Path, journal: Path | None, by: str | None, rehearsal: bool) -> N
     echo(f"checkpoint {head}")
 
 
-@cli.group()
-def step() -> None:
-    """Record what happens to a step: start, done, fail, skip, reopen, rollback."""
-
-
-def _step_command(name: str, help_text: str, *, reason: str | None, override: bool) -> None:
-    @step.command(name, help=help_text)
-    @click.argument("step_id", metavar="STEP")
-    @journal_option
-    @by_option
-    @idem_option
-    @click.option("--reason", default=None, help=reason or "Why (optional).", required=False)
-    @click.option(
-        "--override",
-        default=None,
-        metavar="REASON",
-        hidden=not override,
-        help="Lead only: override the rules that refuse this, with a reason.",
-    )
-    def command(
-        step_id: str,
-        journal: Path,
-        by: str,
-        idem: str | None,
-        reason: str | None,
-        override: str | None,
-    ) -> None:
-        args = {"step": step_id, "by": by, "reason": reason, "override": override}
-        if name in ("start", "done"):
-            del args["reason"]
-        elif name != "rollback":
-            del args["override"]
-        op = {"start": "start_step", "done": "complete_step"}.get(name, f"{name}_step")
-        result = journal_request(journal, f"cutover step {name}", op, args, idem)
-        _done(result, f"{step_id}: {result['step_status'].replace('_', ' ')}")
-
-
-_step_command("start", "Start STEP (dependencies, not_before checked).", reason=None, override=True)
-_step_command("done", "Complete STEP (gates and sign-offs checked).", reason=None, override=True)
-_step_command(
-    "fail", "Mark STEP failed (needs --reason).", reason="Why it failed (required).", override=False
-)
-_step_command(
-    "skip", "Skip STEP (needs --reason).", reason="Why it is skipped (required).", override=False
-)
-_step_command(
-    "reopen",
-    "Re-open a finished STEP (needs --reason).",
-    reason="Why it is re-opened (required).",
-    override=False,
-)
-_step_command(
-    "rollback",
-    "Record that STEP was rolled back (needs --reason).",
-    reason="Why it was rolled back (required).",
-    override=True,
-)
-
-
-@cli.command()
-@click.argument("step_id", metavar="STEP")
-@journal_option
-@by_option
-@idem_option
-@click.option("--role", default=None, help="Sign under this role (default: the first that fits).")
-def signoff(step_id: str, journal: Path, by: str, idem: str | None, role: str | None) -> None:
-    """Sign off STEP as --by (role checked; distinct people; no self-approval)."""
-    result = journal_request(
-        journal, "cutover signoff", "signoff", {"step": step_id, "by": by, "role": role}, idem
-    )
-    _done(
-        result,
-        f"{step_id}: signed off by {by} as {result['event']['role']} "
-        f"({result['signoffs']} sign-off(s) so far)",
-    )
-
-
-@cli.command()
-@click.argument("text")
-@journal_option
-@by_option
-@idem_option
-@click.option("--step", "step_id", default=None, help="Attach the note to a step.")
-def note(text: str, journal: Path, by: str, idem: str | None, step_id: str | None) -> None:
-    """Add a note (to the cutover, or to --step)."""
-    result = journal_request(
-        journal, "cutover note", "note", {"text": text, "by": by, "step": step_id}, idem
-    )
-    _done(result, "note added")
-
-
-@cli.command("override-gate")
-@click.argument("step_id", metavar="STEP")
-@click.argument("gate_id", metavar="GATE")
-@journal_option
-@by_option
-@idem_option
-@click.option("--reason", required=True, help="Why the gate is overridden (kept forever).")
-def override_gate(
-    step_id: str, gate_id: str, journal: Path, by: str, idem: str | None, reason: str
-) -> None:
-    """Lead only: treat GATE of STEP as met, with a reason, marked as an override forever."""
-    args = {"step": step_id, "gate": gate_id, "by": by, "reason": reason}
-    result = journal_request(journal, "cutover override-gate", "override_gate", args, idem)
-    _done(result, f"{step_id}: gate {gate_id} overridden")
-
-
 @cli.command()
 @click.argument("plan", type=click.Path(path_type=Path))
 @journal_option
@@ -200,7 +72,7 @@ def revise(plan: Path, journal: Path, by: str, reason: str) -> None:
     if result["event"] is None:
         echo("the plan is unchanged; nothing recorded")
     else:
-        _done(result, f"plan revised ({document.sha256[:12]})")
+        done(result, f"plan revised ({document.sha256[:12]})")
 
 
 @cli.command()
@@ -325,7 +197,7 @@ def action_command(step_id: str, journal: Path, by: str, yes: bool, preview_only
     recorded = journal_request(
         journal, command, "record_action", {"step": step_id, "by": by, "result": result}
     )
-    _done(recorded, f"{step_id}: {action.kind}: {describe_result(result)}")
+    done(recorded, f"{step_id}: {action.kind}: {describe_result(result)}")
     if result.get("exit"):
         echo(result.get("error") or result.get("output", "")[-500:], err=True)
         sys.exit(1)

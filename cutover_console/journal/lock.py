@@ -22,9 +22,10 @@ import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .chain import Checkpoint
+if TYPE_CHECKING:
+    from .chain import Checkpoint
 
 
 class JournalLocked(Exception):
@@ -156,6 +157,8 @@ def _slot(head: Checkpoint, first: str) -> bytes:
 
 
 def _parse_slots(raw: bytes) -> list[tuple[Checkpoint, str] | None]:
+    from .chain import Checkpoint  # here: a refused second writer's CLI never needs the chain
+
     """Each slot's (head, hash of event 1), or None for a slot that is empty or torn."""
     found: list[tuple[Checkpoint, str] | None] = []
     for offset in (0, _SLOT):

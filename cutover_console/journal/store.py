@@ -38,6 +38,7 @@ from .chain import (
     recompute_hash,
     verify_rows,
 )
+from .errors import IdempotencyConflict, JournalError
 from .lock import HeadFile, WriterLock, _os_user, head_path, read_head_record
 
 APPLICATION_ID = 0x43555431  # "CUT1": lets us tell a journal from any other SQLite file
@@ -47,18 +48,6 @@ _COLUMN_NAMES = tuple(_COLUMNS.split(", "))
 # Outside a decision or a batch, the writer checkpoints at most this often: a burst of notes pays
 # for one checkpoint, a note typed by a person (seconds apart) still gets its own.
 CHECKPOINT_EVERY = 0.5  # seconds
-
-
-class JournalError(Exception):
-    """A journal cannot be used as asked; the message says why and what to do."""
-
-
-class IdempotencyConflict(JournalError):
-    """An idempotency key already holds a different event."""
-
-    def __init__(self, message: str, event: Event) -> None:
-        super().__init__(message)
-        self.event = event
 
 
 @dataclass(slots=True)

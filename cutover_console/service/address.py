@@ -17,6 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+SERVICE_COMMAND = "cutover service"  # how the writer lock names the service to a second writer
 SUN_PATH_MAX = 107  # bytes of a socket path, without the final NUL (Linux: sun_path[108])
 
 

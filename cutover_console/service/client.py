@@ -9,10 +9,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..journal import JournalError
+from ..journal.errors import JournalError
 from . import protocol
 from .address import ServiceAddress, UnsafeServiceDir, check_private
-from .operations import raise_error
 from .protocol import FrameError, Request
 
 REQUEST_TIMEOUT = 120.0  # seconds: an fsync on a struggling disk, a long revision
@@ -79,11 +78,12 @@ class ServiceClient:
                 "have been journaled: `cutover events` shows it, and a retry with the same "
                 "--idempotency-key is recorded once"
             ) from None
-        if type(response) is not dict:
-            raise_error(None)
-        if response.get("ok") is True and type(response.get("result")) is dict:
+        ok = type(response) is dict and response.get("ok") is True
+        if ok and type(response.get("result")) is dict:
             return response["result"]
-        raise_error(response.get("error"))
+        from .operations import raise_error  # the refusals' classes: only when refused
+
+        raise_error(response.get("error") if type(response) is dict else None)
 
     def close(self) -> None:
         self.sock.close()

@@ -10,12 +10,14 @@ unknown operation or an argument of the wrong type get a refusal, never a crash.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import struct
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 MAX_FRAME = 8 * 1024 * 1024  # a revised plan travels whole; the loader caps plans far below this
 _HEADER = struct.Struct(">I")
@@ -138,6 +140,8 @@ def decode(data: bytes) -> Any:
 
 
 async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
+    import asyncio  # here: the CLI's clients use the blocking frames only, and never load it
+
     """The next frame's bytes, None when the peer closed between frames."""
     try:
         header = await reader.readexactly(_HEADER.size)

@@ -9,13 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..clock import SystemClock
-from ..journal import JournalLocked, JournalWriter
-from ..runbook import Cutover
+from ..journal.lock import JournalLocked
+from .address import SERVICE_COMMAND
 from .client import ServiceClient
-from .operations import apply
 from .protocol import Request
-from .server import COMMAND
 
 STARTING_WAIT = 3.0  # seconds to wait for a service that holds the lock but is not listening yet
 
@@ -34,11 +31,17 @@ def perform(journal: Path, command: str, request: Request) -> Outcome:
         with ServiceClient.connect(journal) as client:
             if client is not None:
                 return Outcome(client.call(request.op, request.args, request.idem), True)
+        # no service: this process writes, with the rules (imported only now)
+        from ..clock import SystemClock
+        from ..journal import JournalWriter
+        from ..runbook import Cutover
+        from .operations import apply
+
         try:
             writer = JournalWriter.open(journal, command=command)
         except JournalLocked as locked:
             # a service that is starting holds the lock a moment before it listens
-            if locked.holder.get("command") == COMMAND and time.monotonic() < deadline:
+            if locked.holder.get("command") == SERVICE_COMMAND and time.monotonic() < deadline:
                 time.sleep(0.05)
                 continue
             raise

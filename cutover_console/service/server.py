@@ -30,12 +30,12 @@ from ..journal import JournalWriter
 from ..runbook import Cutover
 from ..runbook.snapshot import save_snapshot
 from . import protocol
-from .address import ServiceAddress
+from .address import SERVICE_COMMAND, ServiceAddress
 from .engines import run_engines
 from .operations import apply, error_body
 from .protocol import BadRequest, FrameError, Request
 
-COMMAND = "cutover service"  # how the writer lock names the service to a refused second writer
+COMMAND = SERVICE_COMMAND
 MAX_CLIENTS = 64
 JOURNAL_CHECK_EVERY = 2.0  # seconds
 SNAPSHOT_EVERY = 60.0  # seconds between two fold snapshots (when the journal moved)

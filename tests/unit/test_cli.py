@@ -118,3 +118,66 @@ def test_report_lists_every_deviation_with_its_reason(tmp_path: Path) -> None:
         "taken on Friday",
     ):
         assert expected in deviations, expected
+
+
+def test_every_command_is_found_where_the_lazy_map_says() -> None:
+    """`cutover` imports a command's module only when it runs: the map must name every command
+    the modules define, each in the module that defines it."""
+    import importlib
+    import pkgutil
+
+    import cutover_console.cli as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{info.name}")
+    assert set(package.cli.commands) == set(package.COMMANDS)
+    for name, module in package.COMMANDS.items():
+        group = package.cli.commands[name]
+        where = group.callback.__module__ if group.callback else ""
+        assert where == f"{package.__name__}.{module}", name
+
+
+def test_a_script_note_to_the_service_loads_no_plan_rules_or_asyncio(tmp_path: Path) -> None:
+    """What keeps a script's `cutover note` quick while the console runs: with a journal
+    service, the CLI sends one request and imports neither the plan model (pydantic), the rules,
+    the store nor asyncio. Without one it writes directly, and loads them then."""
+    import subprocess
+    import sys
+
+    from cutover_console.service import process
+
+    journal = tmp_path / "j.sqlite"
+    assert run_cli("init", str(SMALL), "-j", str(journal), "--by", "lena").returncode == 0
+    HEAVY = (
+        "pydantic",
+        "cutover_console.plan.model",
+        "cutover_console.runbook",
+        "cutover_console.journal.store",
+        "asyncio",
+        "sqlite3",
+    )
+    probe = (
+        "import sys\n"
+        "from cutover_console.cli import cli\n"
+        "try:\n"
+        f"    cli.main(['note', 'quick', '-j', {str(journal)!r}, '--by', 'lena'])\n"
+        "except SystemExit as e:\n"
+        f"    heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "    print('EXIT', e.code, 'HEAVY', heavy)\n"
+    )
+
+    def run() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+        )
+        return done.stdout + done.stderr
+
+    direct = run()  # no service: written here, with the rules
+    assert "EXIT 0" in direct and "'cutover_console.runbook'" in direct, direct
+    process.start(journal, engines=False)
+    try:
+        via_service = run()
+        assert "journaled as event 3" in via_service, via_service
+        assert "EXIT 0 HEAVY []" in via_service, via_service
+    finally:
+        process.stop(journal)

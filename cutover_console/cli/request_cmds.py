@@ -1,0 +1,147 @@
+"""The commands a script or a second terminal sends while a cutover runs: step, signoff, note,
+override-gate. With a journal service running they are one request to it, and this module
+imports nothing heavy (no plan loader, no rules, no asyncio): a script's `cutover note` is
+acknowledged in tens of milliseconds. With none, `service.routing` writes directly, importing the
+rules then."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import cli, loaded_class
+from .options import by_option, idem_option, journal_option
+from .output import echo
+
+
+def journal_request(
+    journal: Path, command: str, op: str, args: dict[str, Any], idem: str | None = None
+) -> dict[str, Any]:
+    """Send a journal operation to the journal's service when one runs; else write it here."""
+    from ..service.protocol import Request
+    from ..service.routing import perform
+
+    try:
+        return perform(journal, command, Request(op, args, idem)).result
+    except Exception as exc:
+        mismatch = loaded_class("cutover_console.service.operations", "PlanMismatch")
+        if mismatch is not None and isinstance(exc, mismatch):  # a revision of another plan
+            raise click.UsageError(str(exc)) from None
+        raise
+
+
+def done(result: dict[str, Any], what: str) -> None:
+    event = result["event"]
+    if event["replayed"]:  # a retry: its key already recorded this very command
+        echo(f"{what} — already recorded as event {event['seq']} ({event['hash'][:16]}); not again")
+        return
+    echo(f"{what} — journaled as event {event['seq']} ({event['hash'][:16]})")
+
+
+@cli.group()
+def step() -> None:
+    """Record what happens to a step: start, done, fail, skip, reopen, rollback."""
+
+
+def _step_command(name: str, help_text: str, *, reason: str | None, override: bool) -> None:
+    @step.command(name, help=help_text)
+    @click.argument("step_id", metavar="STEP")
+    @journal_option
+    @by_option
+    @idem_option
+    @click.option("--reason", default=None, help=reason or "Why (optional).", required=False)
+    @click.option(
+        "--override",
+        default=None,
+        metavar="REASON",
+        hidden=not override,
+        help="Lead only: override the rules that refuse this, with a reason.",
+    )
+    def command(
+        step_id: str,
+        journal: Path,
+        by: str,
+        idem: str | None,
+        reason: str | None,
+        override: str | None,
+    ) -> None:
+        args = {"step": step_id, "by": by, "reason": reason, "override": override}
+        if name in ("start", "done"):
+            del args["reason"]
+        elif name != "rollback":
+            del args["override"]
+        op = {"start": "start_step", "done": "complete_step"}.get(name, f"{name}_step")
+        result = journal_request(journal, f"cutover step {name}", op, args, idem)
+        done(result, f"{step_id}: {result['step_status'].replace('_', ' ')}")
+
+
+_step_command("start", "Start STEP (dependencies, not_before checked).", reason=None, override=True)
+_step_command("done", "Complete STEP (gates and sign-offs checked).", reason=None, override=True)
+_step_command(
+    "fail", "Mark STEP failed (needs --reason).", reason="Why it failed (required).", override=False
+)
+_step_command(
+    "skip", "Skip STEP (needs --reason).", reason="Why it is skipped (required).", override=False
+)
+_step_command(
+    "reopen",
+    "Re-open a finished STEP (needs --reason).",
+    reason="Why it is re-opened (required).",
+    override=False,
+)
+_step_command(
+    "rollback",
+    "Record that STEP was rolled back (needs --reason).",
+    reason="Why it was rolled back (required).",
+    override=True,
+)
+
+
+@cli.command()
+@click.argument("step_id", metavar="STEP")
+@journal_option
+@by_option
+@idem_option
+@click.option("--role", default=None, help="Sign under this role (default: the first that fits).")
+def signoff(step_id: str, journal: Path, by: str, idem: str | None, role: str | None) -> None:
+    """Sign off STEP as --by (role checked; distinct people; no self-approval)."""
+    result = journal_request(
+        journal, "cutover signoff", "signoff", {"step": step_id, "by": by, "role": role}, idem
+    )
+    done(
+        result,
+        f"{step_id}: signed off by {by} as {result['event']['role']} "
+        f"({result['signoffs']} sign-off(s) so far)",
+    )
+
+
+@cli.command()
+@click.argument("text")
+@journal_option
+@by_option
+@idem_option
+@click.option("--step", "step_id", default=None, help="Attach the note to a step.")
+def note(text: str, journal: Path, by: str, idem: str | None, step_id: str | None) -> None:
+    """Add a note (to the cutover, or to --step)."""
+    result = journal_request(
+        journal, "cutover note", "note", {"text": text, "by": by, "step": step_id}, idem
+    )
+    done(result, "note added")
+
+
+@cli.command("override-gate")
+@click.argument("step_id", metavar="STEP")
+@click.argument("gate_id", metavar="GATE")
+@journal_option
+@by_option
+@idem_option
+@click.option("--reason", required=True, help="Why the gate is overridden (kept forever).")
+def override_gate(
+    step_id: str, gate_id: str, journal: Path, by: str, idem: str | None, reason: str
+) -> None:
+    """Lead only: treat GATE of STEP as met, with a reason, marked as an override forever."""
+    args = {"step": step_id, "gate": gate_id, "by": by, "reason": reason}
+    result = journal_request(journal, "cutover override-gate", "override_gate", args, idem)
+    done(result, f"{step_id}: gate {gate_id} overridden")
