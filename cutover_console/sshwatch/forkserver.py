@@ -105,12 +105,14 @@ class ViewerForkServer:
             await self.stop()
             raise
         log.info(
-            "warm parent (pid %s) ready in %.2f s: Textual %s, %d modules, fold at event %s",
+            "warm parent (pid %s) ready in %.2f s: Textual %s, %d modules, fold at event %s, "
+            "the app %s",
             self.info.get("pid"),
             self.info.get("seconds", 0.0),
             "loaded" if self.info.get("textual") else "NOT loaded",
             self.info.get("modules", 0),
             self.info.get("head"),
+            "rehearsed" if self.info.get("rehearsed") else "NOT rehearsed",
         )
         return self.info
 

@@ -180,6 +180,7 @@ def test_a_viewer_over_ssh_is_forked_from_the_warm_parent(tmp_path: Path) -> Non
             client.close()
         log = (served.root / "serve.log").read_text()
         assert f"warm parent (pid {warm}) ready" in log and "Textual loaded" in log
+        assert "the app rehearsed" in log  # its first frame's caches built once, shared
         assert f"viewer pid {viewer}" in log
 
 
