@@ -10,12 +10,13 @@ writer at all, and its palette offers nothing that writes.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -142,6 +143,16 @@ class CutoverApp(App[None]):
         self.query_one("#steps", DataTable).focus()
         self.set_interval(1.0, self.tick)
         self.follow_logs()
+        # The fold of a long journal is millions of objects that live as long as the console:
+        # once the first frame is up, they leave the cyclic collector's view (gc.freeze), whose
+        # full passes over them paused the screen for about 55 ms every few seconds under load
+        # (docs/benchmarks.md). Objects made later are collected as before; on_unmount gives
+        # the frozen ones back (several apps in one process: the tests).
+        self.call_after_refresh(gc.freeze)
+
+    @on(events.Unmount)
+    def _give_back_frozen(self) -> None:
+        gc.unfreeze()
 
     @property
     def _reader(self) -> Any:
