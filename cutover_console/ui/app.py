@@ -23,7 +23,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
 
-from ..journal import Event, JournalError
+from ..journal import JournalError
 from ..runbook.rules import LEAD_ROLE
 from ..runbook.session import WatchSession
 from ..runbook.summary import status_summary
@@ -135,10 +135,10 @@ class CutoverApp(App[None]):
         # a live cutover must not look like a rehearsal: a red band and border, at a glance
         self.screen.set_class(not self.session.state.rehearsal, "live")
         with self.session.lock:
-            events = list(self._all_events())
+            events = self.session.events_after(0)  # the newest the Journal pane shows
         self.query_one(LogsPane).zone = self.session.state.plan.zone
         self.query_one(ClockBar).journal = self.query_one(JournalPane).journal = self._reader.path
-        self.query_one(JournalPane).add_events(self.session.state, events[-300:])
+        self.query_one(JournalPane).add_events(self.session.state, events)
         self.refresh_views()
         self.query_one("#steps", DataTable).focus()
         self.set_interval(1.0, self.tick)
@@ -157,9 +157,6 @@ class CutoverApp(App[None]):
     @property
     def _reader(self) -> Any:
         return self.session.reader
-
-    def _all_events(self) -> Iterable[Event]:
-        return self._reader.events(after=max(0, self.session.state.head_seq - 300))
 
     # -- refreshing ----------------------------------------------------------------------
     def refresh_views(self, *, panes: bool = True) -> None:
