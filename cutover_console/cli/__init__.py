@@ -88,6 +88,11 @@ class CutoverGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
+            if "--json" in ctx.args:  # the command name aside, its arguments
+                from .output import json_only_stdout
+
+                with json_only_stdout():
+                    return super().invoke(ctx)
             return super().invoke(ctx)
         except Exception as exc:
             known = exit_code(exc)

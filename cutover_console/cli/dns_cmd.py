@@ -14,7 +14,7 @@ from ..plan import load_plan
 from ..untrusted import json_text
 from ..untrusted import text as literal
 from . import cli
-from .output import cells, console, styled
+from .output import cells, console, json_out, styled
 
 
 @cli.command("dns")
@@ -68,7 +68,7 @@ def dns_command(
             if recorder:
                 recorder.record(monitor)
             if as_json:
-                click.echo(json_text(snapshot, indent=2))
+                json_out(json_text(snapshot, indent=2))
             else:
                 _print_tables(snapshot)
             return

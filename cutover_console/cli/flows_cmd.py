@@ -14,7 +14,7 @@ from ..secrets import REDACT
 from ..untrusted import LINE_LIMIT, json_text
 from ..untrusted import text as literal
 from . import cli
-from .output import cells, console, styled
+from .output import cells, console, json_out, styled
 
 
 @cli.command("flows")
@@ -51,7 +51,7 @@ def flows_command(plan: Path, once: bool, watch: bool, as_json: bool, journal: P
                 recorder.record(monitor)
             snapshot = monitor.snapshot()
             if as_json:
-                click.echo(REDACT(json_text(snapshot, indent=2)))
+                json_out(REDACT(json_text(snapshot, indent=2)))
             else:
                 console().print(_tables(snapshot))
             return

@@ -7,7 +7,10 @@ emoji codes off) from `cells(...)`. JSON goes through `untrusted.json_text`: exa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import contextlib
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -16,6 +19,28 @@ from ..untrusted import LINE_LIMIT, clip, visible
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
+
+
+_json_stdout: TextIO | None = None
+
+
+@contextlib.contextmanager
+def json_only_stdout() -> Iterator[None]:
+    """While a `--json` command runs, stdout carries its JSON and nothing else: whatever else
+    writes to stdout (a library's print, a progress line) goes to stderr instead."""
+    global _json_stdout
+    real, _json_stdout = sys.stdout, sys.stdout
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _json_stdout = None
+        sys.stdout = real
+
+
+def json_out(text: str) -> None:
+    """One JSON document to the command's real stdout (see `json_only_stdout`)."""
+    click.echo(text, file=_json_stdout or sys.stdout)
 
 
 def echo(message: object = "", *, err: bool = False, limit: int | None = None) -> None:

@@ -11,7 +11,7 @@ from ..plan.schedule import planned
 from ..plan.timeparse import format_duration
 from ..untrusted import json_text
 from . import cli
-from .output import echo
+from .output import echo, json_out
 
 
 @cli.command()
@@ -33,7 +33,7 @@ def check(plan: Path, schedule: bool, as_json: bool) -> None:
     ponr = [s.id for s in p.steps if s.point_of_no_return]
     critical = sum((p.step(s).duration for s in path), start=window.end - window.end)
     if as_json:
-        click.echo(
+        json_out(
             json_text(
                 {
                     "plan": str(plan),

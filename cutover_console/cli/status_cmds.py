@@ -19,7 +19,7 @@ from ..runbook.summary import STATUS_STYLE
 from ..untrusted import LINE_LIMIT, inert, json_text
 from . import cli
 from .options import journal_option
-from .output import cells, console, styled
+from .output import cells, console, json_out, styled
 
 
 @cli.command()
@@ -34,7 +34,7 @@ def status(journal: Path, as_json: bool) -> None:
         click.echo(f"warning: {behind}", err=True)
     summary = status_summary(state, _now(state))
     if as_json:
-        click.echo(json_text(summary, indent=2))
+        json_out(json_text(summary, indent=2))
         return
     _render_status(summary)
 
@@ -232,7 +232,7 @@ def verify(
             witnessed = verify_witness(path, witness, bundle.signer)
             bundle.ok, bundle.problem = witnessed.ok, witnessed.problem
         if as_json:  # json.dumps escapes every non-ASCII character: inert on a terminal
-            click.echo(
+            json_out(
                 json.dumps(
                     {
                         "ok": bundle.ok,
@@ -273,7 +273,7 @@ def verify(
     with JournalReader(path) as reader:
         report = reader.verify(expect, against_recorded_head=True)
     if as_json:
-        click.echo(
+        json_out(
             json.dumps(
                 {
                     "ok": report.ok,

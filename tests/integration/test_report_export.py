@@ -189,6 +189,33 @@ def test_bundle_verifies_and_tampering_is_refused(journal: Path, tmp_path: Path)
     assert code == 1 and "report.md does not match its SHA-256" in output, output
 
 
+def test_fresh_install_verify_prints_only_its_verdict(journal: Path, tmp_path: Path) -> None:
+    """What the client sees first: `verify` prints its verdict and nothing else, even with every
+    warning shown (PYTHONWARNINGS=default also shows the deprecations Python hides): a library's
+    warning at import (cryptography's DSA deprecation through asyncssh) never reaches them, and
+    `--json` is one JSON document on stdout."""
+    bundle = tmp_path / "bundle"
+    export_run = run_cli(
+        "export",
+        "--journal",
+        str(journal),
+        "-o",
+        str(bundle),
+        "--sign-key",
+        str(tmp_path / "k"),
+        env={"PYTHONWARNINGS": "default"},
+    )
+    assert export_run.returncode == 0 and export_run.stderr == "", export_run.stderr
+    for args in ((), ("--json",)):
+        result = run_cli("verify", str(bundle), *args, env={"PYTHONWARNINGS": "default"})
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == "", result.stderr
+        if args:
+            assert json.loads(result.stdout)["ok"] is True
+        else:
+            assert result.stdout.startswith("OK: bundle intact") and result.stdout.count("\n") == 1
+
+
 def verify_md_commands(bundle: Path) -> list[str]:
     """The shell commands of VERIFY.md's OpenSSH section, continuation lines joined."""
     section = (bundle / "VERIFY.md").read_text().split("## With OpenSSH")[1]

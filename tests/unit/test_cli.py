@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from support import SHIPPED, SMALL, run_cli
 
 from cutover_console.journal import JournalReader
@@ -181,3 +182,25 @@ def test_a_script_note_to_the_service_loads_no_plan_rules_or_asyncio(tmp_path: P
         assert "EXIT 0 HEAVY []" in via_service, via_service
     finally:
         process.stop(journal)
+
+
+def test_json_output_stays_json_whatever_a_library_prints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `--json` command's stdout is its JSON alone: a library that prints to stdout while the
+    command runs is sent to stderr instead."""
+    from click.testing import CliRunner
+
+    from cutover_console.cli import cli, plan_cmds
+
+    real = plan_cmds.load_plan
+
+    def noisy(path: Path) -> object:
+        print("a library talking on stdout")
+        return real(path)
+
+    monkeypatch.setattr(plan_cmds, "load_plan", noisy)
+    result = CliRunner().invoke(cli, ["check", str(SMALL), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["steps"] > 0
+    assert "a library talking on stdout" in result.stderr
+    plain = CliRunner().invoke(cli, ["check", str(SMALL)])
+    assert "a library talking on stdout" in plain.stdout  # only --json reroutes it
