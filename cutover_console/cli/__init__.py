@@ -34,6 +34,7 @@ COMMANDS = {
     "restore": "archive_cmds",
     "revise": "journal_cmds",
     "run": "console_cmds",
+    "schema": "sheet_cmds",
     "serve": "serve_cmd",
     "service": "service_cmds",
     "signoff": "request_cmds",

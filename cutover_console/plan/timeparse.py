@@ -10,7 +10,8 @@ from .problems import clip
 
 _DURATION = re.compile(
     r"^\s*(?:(?P<d>\d+)\s*d)?\s*(?:(?P<h>\d+)\s*h)?\s*(?:(?P<m>\d+)\s*m(?:in)?)?\s*"
-    r"(?:(?P<s>\d+)\s*s)?\s*$"
+    r"(?:(?P<s>\d+)\s*s)?\s*$",
+    re.ASCII,  # 0-9 only, as in the JSON Schema editors check with (`١٥m` is no duration)
 )
 MAX_DURATION_S = 30 * 86400
 _MAX_CHARS = 64  # longer text is no duration or time; never hand megabytes to a regex or int()
