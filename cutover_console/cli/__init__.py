@@ -27,6 +27,7 @@ COMMANDS = {
     "events": "status_cmds",
     "export": "report_cmds",
     "flows": "flows_cmd",
+    "import": "sheet_cmds",
     "init": "journal_cmds",
     "note": "request_cmds",
     "override-gate": "request_cmds",

@@ -8,6 +8,7 @@ from collections.abc import Collection, Iterable
 from typing import Any
 
 from .model import Plan
+from .placeholders import find_placeholders
 from .probe_parameters import ProbeConfigError, check_parameters
 from .problems import Path, PlanProblem, clip
 from .schedule import planned
@@ -75,6 +76,8 @@ class _Checker:
         self.gates()
         self.probes()
         self.secrets(self.data, ())
+        for path, text in find_placeholders(self.data):
+            self.warn(path, f"placeholder left to fill in: {clip(text)}", "replace it")
         if not any(p.severity == "error" for p in self.problems):
             self.fit()
         return self.problems
