@@ -26,6 +26,7 @@ COMMANDS = {
     "dns": "dns_cmd",
     "events": "status_cmds",
     "export": "report_cmds",
+    "export-plan": "sheet_cmds",
     "flows": "flows_cmd",
     "import": "sheet_cmds",
     "init": "journal_cmds",

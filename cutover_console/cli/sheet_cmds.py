@@ -109,3 +109,25 @@ def import_cmd(
     echo(f"  next: cutover check {output}")
     if ref is None:
         echo(f"  editor help: cutover schema > {output.parent / 'plan.schema.json'}")
+
+
+@cli.command("export-plan")
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option("--xlsx", "xlsx", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite the workbook if it exists.")
+def export_plan_cmd(plan: Path, xlsx: Path, force: bool) -> None:
+    """Write PLAN as a workbook for reviewers: one row per step with its planned start and end,
+    gates and sign-offs in words. `cutover import` of it gives the plan back."""
+    from ..plan import load_plan
+    from ..sheets.exporter import export_plan
+
+    if xlsx.suffix.lower() != ".xlsx":
+        raise click.BadParameter("the workbook's name must end in .xlsx", param_hint="--xlsx")
+    if xlsx.exists() and not force:
+        raise click.BadParameter(
+            f"{inert(str(xlsx), limit=200)} exists (add --force to overwrite it)",
+            param_hint="--xlsx",
+        )
+    document = load_plan(plan)
+    steps = export_plan(document, xlsx)
+    echo(f"{xlsx}: {steps} steps (sheets Steps, People, Phases; Plan data hidden)")

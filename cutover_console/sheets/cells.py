@@ -43,9 +43,10 @@ def _checked(seconds: float, raw: object) -> timedelta:
         raise CellError("not a duration (negative or not a number)", DURATION_HINT)
     if seconds > MAX_DURATION_S:
         raise CellError("longer than any cutover step (at most 30d)", DURATION_HINT)
-    if seconds != int(seconds):
+    whole = round(seconds)
+    if abs(seconds - whole) > 0.01:  # Excel's day fractions carry float noise below that
         raise CellError("not a whole number of seconds", "round it to the second")
-    return timedelta(seconds=int(seconds))
+    return timedelta(seconds=whole)
 
 
 def duration(value: object, unit: str | None) -> timedelta:
@@ -117,7 +118,9 @@ def when(value: object) -> datetime:
         raise CellError("not a date and time", TIME_HINT)
     if not 1970 <= moment.year <= 2999:
         raise CellError("not a plausible cutover time (years 1970-2999)", TIME_HINT)
-    return moment.replace(microsecond=0)
+    if moment.microsecond:  # a cell's day fraction: 06:00 may read as 05:59:59.999999
+        moment = (moment + timedelta(microseconds=500_000)).replace(microsecond=0)
+    return moment
 
 
 def _text_time(value: str) -> datetime:

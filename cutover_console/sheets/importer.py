@@ -161,7 +161,8 @@ class _Import:
             item: dict[str, Any] = {}
             for key, value in zip(headers, row, strict=False):
                 if key in fields and value not in (None, ""):
-                    item[key] = _raw_text(value) if key != "roles" else value
+                    text = value if isinstance(value, str) and key != "id" else _raw_text(value)
+                    item[key] = text
             if "roles" in item:
                 item["roles"] = [r.strip() for r in re.split(r"[,;]", str(item["roles"])) if r]
             if item:

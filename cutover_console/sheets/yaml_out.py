@@ -3,6 +3,7 @@ order, multi-line text as `|` blocks, and above each step where it came from (`#
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -15,7 +16,14 @@ class _Dumper(yaml.SafeDumper):
     pass
 
 
+# Printable to YAML, but they reorder or hide text when the file is shown (Trojan Source): such
+# strings are double-quoted and these characters written as escapes.
+_FORMAT = re.compile("[\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
 def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if _FORMAT.search(value):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
     if (
         "\n" in value
         and value == value.strip(" ")
@@ -29,14 +37,15 @@ _Dumper.add_representer(str, _text)
 
 
 def dump(value: Any) -> str:
-    return yaml.dump(
+    text = yaml.dump(
         value,
         Dumper=_Dumper,
         sort_keys=False,
-        allow_unicode=False,  # every control or odd character escaped: the file stays plain
+        allow_unicode=True,  # names and arrows as written; control characters are escaped
         width=100,
         default_flow_style=False,
     )
+    return _FORMAT.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _indent(text: str, by: str = "  ") -> str:
