@@ -198,8 +198,8 @@ class Link:
 
 _LINK = re.compile(
     r"^(?P<id>.+?)\s*(?P<type>FS|SS|FF|SF)?\s*"
-    r"(?P<lag>[+-]\s*\d+(?:\.\d+)?\s*(?:e?(?:m|min|mins|minutes?|h|hrs?|hours?|d|days?|"
-    r"w|wks?|weeks?|mo|mons?)|%)\??)?$",
+    r"(?P<lag>(?:[+-]\s*\d+(?:\.\d+)?\s*e?(?:m|min|mins|minutes?|h|hrs?|hours?|d|days?|"
+    r"w|wks?|weeks?|mo|mons?)|[+-]?\s*\d+(?:\.\d+)?\s*%)\??)?$",
     re.IGNORECASE | re.ASCII,
 )
 LINK_HINT = (
