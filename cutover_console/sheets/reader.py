@@ -356,7 +356,12 @@ def _cell_problem(file: str, sheet: str, row: int, column: int, value: str) -> S
 
 def _unreadable(file: str, exc: Exception) -> SheetInvalid:
     kind = type(exc).__name__
-    if kind in ("EntitiesForbidden", "DTDForbidden", "ExternalReferenceForbidden"):
+    causes: list[str] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(causes) < 10:  # openpyxl wraps the parser's error
+        causes.append(type(cause).__name__)
+        cause = cause.__cause__ or cause.__context__
+    if {"EntitiesForbidden", "DTDForbidden", "ExternalReferenceForbidden"} & set(causes):
         return _refuse(
             file,
             "the workbook's XML declares entities, which are refused "
