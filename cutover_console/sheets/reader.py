@@ -235,6 +235,22 @@ def sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
     return parts
 
 
+def _may_hold_formulas_or_merges(archive: zipfile.ZipFile, part: str) -> bool:
+    """A byte search (fast) before the XML scan (slow): no `<f`, `:f>` or `mergeCell` in the
+    sheet means nothing to scan for."""
+    try:
+        with archive.open(part) as xml:
+            tail = b""
+            while chunk := xml.read(1 << 20):
+                window = tail + chunk
+                if b"<f" in window or b":f>" in window or b"mergeCell" in window:
+                    return True
+                tail = window[-16:]
+    except Exception:
+        return True  # let the scan name what is wrong
+    return False
+
+
 def scan_sheet(file: str, sheet: str, xml: IO[bytes]) -> tuple[list[str], list[str]]:
     """(cells with a formula but no calculated value, merged ranges) of one sheet's XML,
     streamed with defusedxml; stops after MAX_ROWS rows."""
@@ -275,6 +291,8 @@ def _read_xlsx(file: str, data: bytes, sheet: str | None, extra: tuple[str, ...]
             parts = sheet_parts(archive)
         except Exception as exc:
             raise _unreadable(file, exc) from None
+        for name, part in parts.items():
+            _check_head(file, archive, name, part)
         names = list(parts)
         if not names:
             raise _refuse(file, "the workbook has no sheets")
@@ -285,6 +303,8 @@ def _read_xlsx(file: str, data: bytes, sheet: str | None, extra: tuple[str, ...]
         wanted = [chosen, *(n for n in extra if n in parts and n != chosen)]
         tables = {name: _read_sheet(file, data, name) for name in wanted}
         for name, table in tables.items():
+            if not _may_hold_formulas_or_merges(archive, parts[name]):
+                continue
             try:
                 with archive.open(parts[name]) as xml:
                     uncached, merged = scan_sheet(file, name, xml)
@@ -302,6 +322,33 @@ def _read_xlsx(file: str, data: bytes, sheet: str | None, extra: tuple[str, ...]
                 )
             _merged(table, merged)
     return Workbook(file, tables[chosen], {n: t for n, t in tables.items() if n != chosen}, names)
+
+
+_HEAD_BYTES = 64 * 1024
+_UNSIZED_LIMIT = 4_000_000  # bytes of sheet XML openpyxl may read whole just to size it
+
+
+def _check_head(file: str, archive: zipfile.ZipFile, name: str, part: str) -> None:
+    """openpyxl sizes a sheet from its `<dimension>` and, when there is none before the rows,
+    parses the whole sheet to look for it, once per sheet, as it opens the workbook. Every
+    spreadsheet program writes it; a large sheet without it is refused before that parse."""
+    try:
+        info = archive.getinfo(part)
+    except KeyError:
+        return  # openpyxl names the missing part
+    if info.file_size <= _UNSIZED_LIMIT:
+        return
+    with archive.open(info) as xml:
+        head = xml.read(_HEAD_BYTES)
+    data_at = head.find(b"<sheetData")
+    dimension_at = head.find(b"<dimension")
+    if dimension_at == -1 or (data_at != -1 and data_at < dimension_at):
+        raise _refuse(
+            file,
+            f"the sheet {name[:40]!r} is {info.file_size:,} bytes of XML without a "
+            "<dimension> (no spreadsheet program writes that)",
+            _BOMB_HINT,
+        )
 
 
 def _read_sheet(file: str, data: bytes, name: str) -> Table:

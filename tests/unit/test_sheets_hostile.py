@@ -83,13 +83,14 @@ def test_the_archive_guard_counts_the_total_too() -> None:
     check_archive("ok.xlsx", fine)  # type: ignore[arg-type]
 
 
-def test_a_million_rows_stop_at_the_cap(tmp_path: Path) -> None:
-    sheet = raw_xlsx(tmp_path / "million.xlsx", "")  # the other parts; the sheet streamed in
+def _million_rows(path: Path, dimension: str) -> Path:
+    """A workbook whose sheet has 1,000,001 rows, streamed in (never held in memory)."""
+    sheet = raw_xlsx(path, "")  # the other parts
     with (
         zipfile.ZipFile(sheet, "a", zipfile.ZIP_DEFLATED) as archive,
         archive.open("xl/worksheets/sheet2.xml", "w") as part,
     ):
-        part.write(f"{SHEET_HEAD}<sheetData>".encode())
+        part.write(f"{SHEET_HEAD}{dimension}<sheetData>".encode())
         part.write(inline_row(1, ["Title", "Duration"]).encode())
         for start in range(2, 1_000_002, 10_000):
             part.write(
@@ -100,9 +101,17 @@ def test_a_million_rows_stop_at_the_cap(tmp_path: Path) -> None:
             )
         part.write(b"</sheetData></worksheet>")
     _point_sheet_at(sheet, "worksheets/sheet2.xml")
+    return sheet
+
+
+def test_a_million_rows_stop_at_the_cap(tmp_path: Path) -> None:
+    sheet = _million_rows(tmp_path / "million.xlsx", '<dimension ref="A1:B1000001"/>')
     code, output = run_import(sheet)
     assert code == 2
     assert f"million.xlsx:Tasks!{MAX_ROWS + 1}: the sheet has more than {MAX_ROWS:,} rows" in output
+    # Without <dimension>, openpyxl would parse all of it to size the sheet as it opens it.
+    code, output = run_import(_million_rows(tmp_path / "unsized.xlsx", ""))
+    assert code == 2 and "XML without a <dimension> (no spreadsheet program writes" in output
     csv_file = tmp_path / "million.csv"
     csv_file.write_text("Title,Duration\n" + "x,1h\n" * 1_000_000, encoding="utf-8")
     code, output = run_import(csv_file)
