@@ -138,6 +138,11 @@ def _headless(prepared: DemoSetup, speed: float, shops: int, witness: ArchiveSet
     echo(f"world    {prepared.directory}")
     for path in reports:
         echo(f"report   {path}")
+    from ..sheets.exporter import export_plan  # the plan as reviewers read it (openpyxl, lazily)
+
+    sheet = prepared.journal.parent / "plan.xlsx"
+    export_plan(prepared.document, sheet)
+    echo(f"plan     {sheet} (cutover export-plan; cutover import reads it back)")
     echo(f"verify   {cutover_command()} verify {shell_path(prepared.journal)}")
     echo(f"witness  {witness.location} (S3 Object Lock, compliance mode)")
     sys.exit(0 if outcome.ok else 1)

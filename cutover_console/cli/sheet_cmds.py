@@ -104,7 +104,11 @@ def import_cmd(
         echo(str(warning), err=True)
     if len(done.warnings) > 100:
         echo(f"… and {len(done.warnings) - 100} more warnings", err=True)
-    output.write_text(done.text, encoding="utf-8")
+    try:
+        output.write_text(done.text, encoding="utf-8")
+    except OSError as exc:
+        echo(f"error: cannot write {inert(str(output), limit=200)}: {exc.strerror}", err=True)
+        raise SystemExit(2) from None
     echo(f"{output}: {done.steps} steps written; {done.placeholders} placeholder(s) to fill in")
     echo(f"  next: cutover check {output}")
     if ref is None:
@@ -129,5 +133,9 @@ def export_plan_cmd(plan: Path, xlsx: Path, force: bool) -> None:
             param_hint="--xlsx",
         )
     document = load_plan(plan)
-    steps = export_plan(document, xlsx)
+    try:
+        steps = export_plan(document, xlsx)
+    except OSError as exc:
+        echo(f"error: cannot write {inert(str(xlsx), limit=200)}: {exc.strerror}", err=True)
+        raise SystemExit(2) from None
     echo(f"{xlsx}: {steps} steps (sheets Steps, People, Phases; Plan data hidden)")

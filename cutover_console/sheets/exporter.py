@@ -19,7 +19,7 @@ from ..plan.loader import PlanDocument
 from ..plan.model import Gate, SignOff
 from ..plan.schedule import planned
 from ..plan.yaml_source import parse_yaml
-from .importer import DATA_MARK, DATA_SHEET, PEOPLE_SHEET, PHASES_SHEET
+from .plan_data import DATA_MARK, DATA_SHEET, PEOPLE_SHEET, PHASES_SHEET
 from .reader import MAX_CELL_CHARS
 from .yaml_out import dump
 

@@ -13,7 +13,6 @@ back, with the Steps sheet's edits.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,19 +25,15 @@ from ..plan.placeholders import placeholder
 from ..plan.problems import PlanInvalid
 from . import cells
 from .columns import FIELDS, Column, could_be, field_of, header_score, header_unit
+from .ids import ordered_step, slug, unique
+from .plan_data import DATA_SHEET, PEOPLE_SHEET, PHASES_SHEET, read_plan_data, side_table
 from .problems import SheetInvalid, SheetProblem, a1, column_letters, shown
 from .reader import Workbook, read_workbook
+from .roster import roster
+from .values import raw_text as _raw_text
 from .yaml_out import plan_yaml
 
-DATA_SHEET = "Plan data"
-PEOPLE_SHEET = "People"
-PHASES_SHEET = "Phases"
-DATA_MARK = "cutover-console plan data"
 _IDENT = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-_STEP_ORDER = (
-    "id", "title", "phase", "owner", "kind", "duration", "depends_on", "not_before",
-    "instructions", "gates", "signoff", "rollback", "point_of_no_return", "action",
-)  # fmt: skip
 
 
 @dataclass
@@ -56,28 +51,6 @@ class Imported:
     steps: int
     warnings: list[SheetProblem]
     placeholders: int
-
-
-def slug(text: str, limit: int = 48) -> str:
-    """`Back up the DB (full)` → `back-up-the-db-full`; '' when nothing is left."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    out = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return out[:limit].rstrip("-")
-
-
-def _unique(base: str, taken: set[str]) -> str:
-    candidate, n = base, 2
-    while candidate in taken:
-        suffix = f"-{n}"
-        candidate, n = base[: 64 - len(suffix)] + suffix, n + 1
-    taken.add(candidate)
-    return candidate
-
-
-def _raw_text(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 @dataclass
@@ -124,53 +97,13 @@ class _Import:
     def warn(self, where: str, message: str, hint: str = "") -> None:
         self.warnings.append(SheetProblem(self.file, where, message, hint, severity="warning"))
 
-    # --- the workbook written by export-plan ----------------------------------------------------
-
     def _plan_data(self) -> dict[str, Any] | None:
-        table = self.book.others.get(DATA_SHEET)
-        if table is None or not table.rows or not table.rows[0]:
-            return None
-        if table.rows[0][0] != DATA_MARK:
-            return None
-        from ..plan.yaml_source import parse_yaml
-
-        chunks: dict[str, list[str]] = {}
-        for row in table.rows[2:]:
-            if len(row) >= 2 and isinstance(row[0], str) and isinstance(row[1], str):
-                chunks.setdefault(row[0], []).append(row[1])
-        out: dict[str, Any] = {}
-        for key, parts in chunks.items():
-            try:
-                value, _ = parse_yaml("".join(parts), f"{self.file}:{DATA_SHEET}")
-            except PlanInvalid as exc:
-                self.problems.append(
-                    SheetProblem(self.file, a1(DATA_SHEET, 3), f"{key}: {exc.problems[0].message}")
-                )
-                continue
-            out[key] = value
-        return out
+        data, problems = read_plan_data(self.book)
+        self.problems.extend(problems)
+        return data
 
     def _side_table(self, name: str, fields: tuple[str, ...]) -> list[dict[str, Any]]:
-        """The People or Phases sheet of an exported plan: header row, then one item a row."""
-        table = self.book.others.get(name)
-        if table is None or not table.rows:
-            return []
-        headers = [str(h).strip().lower() if h is not None else "" for h in table.rows[0]]
-        items: list[dict[str, Any]] = []
-        for row in table.rows[1:]:
-            item: dict[str, Any] = {}
-            for key, value in zip(headers, row, strict=False):
-                if key in fields and value not in (None, ""):
-                    text = value if isinstance(value, str) and key != "id" else _raw_text(value)
-                    item[key] = text
-            if "roles" in item:
-                item["roles"] = [r.strip() for r in re.split(r"[,;]", str(item["roles"])) if r]
-            if item:
-                extra = (self.data or {}).get(f"{name.lower()}:{item.get('id')}")
-                if isinstance(extra, dict):
-                    item.update(extra)
-                items.append(item)
-        return items
+        return side_table(self.book, self.data, name, fields)
 
     # --- headers ---------------------------------------------------------------------------------
 
@@ -325,7 +258,7 @@ class _Import:
                 ids[raw] = raw
             else:
                 base = slug(_raw_text(row.get("title") or "")) or f"step-{slug(raw) or ordinal}"
-                ids[raw] = _unique(base, taken)
+                ids[raw] = unique(base, taken)
             row.values["_raw_id"] = (0, raw)
         return ids
 
@@ -491,97 +424,14 @@ class _Import:
     def people_and_phases(
         self, rows: list[_Row], steps: list[dict[str, Any]]
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Owners become people, teams roles, streams phases (see roster.py)."""
         people = self._side_table(PEOPLE_SHEET, ("id", "name", "roles", "contact", "backup"))
         phases = self._side_table(PHASES_SHEET, ("id", "title", "description", "rollback"))
-        person_ids = {p.get("id") for p in people}
-        roles = {r for p in people for r in p.get("roles", [])}
-        phase_ids = {p.get("id") for p in phases}
-        by_name: dict[str, str] = {}
-        taken = {str(i) for i in person_ids}
-        made: dict[str, dict[str, Any]] = {}
-        team_roles: dict[str, str] = {}
-        phase_of: dict[str, str] = {}
-        for position, (step, row) in enumerate(zip(steps, rows, strict=False)):
-            team = step.pop("_team", None)
-            role = None
-            if team is not None:
-                text = _raw_text(team)
-                role = text if text in roles else team_roles.get(text)
-                if role is None:
-                    role = slug(text) or "team"
-                    team_roles[text] = role
-            owners = step.pop("owner")
-            owner_id = None
-            if owners is not None:
-                names = [n.strip() for n in re.split(r"[,;]", _raw_text(owners)) if n.strip()]
-                names = [re.sub(r"\s*\[[^\]]*\]$", "", n) for n in names]  # Alice[50%]
-                for index, name in enumerate(names):
-                    if name in person_ids or name in roles:
-                        pid = name
-                    elif name in by_name:
-                        pid = by_name[name]
-                    else:
-                        local = name.split("@")[0] if "@" in name else name
-                        pid = _unique(slug(local) or "person", taken)
-                        by_name[name] = pid
-                        made[pid] = {
-                            "id": pid,
-                            "name": local if "@" in name else name,
-                            "roles": [],
-                            "contact": name if "@" in name else placeholder("phone or e-mail"),
-                        }
-                    if pid in made and role and role not in made[pid]["roles"]:
-                        made[pid]["roles"].append(role)
-                    if index == 0:
-                        owner_id = pid
-                    else:
-                        self.warn(
-                            f"{self.cell(row.number, row.column('owner'))}",
-                            f"a step has one owner: {shown(name, 30)} is not kept as one",
-                            "the first name is the owner; name the others in the instructions",
-                        )
-            step["owner"] = owner_id or role or "lead"
-            phase = step.pop("phase")
-            if phase is None:
-                step["phase"] = "cutover"
-                phase_of.setdefault("cutover", "Cutover")
-            elif phase in phase_ids:
-                step["phase"] = phase
-            else:
-                pid = slug(phase) or "phase"
-                step["phase"] = pid
-                phase_of.setdefault(pid, phase)
-            steps[position] = {k: step[k] for k in _ordered(step)}
-        for pid, title in phase_of.items():
-            if pid not in phase_ids:
-                phases.append({"id": pid, "title": title})
-        for person in made.values():
-            person["roles"] = person["roles"] or ["owner"]
-            people.append(person)
-        held = {r for p in people for r in p.get("roles", [])}
-        for team, role in team_roles.items():
-            if role not in held:
-                pid = _unique(f"{role}-member", taken)
-                people.append(
-                    {
-                        "id": pid,
-                        "name": placeholder(f"who is in the team {team}"),
-                        "roles": [role],
-                        "contact": placeholder("phone or e-mail"),
-                    }
-                )
-        if self.data is None and "lead" not in held:
-            lead_id = "lead" if "lead" not in taken else _unique("cutover-lead", taken)
-            people.insert(
-                0,
-                {
-                    "id": lead_id,
-                    "name": placeholder("who leads the cutover"),
-                    "roles": ["lead"],
-                    "contact": placeholder("phone or e-mail"),
-                },
-            )
-        return people, phases
+        owner_cells = [
+            self.cell(row.number, row.column("owner")) if "owner" in row.values else ""
+            for row in rows
+        ]
+        return roster(steps, owner_cells, people, phases, self.data is None, self.warn)
 
     def cutover(
         self, rows: list[_Row], steps: list[dict[str, Any]], zone: ZoneInfo | None
@@ -596,7 +446,7 @@ class _Import:
             for key in list(step):
                 if key.startswith("_"):
                     del step[key]
-            steps[position] = {k: step[k] for k in _ordered(step)}
+            steps[position] = ordered_step(step)
         if self.data is not None:
             return dict((self.data.get("plan") or {}).get("cutover") or {})
         begin: datetime | None = None
@@ -635,36 +485,44 @@ class _Import:
 
     def fit_window(self, plan: dict[str, Any]) -> None:
         """The window ends at the planned end rounded up to the hour (or the sheet's latest
-        finish, if later)."""
-        from ..plan.model import Plan
-        from ..plan.schedule import planned
+        finish, if later). The same forward pass as plan.schedule, on the plain data: the
+        loader validates the plan once, after this."""
+        from ..plan.timeparse import parse_duration
 
-        try:
-            model = Plan.model_validate(plan)
-        except Exception:
-            return  # the loader names what is wrong, with the rows
-        end = planned(model).end.replace(tzinfo=None)
+        zone = ZoneInfo(plan["cutover"]["timezone"])
+
+        def aware(text: str) -> datetime:
+            return cells.when(text).replace(tzinfo=zone)
+
+        start = aware(plan["cutover"]["window"]["start"])
+        by_id = {step["id"]: step for step in plan["steps"]}
+        deps = {i: [d for d in s.get("depends_on", []) if d in by_id] for i, s in by_id.items()}
+        waiting = {i: len(d) for i, d in deps.items()}
+        after: dict[str, list[str]] = {i: [] for i in by_id}
+        for step_id, before in deps.items():
+            for dep in before:
+                after[dep].append(step_id)
+        ready = [i for i, n in waiting.items() if n == 0]
+        ends: dict[str, datetime] = {}
+        while ready:  # Kahn's order; a cycle was refused before this
+            step_id = ready.pop()
+            step = by_id[step_id]
+            begin = max([start, *(ends[d] for d in deps[step_id])])
+            if step.get("not_before"):
+                begin = max(begin, aware(step["not_before"]))
+            ends[step_id] = begin + parse_duration(step["duration"])
+            for later in after[step_id]:
+                waiting[later] -= 1
+                if waiting[later] == 0:
+                    ready.append(later)
+        end = max(ends.values(), default=start).astimezone(zone).replace(tzinfo=None)
         finish = getattr(self, "_finish", None)
         if finish is not None and finish > end:
             end = finish
         if end.minute or end.second:
             end = end.replace(minute=0, second=0) + timedelta(hours=1)
-        start = cells.when(plan["cutover"]["window"]["start"])
-        plan["cutover"]["window"]["end"] = _time_text(max(end, start + timedelta(hours=1)))
-
-
-def _ordered(step: dict[str, Any]) -> list[str]:
-    keys = [k for k in _STEP_ORDER if k in step]
-    keys += [k for k in step if k not in _STEP_ORDER]
-    out = []
-    for key in keys:
-        value = step[key]
-        if key == "depends_on" and not value:
-            continue
-        if key == "kind" and value == "task":
-            continue
-        out.append(key)
-    return out
+        floor = start.replace(tzinfo=None) + timedelta(hours=1)
+        plan["cutover"]["window"]["end"] = _time_text(max(end, floor))
 
 
 def _time_text(moment: datetime) -> str:

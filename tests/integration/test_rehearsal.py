@@ -127,6 +127,12 @@ def test_headless_demo_completes_then_reports_exports_and_verifies(tmp_path: Pat
     assert "ran route53.lower_ttl for lower-ttl: INSYNC" in out
     assert "ran route53.switch for dns-switch: INSYNC" in out
     assert f"journal  {journal}" in out and "complete:" in out
+    sheet = tmp_path / "plan.xlsx"  # the plan as reviewers read it, and back
+    assert f"plan     {sheet}" in out
+    back = tmp_path / "plan-back.yaml"
+    assert run_cli("import", str(sheet), "-o", str(back)).returncode == 0
+    demo_plan = load_plan(ROOT / "checklists" / "demo.yaml").plan
+    assert load_plan(back).plan.model_dump() == demo_plan.model_dump()
     assert wall < 180  # generous: the target (60 s) is measured in benchmarks/
 
     with JournalReader(journal) as reader:

@@ -232,6 +232,14 @@ def test_unknown_headers_are_named_with_what_they_could_be(tmp_path: Path) -> No
 
 def test_import_does_not_overwrite_without_force(tmp_path: Path) -> None:
     sheet = build("cutover", tmp_path, ".csv")
+    nowhere = tmp_path / "missing" / "p.yaml"
+    done = run_cli("import", str(sheet), "-o", str(nowhere), "--timezone", ZONE)
+    assert done.returncode == 2 and "error: cannot write" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = run_cli(
+        "export-plan", str(PLANS / "small.yaml"), "--xlsx", str(tmp_path / "x" / "p.xlsx")
+    )
+    assert done.returncode == 2 and "error: cannot write" in done.stderr
     out = tmp_path / "p.yaml"
     out.write_text("mine", encoding="utf-8")
     done = run_cli("import", str(sheet), "-o", str(out), "--timezone", ZONE)
