@@ -154,7 +154,8 @@ def export_plan(document: PlanDocument, out: Path) -> int:
 
 
 def _finish(sheet: Any, times: tuple[int, ...], wrap: tuple[int, ...], **styles: Any) -> None:
-    """Bold frozen header, filters, widths from the content (capped), time formats."""
+    """Bold frozen header, filters, widths from the content (capped at 60), time formats; the
+    widths from the first 1,000 rows (a reviewer's screen, not every row, sets them)."""
     from openpyxl.utils import get_column_letter
 
     bold, alignment = styles["Font"](bold=True), styles["Alignment"]
@@ -163,17 +164,19 @@ def _finish(sheet: Any, times: tuple[int, ...], wrap: tuple[int, ...], **styles:
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = sheet.dimensions
     widths: dict[int, int] = {}
-    for row in sheet.iter_rows(min_row=1):
-        for cell in row:
-            if cell.value is None:
-                continue
-            if cell.column in times and cell.row > 1:
-                cell.number_format = _TIME_FORMAT
-                length = 16
-            else:
-                length = max(len(line) for line in str(cell.value).splitlines() or [""])
-            if cell.column in wrap and cell.row > 1:
-                cell.alignment = alignment(wrap_text=True, vertical="top")
-            widths[cell.column] = max(widths.get(cell.column, 0), length)
+    for row in sheet.iter_rows(min_row=1, max_row=1001, values_only=True):
+        for column, value in enumerate(row, 1):
+            if value is not None:
+                longest = 16 if column in times else max(map(len, str(value).splitlines() or [""]))
+                widths[column] = max(widths.get(column, 0), longest)
     for column, width in widths.items():
         sheet.column_dimensions[get_column_letter(column)].width = min(max(width + 2, 8), 60)
+    wrapped = alignment(wrap_text=True, vertical="top")
+    for column in (*times, *wrap):
+        for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
+            if cell.value is None:
+                continue
+            if column in times:
+                cell.number_format = _TIME_FORMAT
+            else:
+                cell.alignment = wrapped
