@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -208,7 +209,7 @@ LINK_HINT = (
 )
 
 
-def links(value: object, known: set[str]) -> list[Link]:
+def links(value: object, known: Collection[str]) -> list[Link]:
     """`14FS+30m; 15, 16SS` → links. An entry that is itself a known id is taken whole (ids
     such as `db-2` hold a minus sign)."""
     if isinstance(value, bool):

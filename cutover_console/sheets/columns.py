@@ -17,7 +17,7 @@ FIELDS: dict[str, str] = {
     "owner": "the person who owns the step",
     "team": "the team (a role) that owns the step",
     "not_before": "the step may not start before this time",
-    "start": "planned start (sets the window; anchors steps with no predecessors)",
+    "start": "planned start (the earliest sets the window's start)",
     "finish": "planned end (sets the window's end)",
     "instructions": "what to do",
     "kind": "task, go_no_go, milestone or validation",

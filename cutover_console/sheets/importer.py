@@ -12,6 +12,7 @@ back, with the Steps sheet's edits.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -347,7 +348,7 @@ class _Import:
         if raw is None:
             return []
         try:
-            found = cells.links(raw, set(ids))
+            found = cells.links(raw, ids.keys())
         except cells.CellError as exc:
             self.error(row, "predecessors", exc.message, exc.hint, raw=raw)
             return []
@@ -355,7 +356,7 @@ class _Import:
         for link in found:
             target = ids.get(link.target)
             if target is None:
-                known = ", ".join(list(ids)[:8])
+                known = ", ".join(itertools.islice(ids, 8))
                 self.error(
                     row,
                     "predecessors",

@@ -26,9 +26,10 @@ from typing import IO, Any
 from .problems import SheetInvalid, SheetProblem, a1, column_letters
 
 MAX_FILE_BYTES = 50_000_000  # an XLSX runbook is kilobytes; 50 MB is generous
-MAX_ROWS = 50_000  # rows read from one sheet (a 10,000-step plan is already huge)
+MAX_ROWS = 20_000  # rows read from one sheet (a 10,000-step plan is already huge)
 MAX_CELL_CHARS = 10_000  # the plan loader refuses longer lines
 MAX_MEMBERS = 10_000
+MAX_SHEETS = 100
 MAX_UNCOMPRESSED = 256_000_000  # all members of an XLSX together
 MAX_SHARED_STRINGS = 64_000_000  # held in memory whole by openpyxl
 MAX_RATIO = 200  # uncompressed/compressed for a member over 1 MB; zip bombs are 1000+
@@ -183,7 +184,7 @@ def _rows_cap(file: str, sheet: str) -> SheetInvalid:
     return _refuse(
         file,
         f"the sheet has more than {MAX_ROWS:,} rows",
-        "a plan is at most that many steps; split the sheet or delete unused rows",
+        "import at most that many steps at once: split the sheet, or delete unused rows",
         a1(sheet, MAX_ROWS + 1),
     )
 
@@ -291,8 +292,16 @@ def _read_xlsx(file: str, data: bytes, sheet: str | None, extra: tuple[str, ...]
             parts = sheet_parts(archive)
         except Exception as exc:
             raise _unreadable(file, exc) from None
-        for name, part in parts.items():
-            _check_head(file, archive, name, part)
+        if len(parts) > MAX_SHEETS:
+            raise _refuse(file, f"the workbook has {len(parts):,} sheets", _BOMB_HINT)
+        unsized = sum(_unsized_bytes(archive, part) for part in parts.values())
+        if unsized > _UNSIZED_LIMIT:
+            raise _refuse(
+                file,
+                f"the workbook holds {unsized:,} bytes of sheet XML without a <dimension> "
+                "(no spreadsheet program writes that)",
+                _BOMB_HINT,
+            )
         names = list(parts)
         if not names:
             raise _refuse(file, "the workbook has no sheets")
@@ -328,27 +337,23 @@ _HEAD_BYTES = 64 * 1024
 _UNSIZED_LIMIT = 4_000_000  # bytes of sheet XML openpyxl may read whole just to size it
 
 
-def _check_head(file: str, archive: zipfile.ZipFile, name: str, part: str) -> None:
-    """openpyxl sizes a sheet from its `<dimension>` and, when there is none before the rows,
-    parses the whole sheet to look for it, once per sheet, as it opens the workbook. Every
-    spreadsheet program writes it; a large sheet without it is refused before that parse."""
+def _unsized_bytes(archive: zipfile.ZipFile, part: str) -> int:
+    """The size of a sheet's XML if it has no `<dimension>` before its rows, else 0.
+
+    openpyxl sizes every sheet from its `<dimension>` as it opens a workbook and, when there is
+    none, parses the whole sheet to look for it. Every spreadsheet program writes it; more
+    than _UNSIZED_LIMIT bytes of sheets without it are refused before that parse."""
     try:
         info = archive.getinfo(part)
     except KeyError:
-        return  # openpyxl names the missing part
-    if info.file_size <= _UNSIZED_LIMIT:
-        return
+        return 0  # openpyxl names the missing part
     with archive.open(info) as xml:
         head = xml.read(_HEAD_BYTES)
     data_at = head.find(b"<sheetData")
     dimension_at = head.find(b"<dimension")
     if dimension_at == -1 or (data_at != -1 and data_at < dimension_at):
-        raise _refuse(
-            file,
-            f"the sheet {name[:40]!r} is {info.file_size:,} bytes of XML without a "
-            "<dimension> (no spreadsheet program writes that)",
-            _BOMB_HINT,
-        )
+        return info.file_size
+    return 0
 
 
 def _read_sheet(file: str, data: bytes, name: str) -> Table:
@@ -368,6 +373,8 @@ def _read_sheet(file: str, data: bytes, name: str) -> Table:
         )
         try:
             sheet = book[name]
+            if (sheet.max_row or 0) > MAX_ROWS:  # its <dimension> says so: no need to read on
+                raise _rows_cap(file, name)
             sheet.reset_dimensions()  # a hostile <dimension> must not hide or invent rows
             for row in sheet.iter_rows(values_only=True):
                 if len(rows) >= MAX_ROWS:

@@ -105,13 +105,17 @@ def _million_rows(path: Path, dimension: str) -> Path:
 
 
 def test_a_million_rows_stop_at_the_cap(tmp_path: Path) -> None:
-    sheet = _million_rows(tmp_path / "million.xlsx", '<dimension ref="A1:B1000001"/>')
-    code, output = run_import(sheet)
-    assert code == 2
-    assert f"million.xlsx:Tasks!{MAX_ROWS + 1}: the sheet has more than {MAX_ROWS:,} rows" in output
+    for name, dimension in (("million", "A1:B1000001"), ("lying", "A1:B2")):
+        # An honest <dimension> is refused at once; a lying one is read until the cap.
+        sheet = _million_rows(tmp_path / f"{name}.xlsx", f'<dimension ref="{dimension}"/>')
+        code, output = run_import(sheet)
+        assert code == 2
+        assert f"{name}.xlsx:Tasks!{MAX_ROWS + 1}: the sheet has more than {MAX_ROWS:,}" in output
     # Without <dimension>, openpyxl would parse all of it to size the sheet as it opens it.
     code, output = run_import(_million_rows(tmp_path / "unsized.xlsx", ""))
-    assert code == 2 and "XML without a <dimension> (no spreadsheet program writes" in output
+    assert (
+        code == 2 and "bytes of sheet XML without a <dimension> (no spreadsheet program" in output
+    )
     csv_file = tmp_path / "million.csv"
     csv_file.write_text("Title,Duration\n" + "x,1h\n" * 1_000_000, encoding="utf-8")
     code, output = run_import(csv_file)
