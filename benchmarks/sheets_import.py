@@ -103,7 +103,7 @@ def hostile(tmp: Path) -> list[tuple[str, Callable[[], Path]]]:
                 part.write(b"\0" * (1 << 20))
         return path
 
-    def million_xlsx() -> Path:
+    def million_xlsx(dimension: str = "A1:B1000000") -> Path:
         path = raw_xlsx(tmp / "million.xlsx", "")
         parts = {}
         with zipfile.ZipFile(path) as archive:
@@ -114,7 +114,7 @@ def hostile(tmp: Path) -> list[tuple[str, Callable[[], Path]]]:
             for name, data in parts.items():
                 archive.writestr(name, data)
             with archive.open("xl/worksheets/sheet1.xml", "w") as part:
-                part.write(f'{SHEET_HEAD}<dimension ref="A1:B1000000"/><sheetData>'.encode())
+                part.write(f'{SHEET_HEAD}<dimension ref="{dimension}"/><sheetData>'.encode())
                 for start in range(1, 1_000_001, 10_000):
                     part.write(
                         "".join(
@@ -144,7 +144,8 @@ def hostile(tmp: Path) -> list[tuple[str, Callable[[], Path]]]:
     return [
         ("billion laughs (XLSX)", laughs),
         ("zip bomb: 1 GB of zeros in a 1 MB XLSX", bomb),
-        ("1,000,000 rows (XLSX)", million_xlsx),
+        ("1,000,000 rows (XLSX, its <dimension> says so)", million_xlsx),
+        ("1,000,000 rows (XLSX, <dimension> says 2)", lambda: million_xlsx("A1:B2")),
         ("1,000,000 rows (CSV)", million_csv),
         ("5,000 formulas without cached values", formulas),
         ("5,000 rows of wrong types (CSV)", wrong_types),
