@@ -48,11 +48,12 @@ def _duration_pattern() -> str:
     """timeparse's duration grammar without lookahead: at least one of d, h, m(in), s, in that
     order, ASCII digits, spaces anywhere between the parts."""
     units = [r"d", r"h", r"m(?:in)?", r"s"]
+    space = r"[ \t\n\r\f\v]*"  # Python's ASCII \s; ECMA's \s also takes Unicode spaces
     alternatives = []
     for first in range(len(units)):
-        rest = "".join(rf"(?:\s*[0-9]+\s*{u})?" for u in units[first + 1 :])
-        alternatives.append(rf"[0-9]+\s*{units[first]}{rest}")
-    return rf"^\s*(?:{'|'.join(alternatives)})\s*$"
+        rest = "".join(rf"(?:{space}[0-9]+{space}{u})?" for u in units[first + 1 :])
+        alternatives.append(rf"[0-9]+{space}{units[first]}{rest}")
+    return rf"^{space}(?:{'|'.join(alternatives)}){space}$"
 
 
 DURATION_SCHEMA: dict[str, Any] = {

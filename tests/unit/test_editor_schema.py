@@ -183,7 +183,13 @@ def _accepted(parse: object, value: str) -> bool:
 
 
 @settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(written_durations(), st.text(max_size=20)))
+@given(
+    st.one_of(
+        written_durations(),
+        st.text(max_size=20),
+        st.text(alphabet="0123456789dhms \t\u3000\u00a0\x1c", max_size=12),
+    )
+)
 def test_durations_schema_and_validator_agree(value: str) -> None:
     """Same verdict both ways; the one thing a pattern cannot count is the 30-day cap."""
     valid = _accepted(parse_duration, value)
