@@ -38,8 +38,9 @@ def read_plan_data(book: Workbook) -> tuple[dict[str, Any] | None, list[SheetPro
         try:
             value, _ = parse_yaml("".join(parts), f"{book.file}:{DATA_SHEET}")
         except PlanInvalid as exc:
+            first = exc.problems[0]
             problems.append(
-                SheetProblem(book.file, a1(DATA_SHEET, 3), f"{key}: {exc.problems[0].message}")
+                SheetProblem(book.file, a1(DATA_SHEET, 3), f"{key}: {first.message}", first.hint)
             )
             continue
         out[key] = value

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from hostile import CORPUS, HOSTILE, forbidden_in
 from sheetbed import SHEET_HEAD, build, inline_row, raw_xlsx, write_csv, write_xlsx
-from support import run_cli
+from support import PLANS, run_cli
 
 from cutover_console.plan import load_plan
 from cutover_console.sheets import SheetInvalid
@@ -274,3 +274,30 @@ def test_a_fifo_and_a_huge_file_are_refused_unread(tmp_path: Path) -> None:
         handle.truncate(60_000_000)  # sparse: no disk used
     code, output = run_import(huge)
     assert code == 2 and "huge.csv: the file is 60,000,000 bytes (at most 50,000,000)" in output
+
+
+def test_the_plan_data_sheet_is_read_by_the_hardened_yaml_parser(tmp_path: Path) -> None:
+    """An exported workbook comes back from other people: its hidden YAML is outside input."""
+    import openpyxl
+
+    workbook = tmp_path / "plan.xlsx"
+    assert (
+        run_cli("export-plan", str(PLANS / "small.yaml"), "--xlsx", str(workbook)).returncode == 0
+    )
+    book = openpyxl.load_workbook(workbook)
+    book["Plan data"]["B3"] = "!!python/object/apply:os.system ['echo pwned']"
+    book.save(workbook)
+    code, output = run_import(workbook)
+    assert code == 2
+    assert "plan.xlsx:'Plan data'!3: plan: the tag !!python/object/apply:os.system is not" in output
+    assert "pwned" not in output.replace("echo pwned", "")
+
+
+def test_a_file_name_cannot_write_lines_into_the_plan(tmp_path: Path) -> None:
+    sheet = write_csv(tmp_path / "x\nversion: 2\n.csv", [["Title", "Duration"], ["Backup", "1h"]])
+    code, output = run_import(sheet)
+    assert code == 0, output
+    written = tmp_path / f"{sheet.stem}-plan.yaml"
+    text = written.read_text(encoding="utf-8")
+    assert "\nversion: 2\n" not in text and "# x␊version: 2␊!2" in text
+    assert load_plan(written).plan.version == 1
