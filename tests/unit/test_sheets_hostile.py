@@ -301,3 +301,33 @@ def test_a_file_name_cannot_write_lines_into_the_plan(tmp_path: Path) -> None:
     text = written.read_text(encoding="utf-8")
     assert "\nversion: 2\n" not in text and "# x␊version: 2␊!2" in text
     assert load_plan(written).plan.version == 1
+
+
+def test_sheets_without_a_size_are_counted_over_the_workbook(tmp_path: Path) -> None:
+    """Four sheets of 1.3 MB without <dimension>, each under the limit, are refused together:
+    openpyxl would parse every one whole as it opens the workbook."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    for index in range(4):
+        sheet = book.active if index == 0 else book.create_sheet()
+        assert sheet is not None
+        sheet.title = f"S{index}"
+        sheet.append(["Title", "Duration"])
+    book.save(tmp_path / "small.xlsx")
+    rows = "".join(
+        f'<row r="{n}"><c r="A{n}" t="inlineStr"><is><t>s{n}</t></is></c></row>'
+        for n in range(1, 22_000)
+    )
+    unsized = f"{SHEET_HEAD}<sheetData>{rows}</sheetData></worksheet>".encode()
+    with (
+        zipfile.ZipFile(tmp_path / "small.xlsx") as source,
+        zipfile.ZipFile(tmp_path / "four.xlsx", "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for name in source.namelist():
+            is_sheet = name.startswith("xl/worksheets/sheet")
+            target.writestr(name, unsized if is_sheet else source.read(name))
+    assert 1_000_000 < len(unsized) < 4_000_000 < 4 * len(unsized)
+    code, output = run_import(tmp_path / "four.xlsx")
+    assert code == 2
+    assert "bytes of sheet XML without a <dimension>" in output
