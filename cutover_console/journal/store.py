@@ -559,8 +559,10 @@ class JournalWriter(JournalReader):
         cutover_id: str,
         mode: str = "live",
         clock: Clock | None = None,
+        plan_keys: dict[str, list[str]] | None = None,
     ) -> JournalWriter:
-        """Create a journal for a plan. Refuses to touch an existing file."""
+        """Create a journal for a plan. Refuses to touch an existing file. `plan_keys`: the
+        people's SSH keys as resolved from the plan's `file:` references, kept with its text."""
         path = Path(path)
         if path.exists():
             raise JournalError(
@@ -574,6 +576,8 @@ class JournalWriter(JournalReader):
             "rehearsal": mode != "live",
             "tool": f"cutover-console {__version__}",
         }
+        if plan_keys:
+            payload["plan"]["keys"] = plan_keys
         speed = getattr(clock, "speed", None)
         if clock is not None and speed is not None and speed != 1:
             # a sped-up world (cutover demo): watchers rebuild its clock from this pair

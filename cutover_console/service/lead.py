@@ -134,6 +134,7 @@ def create_journal(
         document.file,
         Actor.here(lead),
         cutover_id=document.plan.cutover.id,
+        plan_keys=document.keys,
         mode=mode,
         clock=clock,
     )
