@@ -4,10 +4,14 @@ signer without the tool runs, wrapped (the journal service sits behind `cutover 
     ssh -p PORT HOST statement STEP > s.txt
     ssh-keygen -Y sign -n sign-off@cutover-console -f KEY s.txt
     ssh -p PORT HOST signoff STEP < s.txt.sig
+
+CUTOVER_SSH, like GIT_SSH_COMMAND, names the ssh to run with its options.
 """
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -21,9 +25,11 @@ TIMEOUT = 60.0
 
 
 def _ssh(key: Path, host: str, port: str, command: str, stdin: bytes = b"") -> bytes:
+    # like GIT_SSH_COMMAND: the ssh to run, with options (a known_hosts file, a jump host)
+    ssh = shlex.split(os.environ.get("CUTOVER_SSH", "") or "ssh")
     run = subprocess.run(
         [
-            "ssh",
+            *ssh,
             "-p",
             port,
             "-o",

@@ -101,7 +101,15 @@ _step_command(
 
 @cli.command()
 @click.argument("step_id", metavar="STEP")
-@journal_option
+@click.option(
+    "--journal",
+    "-j",
+    "journal",
+    default=None,
+    envvar="CUTOVER_JOURNAL",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The journal file (or set CUTOVER_JOURNAL); not with --remote.",
+)
 @by_option
 @idem_option
 @click.option("--role", default=None, help="Sign under this role (default: the first that fits).")
@@ -122,7 +130,7 @@ _step_command(
 )
 def signoff(
     step_id: str,
-    journal: Path,
+    journal: Path | None,
     by: str,
     idem: str | None,
     role: str | None,
@@ -139,6 +147,8 @@ def signoff(
 
         echo(sign_remotely(remote, step_id, by, sign_with))
         return
+    if journal is None:
+        raise click.UsageError("Missing option '--journal' / '-j' (or set CUTOVER_JOURNAL).")
     args: dict[str, Any] = {"step": step_id, "by": by, "role": role}
     if sign_with is not None:
         from ..signoffs.signer import SigningFailed, sign_statement
