@@ -274,9 +274,9 @@ def verify(
     with JournalReader(path) as reader:
         report = reader.verify(expect, against_recorded_head=True)
         if report.ok:  # each signed sign-off, against the plan in force at its event
-            from ..signoffs import check_journal
+            from ..signoffs.verdict import KINDS, check_journal
 
-            found, problem = check_journal(reader.events())
+            found, problem = check_journal(reader.events_of(KINDS))
             signed = len(found)
             if problem is not None:
                 report.problem = f"signed sign-off at {problem}"

@@ -157,20 +157,25 @@ class SignedSignOff:
     signature: str
 
 
+KINDS = (ev.JOURNAL_CREATED, ev.PLAN_REVISED, ev.STEP_SIGNED_OFF)  # what check_journal reads
+
+
 def plan_keys(plan: dict[str, Any]) -> dict[str, list[str]]:
-    """The keys a plan event puts in force: the inline ones, and `file:` ones as recorded."""
-    document = load_plan_text(str(plan["text"]), str(plan.get("file", "<journal>")))
-    keys = {person: list(lines) for person, lines in document.keys.items()}
+    """The keys a plan event puts in force. The journal records them with the plan (`keys`:
+    inline and `file:` ones alike, as resolved when it was journaled), so a verifier need not
+    load the plan; a plan event without them is read from its text (its inline keys)."""
     recorded = plan.get("keys")
     if isinstance(recorded, dict):
-        for person, lines in recorded.items():
-            if isinstance(lines, list):
-                keys.setdefault(str(person), [])
-                keys[str(person)] += [str(x) for x in lines if str(x) not in keys[str(person)]]
-    return keys
+        return {
+            str(person): [str(x) for x in lines]
+            for person, lines in recorded.items()
+            if isinstance(lines, list)
+        }
+    document = load_plan_text(str(plan["text"]), str(plan.get("file", "<journal>")))
+    return {person: list(lines) for person, lines in document.keys.items()}
 
 
-def check_event(event: Event, cutover: str, journal: str, keys: dict[str, list[str]]) -> str:
+def check_event(event: Event, cutover: str, journal: str, holders: dict[bytes, str]) -> str:
     """A signed sign-off event's key fingerprint; SignatureRefusal when it does not hold."""
     signed = event.payload.get("signed")
     if type(signed) is not dict:
@@ -198,7 +203,7 @@ def check_event(event: Event, cutover: str, journal: str, keys: dict[str, list[s
         sig = sshsig.verify(text.encode(), armored.encode(), NAMESPACE)
     except sshsig.SignatureInvalid as exc:
         raise SignatureRefusal("signature", f"its signature is refused: {exc}") from None
-    holder = owners(keys).get(sig.key.blob)
+    holder = holders.get(sig.key.blob)
     if holder != event.actor:
         raise SignatureRefusal(
             "key",
@@ -212,17 +217,20 @@ def check_journal(events: Iterable[Event]) -> tuple[list[SignedSignOff], str | N
     """Every signed sign-off, checked against the plan in force at its event; the first
     problem (naming the event) or None."""
     found: list[SignedSignOff] = []
-    keys: dict[str, list[str]] = {}
+    holders: dict[bytes, str] | None = None
+    plan: dict[str, Any] = {}  # the plan in force; its keys are read at its first signature
     cutover = journal = ""
     for event in events:
         if event.kind == ev.JOURNAL_CREATED:
             cutover, journal = str(event.payload.get("cutover", "")), event.hash
-            keys = plan_keys(event.payload["plan"])
+            plan, holders = event.payload["plan"], None
         elif event.kind == ev.PLAN_REVISED:
-            keys = plan_keys(event.payload["plan"])
+            plan, holders = event.payload["plan"], None
         elif event.kind == ev.STEP_SIGNED_OFF and "signed" in event.payload:
+            if holders is None:
+                holders = owners(plan_keys(plan)) if plan else {}
             try:
-                fingerprint = check_event(event, cutover, journal, keys)
+                fingerprint = check_event(event, cutover, journal, holders)
             except SignatureRefusal as exc:
                 return (
                     found,

@@ -213,6 +213,7 @@ class WatchServer(asyncssh.SSHServer):
         self.sessions = 0
         self.closed = False
         self.no_session_timer: asyncio.TimerHandle | None = None
+        self.key: asyncssh.SSHKey | None = None
         self.watcher = False  # its key is in authorized_keys
         self.signer: str | None = None  # the person the plan lists its key for (signing only)
 
@@ -235,7 +236,9 @@ class WatchServer(asyncssh.SSHServer):
     def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
         """The key must be in authorized_keys, and its `from=` must match the client."""
         options = self.hub.authorized.validate(key, self.host, self.host)
-        self.watcher, self.signer = options is not None, self.hub.desk.person_of(key)
+        self.key, self.watcher = key, options is not None
+        # a key only the plan lists may sign; a watcher's is looked up when it asks to sign
+        self.signer = None if self.watcher else self.hub.desk.person_of(key)
         if options is None and self.signer is None:
             log.warning("refused key %s from %s", key.get_fingerprint(), self.host)
             return False
@@ -449,6 +452,8 @@ class WatchHub:
             process.exit(1)
             return
         viewer = Viewer(server.fingerprint, server.comment, server.peer)
+        if self.desk.is_signing_command(process.command) and server.key is not None:
+            server.signer = server.signer or self.desk.person_of(server.key)
         if self.desk.is_signing_command(process.command) and server.signer is not None:
             await self.desk.run(process, server.signer)  # statement/signoff (sshwatch/signing.py)
             return

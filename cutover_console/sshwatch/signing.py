@@ -46,6 +46,7 @@ class SigningDesk:
     def __init__(self, journal: Path) -> None:
         self.journal = journal
         self.issued: dict[str, list[Issued]] = {}
+        self._keys: tuple[str, dict[str, list[str]]] = ("", {})  # by the plan's sha256
 
     def person_of(self, key: asyncssh.SSHKey) -> str | None:
         """The person the plan in force lists this key for (read at each login: a revision
@@ -55,7 +56,10 @@ class SigningDesk:
         try:
             blob = parse_key(key.export_public_key("openssh").decode()).blob
             with JournalReader(self.journal) as reader:
-                keys = plan_keys(reader.plan_payload())
+                plan = reader.plan_payload()
+            if self._keys[0] != plan.get("sha256"):
+                self._keys = (str(plan.get("sha256")), plan_keys(plan))
+            keys = self._keys[1]
         except (KeySyntaxError, Exception) as exc:  # a damaged journal must not open a door
             log.warning("signing keys unavailable: %s", type(exc).__name__)
             return None

@@ -374,3 +374,34 @@ def test_verify_checks_each_signature_against_the_plan_in_force(
     with JournalReader(cutover.writer.path) as reader:
         found, problem = check_journal(list(reader.events()))
     assert problem is None and [s.person for s in found] == ["cleo"]
+
+
+def test_hostile_namespace_in_a_signature_reaches_the_refusal_inert(
+    driven: tuple[Cutover, World],
+) -> None:
+    from hostile import CORPUS, forbidden_in
+
+    from cutover_console.signoffs import sshsig
+
+    cutover, world = driven
+    text = cutover.signoff_statement("go", "cleo")
+    real = sshsig.parse(sign(world, "cleo", text).encode())
+    for name, (hostile, shown) in CORPUS.items():
+        if name == "html":
+            continue
+        armored = sshsig.wrap(real.key.blob, hostile[:50], "sha512", real.signature).decode()
+        message = refused(cutover, "cleo", Presented(text, armored))
+        assert forbidden_in(message) == [], name
+        assert shown[:20] in message, (name, message)
+
+
+@pytest.mark.parametrize("kind", ["ed25519", "rsa", "ecdsa"])
+def test_sshsig_of_every_key_type_verifies_and_tampering_fails(tmp_path: Path, kind: str) -> None:
+    from cutover_console.signoffs import sshsig
+
+    key = keygen(tmp_path, kind, kind)
+    (tmp_path / "m").write_text("statement\n")
+    armored = stock_sign(key.private, tmp_path / "m").read_bytes()
+    assert sshsig.verify(b"statement\n", armored, NAMESPACE).key.line == key.line
+    with pytest.raises(sshsig.SignatureInvalid, match="does not match"):
+        sshsig.verify(b"statemenT\n", armored, NAMESPACE)

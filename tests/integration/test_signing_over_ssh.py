@@ -247,3 +247,17 @@ def test_cutover_signoff_remote_wraps_the_three(signing: Signing) -> None:
     assert [a for a, _ in signed_events(signing.journal)][-1] == "lena"
     verified = run_cli("verify", str(signing.journal))
     assert verified.returncode == 0, verified.stderr
+
+
+def test_hostile_commands_come_back_inert(signing: Signing) -> None:
+    from hostile import CORPUS, forbidden_in
+
+    key = signing.keys["cleo"].private
+    for name, (hostile, shown) in CORPUS.items():
+        if name in ("html", "c1-csi"):  # c1: not valid UTF-8 on the wire; html: inert on a tty
+            continue
+        said = signing.run(key, f"statement {hostile}")
+        assert said.returncode == 1, name
+        err = said.stderr.decode("utf-8", "replace")
+        assert forbidden_in(err) == [], (name, err)
+        assert "not a signing command" in err and shown[:12] in err, (name, err)
