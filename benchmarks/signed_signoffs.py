@@ -8,6 +8,7 @@ signed sign-offs <= 1.5x the same journal with unsigned sign-offs, measured side
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import signal
@@ -98,7 +99,9 @@ def journal(folder: Path, name: str, plan: Path, key: asyncssh.SSHKey | None) ->
             ).text()
             payload["signed"] = {
                 "statement": statement,
-                "signature": sshsig.sign(key, statement.encode(), NAMESPACE).decode(),
+                "sshsig": base64.b64encode(
+                    sshsig.unarmor(sshsig.sign(key, statement.encode(), NAMESPACE))
+                ).decode(),
                 "key": key.get_fingerprint(),
                 "nonce": "0" * 48,
             }

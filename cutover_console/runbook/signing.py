@@ -3,11 +3,13 @@ signature (the rules are in `signoffs`; this module feeds them the fold's view o
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..signoffs import sshsig
 from ..signoffs.nonces import journal_secret, new_nonce
 from ..signoffs.statement import Statement, StatementInvalid, evidence_digest, issued_now
 from ..signoffs.verdict import Context, Presented, SignatureRefusal, check_presented
@@ -89,7 +91,9 @@ def check(
         return Refusal(f"signature_{exc.rule}", exc.message)
     return {
         "statement": presented.statement,
-        "signature": presented.signature,
+        # the SSHSIG blob as one base64 line: armored, its lines could look like `pwd…=\n-----`
+        # to the journal's secret redaction, which would break the signature it holds
+        "sshsig": base64.b64encode(sshsig.unarmor(presented.signature.encode())).decode(),
         "key": key.fingerprint,
         "nonce": statement.nonce,
     }

@@ -93,7 +93,11 @@ def armor(blob: bytes) -> bytes:
 
 def parse(armored: bytes) -> SshSig:
     """The fields of an armored SSHSIG (not yet checked against any data)."""
-    blob = unarmor(armored)
+    return parse_blob(unarmor(armored))
+
+
+def parse_blob(blob: bytes) -> SshSig:
+    """The fields of an SSHSIG blob (the armor's content)."""
     fields = ssh_strings(blob[10:]) if blob[:10] == MAGIC + VERSION.to_bytes(4, "big") else None
     if fields is None or len(fields) != 5:
         raise SignatureInvalid("it is not an SSH signature (the format of ssh-keygen -Y sign)")
@@ -141,7 +145,12 @@ def wrap(public_blob: bytes, namespace: str, hash_algorithm: str, signature: byt
 def verify(message: bytes, armored: bytes, namespace: str) -> SshSig:
     """The parsed signature when it is a valid SSHSIG of `message` under `namespace` by the key
     it carries; SignatureInvalid says why not. Whose key that is, the caller checks."""
-    sig = parse(armored)
+    return verify_blob(message, unarmor(armored), namespace)
+
+
+def verify_blob(message: bytes, blob: bytes, namespace: str) -> SshSig:
+    """`verify` of the blob itself (as a journal keeps it)."""
+    sig = parse_blob(blob)
     if sig.namespace != namespace:
         raise SignatureInvalid(
             f"it was made for the namespace '{inert(sig.namespace, limit=60)}', not '{namespace}' "
@@ -164,6 +173,7 @@ _CURVES = {
     "ecdsa-sha2-nistp521": ("secp521r1", "sha512"),
 }
 _RSA = {"rsa-sha2-256": "sha256", "rsa-sha2-512": "sha512"}
+_ED25519: dict[bytes, Any] = {}
 
 
 def _valid(sig: SshSig, data: bytes) -> bool:
@@ -183,7 +193,12 @@ def _valid(sig: SshSig, data: bytes) -> bool:
 
             if len(key_fields) != 2:
                 return False
-            ed25519.Ed25519PublicKey.from_public_bytes(key_fields[1]).verify(blob, data)
+            public = _ED25519.get(key_fields[1])
+            if public is None:
+                public = ed25519.Ed25519PublicKey.from_public_bytes(key_fields[1])
+                if len(_ED25519) < 256:  # a journal has a few signers and many signatures
+                    _ED25519[key_fields[1]] = public
+            public.verify(blob, data)
             return True
         if sig.key.algorithm == "ssh-rsa" and algorithm in _RSA:
             from cryptography.hazmat.primitives import hashes

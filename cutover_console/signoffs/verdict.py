@@ -11,6 +11,7 @@ force at the event's time (a key removed later still verifies what it signed bef
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -154,7 +155,12 @@ class SignedSignOff:
     person: str
     fingerprint: str
     statement: str
-    signature: str
+    sshsig: str  # the blob, base64
+
+    @property
+    def signature(self) -> str:
+        """Armored, as `ssh-keygen -Y sign` writes it."""
+        return sshsig.armor(base64.b64decode(self.sshsig)).decode()
 
 
 KINDS = (ev.JOURNAL_CREATED, ev.PLAN_REVISED, ev.STEP_SIGNED_OFF)  # what check_journal reads
@@ -180,8 +186,8 @@ def check_event(event: Event, cutover: str, journal: str, holders: dict[bytes, s
     signed = event.payload.get("signed")
     if type(signed) is not dict:
         raise SignatureRefusal("forged", "its signature record is damaged")
-    text, armored = signed.get("statement"), signed.get("signature")
-    if type(text) is not str or type(armored) is not str:
+    text, blob = signed.get("statement"), _blob(signed.get("sshsig"))
+    if type(text) is not str or blob is None:
         raise SignatureRefusal("forged", "its signature record is damaged")
     try:
         statement = Statement.parse(text)
@@ -200,7 +206,7 @@ def check_event(event: Event, cutover: str, journal: str, holders: dict[bytes, s
     if statement.head_seq >= event.seq:
         raise SignatureRefusal("forged", "its statement claims a later journal head")
     try:
-        sig = sshsig.verify(text.encode(), armored.encode(), NAMESPACE)
+        sig = sshsig.verify_blob(text.encode(), blob, NAMESPACE)
     except sshsig.SignatureInvalid as exc:
         raise SignatureRefusal("signature", f"its signature is refused: {exc}") from None
     holder = holders.get(sig.key.blob)
@@ -211,6 +217,16 @@ def check_event(event: Event, cutover: str, journal: str, holders: dict[bytes, s
             f"for {event.actor}",
         )
     return sig.key.fingerprint
+
+
+def _blob(encoded: object) -> bytes | None:
+    """The SSHSIG blob of a sign-off event's `sshsig` (one line of base64)."""
+    if type(encoded) is not str or len(encoded) > sshsig.MAX_SIGNATURE:
+        return None
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except ValueError:
+        return None
 
 
 def check_journal(events: Iterable[Event]) -> tuple[list[SignedSignOff], str | None]:
@@ -244,7 +260,7 @@ def check_journal(events: Iterable[Event]) -> tuple[list[SignedSignOff], str | N
                     event.actor,
                     fingerprint,
                     signed["statement"],
-                    signed["signature"],
+                    signed["sshsig"],
                 )
             )
     return found, None
