@@ -26,6 +26,14 @@ class Key:
     def line(self) -> str:
         return " ".join(self.public.read_text().split()[:2])
 
+    @property
+    def fingerprint(self) -> str:
+        """`SHA256:…` as ssh-keygen -l prints it."""
+        out = subprocess.run(
+            ["ssh-keygen", "-l", "-f", str(self.public)], capture_output=True, text=True, check=True
+        ).stdout
+        return out.split()[1]
+
 
 def keygen(folder: Path, name: str, kind: str = "ed25519") -> Key:
     """A throwaway key pair (no passphrase) made by ssh-keygen."""

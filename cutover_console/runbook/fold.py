@@ -31,8 +31,9 @@ def journaled_plan(plan: dict[str, Any]) -> PlanDocument:
     recorded = plan.get("keys")
     if isinstance(recorded, dict):
         for person, lines in recorded.items():
-            if isinstance(lines, list) and person not in document.keys:
-                document.keys[str(person)] = [str(line) for line in lines]
+            if isinstance(lines, list):
+                held = document.keys.setdefault(str(person), [])
+                held += [str(line) for line in lines if str(line) not in held]
     return document
 
 

@@ -124,6 +124,8 @@ def test_bundle_holds_the_signed_signoffs_and_both_routes_pass(
         good = stock_verify(out, person, sig, statement)
         assert good.returncode == 0, good.stderr
         assert b"Good" in good.stdout + good.stderr and person.encode() in good.stdout + good.stderr
+    report = (out / "report.md").read_text()
+    assert f"signed by cleo's key {keys['cleo'].fingerprint}" in report
     manifest = (out / "manifest.sha256").read_text()
     assert "signoffs/allowed_signers" in manifest
     checked = subprocess.run(["sha256sum", "-c", "manifest.sha256"], cwd=out, capture_output=True)

@@ -152,6 +152,33 @@ def test_rsa_key_signs_with_sha2_512(world: World) -> None:
     assert sig.signature_algorithm == "rsa-sha2-512"
 
 
+def test_optional_signature_and_the_report_says_how_each_was_given(tmp_path: Path) -> None:
+    keys = {"cleo": keygen(tmp_path / "k", "cleo"), "lena": keygen(tmp_path / "k", "lena")}
+    plan = signed_plan(tmp_path, keys, mode="recorded")
+    journal = tmp_path / "j.sqlite"
+    assert run_cli("init", str(plan), "--journal", str(journal), "--by", "lena").returncode == 0
+    started = run_cli("step", "start", "go", "-j", str(journal), "--by", "nia", "--override", "t")
+    assert started.returncode == 0, started.stderr
+    signed = run_cli(
+        "signoff",
+        "go",
+        "-j",
+        str(journal),
+        "--by",
+        "cleo",
+        "--sign-with",
+        str(keys["cleo"].private),
+    )
+    assert signed.returncode == 0, signed.stderr
+    plain = run_cli("signoff", "go", "-j", str(journal), "--by", "lena", "--role", "lead")
+    assert plain.returncode == 0, plain.stderr  # elsewhere a signature is optional
+    report = tmp_path / "r.md"
+    assert run_cli("report", "--journal", str(journal), "-o", str(report)).returncode == 0
+    text = report.read_text()
+    assert f"signed by cleo's key {keys['cleo'].fingerprint}" in text
+    assert "recorded by the lead" in text
+
+
 def test_signoffs_signed_without_a_signature_names_the_command(world: World) -> None:
     start_go(world)
     plain = run_cli("signoff", "go", "--journal", str(world.journal), "--by", "cleo")
