@@ -261,3 +261,80 @@ def test_hostile_commands_come_back_inert(signing: Signing) -> None:
         err = said.stderr.decode("utf-8", "replace")
         assert forbidden_in(err) == [], (name, err)
         assert "not a signing command" in err and shown[:12] in err, (name, err)
+
+
+def test_through_a_running_journal_service(signing: Signing) -> None:
+    """With the journal's service running (as under `cutover run`), the serve process hands the
+    statement and the signature to it: the service issues and checks, then journals."""
+    started = run_cli("service", "start", "-j", str(signing.journal), "--no-engines")
+    assert started.returncode == 0, started.stderr
+    try:
+        run = run_cli(
+            "step",
+            "start",
+            "backup",
+            "-j",
+            str(signing.journal),
+            "--by",
+            "lena",
+            "--override",
+            "test",
+        )
+        assert run.returncode == 0, run.stderr
+        key = signing.keys["lena"].private
+        statement = signing.run(key, "statement", "backup")
+        assert statement.returncode == 0, statement.stderr
+        (signing.root / "b.txt").write_bytes(statement.stdout)
+        subprocess.run(
+            [
+                "ssh-keygen",
+                "-Y",
+                "sign",
+                "-n",
+                NAMESPACE,
+                "-f",
+                str(key),
+                str(signing.root / "b.txt"),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        done = signing.run(
+            key, "signoff", "backup", stdin=(signing.root / "b.txt.sig").read_bytes()
+        )
+        # lena started backup: her own key cannot approve it, and the service says so
+        assert done.returncode == 1
+        assert b"self-approval" in done.stderr, done.stderr
+        # and one that holds: nia signs dns-switch, which lena started, with the wrapper
+        run = run_cli(
+            "step",
+            "start",
+            "dns-switch",
+            "-j",
+            str(signing.journal),
+            "--by",
+            "lena",
+            "--override",
+            "test",
+        )
+        assert run.returncode == 0, run.stderr
+        env = {
+            "CUTOVER_SSH": f"ssh -o UserKnownHostsFile={signing.root}/known "
+            "-o StrictHostKeyChecking=yes"
+        }
+        signed = run_cli(
+            "signoff",
+            "dns-switch",
+            "--by",
+            "nia",
+            "--remote",
+            f"127.0.0.1:{signing.port}",
+            "--sign-with",
+            str(signing.keys["nia"].private),
+            env=env,
+        )
+        assert signed.returncode == 0, signed.stderr
+        assert [a for a, _ in signed_events(signing.journal)][-1] == "nia"
+    finally:
+        stopped = run_cli("service", "stop", "-j", str(signing.journal))
+        assert stopped.returncode == 0, stopped.stderr
