@@ -14,8 +14,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 
+from ..untrusted import inert
 from .model import Plan
-from .problems import PlanProblem, clip
+from .problems import PlanProblem
 from .yaml_source import SourceMap
 
 ALGORITHMS = frozenset(
@@ -62,7 +63,7 @@ def parse_key(text: str) -> PublicKey:
     algorithm, encoded = fields[0], fields[1]
     if algorithm not in ALGORITHMS:
         raise KeySyntaxError(
-            f"'{clip(algorithm, 40)}' is not a public key type "
+            f"'{inert(algorithm, limit=40)}' is not a public key type "
             f"(one of: {', '.join(sorted(ALGORITHMS))})"
         )
     try:
@@ -106,13 +107,15 @@ def resolve(
                     why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
                     problem(
                         here,
-                        f"cannot read the key file {clip(entry[5:])}: {why}",
+                        f"cannot read the key file {inert(entry[5:], limit=80)}: {why}",
                         "give the path of a .pub file, relative to the plan",
                     )
                     continue
                 lines = [line for line in text.splitlines() if line.strip()]
                 if len(lines) != 1:
-                    problem(here, f"{clip(entry[5:])} must hold exactly one public key line")
+                    problem(
+                        here, f"{inert(entry[5:], limit=80)} must hold exactly one public key line"
+                    )
                     continue
                 text = lines[0]
             try:

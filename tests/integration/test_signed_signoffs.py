@@ -459,3 +459,20 @@ def test_a_signature_that_looks_like_a_secret_to_the_redactor_survives_the_journ
     with JournalReader(cutover.writer.path) as reader:
         found, problem = check_journal(list(reader.events()))
     assert problem is None and len(found) == 1
+
+
+def test_hostile_key_text_in_the_plan_is_reported_inert(tmp_path: Path) -> None:
+    from hostile import CORPUS, forbidden_in
+
+    cleo = keygen(tmp_path / "k", "cleo")
+    plan = signed_plan(tmp_path, {"cleo": cleo})
+    text = plan.read_text()
+    for name, (hostile, _shown) in CORPUS.items():
+        if name in ("html", "c1-csi"):
+            continue
+        escaped = hostile.encode("unicode_escape").decode().replace('"', '\\\\"')
+        plan.write_text(text.replace('"file:keys/cleo.pub"', f'"{escaped} AAAA"'))
+        checked = run_cli("check", str(plan))
+        assert checked.returncode == 2, (name, checked.stderr)
+        assert "is not a public key type" in checked.stderr, (name, checked.stderr)
+        assert forbidden_in(checked.stderr) == [], (name, checked.stderr)
