@@ -151,6 +151,7 @@ class SignedSignOff:
     """A signed sign-off as the journal holds it, checked."""
 
     seq: int
+    ts: str  # the sign-off event's time
     step: str
     person: str
     fingerprint: str
@@ -256,6 +257,7 @@ def check_journal(events: Iterable[Event]) -> tuple[list[SignedSignOff], str | N
             found.append(
                 SignedSignOff(
                     event.seq,
+                    event.ts,
                     str(event.step),
                     event.actor,
                     fingerprint,

@@ -77,9 +77,19 @@ def stock_commands(bundle: Path) -> list[list[str]]:
     """The stock commands VERIFY.md lists for the signed sign-offs, as argv and stdin file."""
     text = (bundle / "VERIFY.md").read_text()
     found = re.findall(
-        r"ssh-keygen -Y verify -f allowed_signers -I (\S+) -n (\S+) \\\n\s+-s (\S+) < (\S+)", text
+        r"ssh-keygen -Y verify -f allowed_signers -I (\S+) -n (\S+) \\\n"
+        r"\s+-O verify-time=\d{14}Z -s (\S+) < (\S+)",
+        text,
     )
     return [list(x) for x in found if x[1] == NAMESPACE]
+
+
+def verify_time(bundle: Path, sig: str) -> str:
+    """The `-O verify-time=` VERIFY.md gives for this signature file."""
+    text = (bundle / "VERIFY.md").read_text()
+    match = re.search(rf"-O verify-time=(\d{{14}}Z) -s {re.escape(sig)} ", text)
+    assert match is not None, sig
+    return match.group(1)
 
 
 def stock_verify(
@@ -98,6 +108,8 @@ def stock_verify(
                 person,
                 "-n",
                 NAMESPACE,
+                "-O",
+                f"verify-time={verify_time(bundle, sig)}",
                 "-s",
                 sig,
             ],
@@ -202,3 +214,66 @@ def test_replayed_statement_swapped_in_caught(
     assert verified.returncode == 1 and "signoffs/" in verified.stderr
     # the stock route: no longer lena's signature
     assert stock_verify(copy, "lena", sig2, st2).returncode != 0
+
+
+def test_a_key_removed_later_still_verifies_earlier_signoffs_both_routes(tmp_path: Path) -> None:
+    keys = {"cleo": keygen(tmp_path / "k", "cleo"), "nia": keygen(tmp_path / "k", "nia")}
+    plan = signed_plan(tmp_path, keys)
+    document = load_plan(plan)
+    from datetime import UTC, datetime, timedelta
+
+    clock = ManualClock(datetime(2026, 12, 5, 13, 0, tzinfo=UTC))
+    journal = tmp_path / "j.sqlite"
+    writer = JournalWriter.create(
+        journal,
+        document.text,
+        document.sha256,
+        document.file,
+        Actor.here("lena"),
+        cutover_id=document.plan.cutover.id,
+        clock=clock,
+        plan_keys=document.keys,
+    )
+    cutover = Cutover(writer, clock)
+    cutover.start("go", "nia", override="test")
+    text = cutover.signoff_statement("go", "cleo")
+    cutover.signoff(
+        "go", "cleo", signed=Presented(text, _sign(tmp_path, keys["cleo"].private, text))
+    )
+    clock.advance(timedelta(hours=1))
+    plan.write_text(plan.read_text().replace(', keys: ["file:keys/cleo.pub"]', ""))
+    assert cutover.revise_plan(load_plan(plan), "lena", "cleo's laptop was replaced")
+    writer.close()
+    out = tmp_path / "bundle"
+    made = run_cli(
+        "export", "--journal", str(journal), "-o", str(out), "--sign-key", str(tmp_path / "ek")
+    )
+    assert made.returncode == 0, made.stderr
+    allowed = (out / "signoffs" / "allowed_signers").read_text()
+    assert 'valid-before="20261205140000Z"' in allowed
+    assert run_cli("verify", str(out)).returncode == 0
+    [(person, _ns, sig, statement)] = stock_commands(out)
+    good = stock_verify(out, person, sig, statement)
+    assert good.returncode == 0, good.stderr
+    # at a time after the revision, the stock route no longer accepts cleo's key
+    late = subprocess.run(
+        [
+            "ssh-keygen",
+            "-Y",
+            "verify",
+            "-f",
+            "allowed_signers",
+            "-I",
+            "cleo",
+            "-n",
+            NAMESPACE,
+            "-O",
+            "verify-time=20261205150000Z",
+            "-s",
+            sig,
+        ],
+        stdin=(out / "signoffs" / statement).open("rb"),
+        capture_output=True,
+        cwd=out / "signoffs",
+    )
+    assert late.returncode != 0
