@@ -95,7 +95,7 @@ def test_keys_in_the_plan_are_checked_and_file_references_resolved(tmp_path: Pat
 # -- local signing through the CLI ------------------------------------------------------------
 
 
-def test_signed_with_a_key_file_ed25519_then_rsa_and_verified(world: World) -> None:
+def test_signed_with_an_ed25519_key_file_and_verified(world: World) -> None:
     start_go(world)
     signed = run_cli(
         "signoff",
