@@ -66,3 +66,40 @@ def test_g_signs_with_the_keyboard_persons_key_and_shows_signed(tmp_path: Path) 
         asyncio.run(scenario())
     finally:
         session.close()
+
+
+def test_watchers_see_whose_signature_is_still_needed(tmp_path: Path) -> None:
+    from cutover_console.journal import Actor, JournalWriter
+    from cutover_console.runbook import Cutover
+    from cutover_console.runbook.session import WatchSession
+    from cutover_console.ui.app import WatchApp
+
+    keys = {"cleo": keygen(tmp_path / "k", "cleo")}
+    document = load_plan(signed_plan(tmp_path, keys))
+    journal = tmp_path / "j.sqlite"
+    clock = ManualClock(SATURDAY)
+    writer = JournalWriter.create(
+        journal,
+        document.text,
+        document.sha256,
+        document.file,
+        Actor.here("lena"),
+        cutover_id=document.plan.cutover.id,
+        clock=clock,
+        plan_keys=document.keys,
+    )
+    Cutover(writer, clock).start("go", "nia", override="test")
+    writer.close()
+    session = WatchSession(journal)
+    app = WatchApp(session)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(150, 45)) as pilot:
+            table = app.query_one("#steps")
+            table.move_cursor(row=[str(r.value) for r in table.rows].index("go"))
+            await pilot.pause(0.5)
+            text = str(app.query_one(StepDetail)._last)  # type: ignore[attr-defined]
+            assert "needs a signature with the signer's own SSH key" in text
+            assert "cutover signoff go --by cleo --sign-with" in text
+
+    asyncio.run(scenario())
