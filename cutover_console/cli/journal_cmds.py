@@ -48,6 +48,7 @@ def init(plan: Path, journal: Path | None, by: str | None, rehearsal: bool) -> N
         document.file,
         Actor.here(by),
         cutover_id=p.cutover.id,
+        plan_keys=document.keys,
         mode="rehearsal" if rehearsal else "live",
     )
     head = writer.head()
@@ -110,6 +111,7 @@ def tabletop(
         document.file,
         Actor.here(lead),
         cutover_id=p.cutover.id,
+        plan_keys=document.keys,
         mode="tabletop",
         clock=clock,
     )

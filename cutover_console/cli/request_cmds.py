@@ -101,19 +101,70 @@ _step_command(
 
 @cli.command()
 @click.argument("step_id", metavar="STEP")
-@journal_option
+@click.option(
+    "--journal",
+    "-j",
+    "journal",
+    default=None,
+    envvar="CUTOVER_JOURNAL",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The journal file (or set CUTOVER_JOURNAL); not with --remote.",
+)
 @by_option
 @idem_option
 @click.option("--role", default=None, help="Sign under this role (default: the first that fits).")
-def signoff(step_id: str, journal: Path, by: str, idem: str | None, role: str | None) -> None:
-    """Sign off STEP as --by (role checked; distinct people; no self-approval)."""
-    result = journal_request(
-        journal, "cutover signoff", "signoff", {"step": step_id, "by": by, "role": role}, idem
-    )
+@click.option(
+    "--sign-with",
+    "sign_with",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="KEYFILE",
+    help="Sign the sign-off with your SSH key: a private key file, or a .pub whose private key "
+    "is in ssh-agent.",
+)
+@click.option(
+    "--remote",
+    default=None,
+    metavar="HOST:PORT",
+    help="Sign through `cutover serve` at HOST:PORT with ssh (needs --sign-with).",
+)
+def signoff(
+    step_id: str,
+    journal: Path | None,
+    by: str,
+    idem: str | None,
+    role: str | None,
+    sign_with: Path | None,
+    remote: str | None,
+) -> None:
+    """Sign off STEP as --by (role checked; distinct people; no self-approval). With
+    --sign-with, the journal service issues a statement, your key signs it, and the service
+    checks the signature before it journals the sign-off."""
+    if remote is not None:
+        if sign_with is None:
+            raise click.UsageError("--remote needs --sign-with KEYFILE")
+        from .remote_signing import sign_remotely
+
+        echo(sign_remotely(remote, step_id, by, sign_with))
+        return
+    if journal is None:
+        raise click.UsageError("Missing option '--journal' / '-j' (or set CUTOVER_JOURNAL).")
+    args: dict[str, Any] = {"step": step_id, "by": by, "role": role}
+    if sign_with is not None:
+        from ..signoffs.signer import SigningFailed, sign_statement
+
+        issued = journal_request(journal, "cutover signoff", "signoff_statement", args)
+        try:
+            args["signature"] = sign_statement(sign_with, issued["statement"])
+        except SigningFailed as exc:
+            raise click.ClickException(str(exc)) from None
+        args["statement"] = issued["statement"]
+    result = journal_request(journal, "cutover signoff", "signoff", args, idem)
     done(
         result,
-        f"{step_id}: signed off by {by} as {result['event']['role']} "
-        f"({result['signoffs']} sign-off(s) so far)",
+        f"{step_id}: signed off by {by} as {result['event']['role']}"
+        + (f", signed with {result['event']['key']}" if result["event"].get("key") else "")
+        + f" ({result['signoffs']} sign-off(s) so far)",
     )
 
 

@@ -270,8 +270,16 @@ def verify(
             "--witness checks an exported bundle (cutover export), not a journal",
             param_hint="--witness",
         )
+    signed = 0
     with JournalReader(path) as reader:
         report = reader.verify(expect, against_recorded_head=True)
+        if report.ok:  # each signed sign-off, against the plan in force at its event
+            from ..signoffs.verdict import KINDS, check_journal
+
+            found, problem = check_journal(reader.events_of(KINDS))
+            signed = len(found)
+            if problem is not None:
+                report.problem = f"signed sign-off at {problem}"
     if as_json:
         json_out(
             json.dumps(
@@ -281,6 +289,7 @@ def verify(
                     "head": str(report.head) if report.head else None,
                     "problem": report.problem,
                     "seq": report.bad_seq,
+                    "signed_signoffs": signed,
                 }
             )  # ensure_ascii (the default) keeps a journal's text inert
         )
@@ -288,6 +297,7 @@ def verify(
         click.echo(
             f"OK: {report.count} events, chain intact; head {report.head}"
             + (" matches the checkpoint" if expect else "")
+            + (f"; {signed} signed sign-off(s), each by a key the plan lists" if signed else "")
         )
     else:
         where = "" if report.bad_seq is None else f" at event {report.bad_seq}"

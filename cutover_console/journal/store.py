@@ -314,6 +314,18 @@ class JournalReader:
             if first and until_ts is None:
                 raise JournalError(f"{path}: the journal holds no events; restore it from a copy")
 
+    def events_of(self, kinds: tuple[str, ...]) -> Iterator[Event]:
+        """Only the events of these kinds, in order: one pass that parses no other payload
+        (`cutover verify` reads the plans and the sign-offs this way)."""
+        marks = ", ".join("?" for _ in kinds)
+        with self._guard():
+            cursor = self.conn.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE kind IN ({marks}) ORDER BY seq", kinds
+            )
+            while batch := cursor.fetchmany(2048):
+                for row in batch:
+                    yield _row_event(row, self.path)
+
     def _check_start(self, row: tuple[Any, ...]) -> None:
         if row[0] != 1:
             raise JournalError(
@@ -559,8 +571,10 @@ class JournalWriter(JournalReader):
         cutover_id: str,
         mode: str = "live",
         clock: Clock | None = None,
+        plan_keys: dict[str, list[str]] | None = None,
     ) -> JournalWriter:
-        """Create a journal for a plan. Refuses to touch an existing file."""
+        """Create a journal for a plan. Refuses to touch an existing file. `plan_keys`: the
+        people's SSH keys as resolved from the plan's `file:` references, kept with its text."""
         path = Path(path)
         if path.exists():
             raise JournalError(
@@ -574,6 +588,8 @@ class JournalWriter(JournalReader):
             "rehearsal": mode != "live",
             "tool": f"cutover-console {__version__}",
         }
+        if plan_keys:
+            payload["plan"]["keys"] = plan_keys
         speed = getattr(clock, "speed", None)
         if clock is not None and speed is not None and speed != 1:
             # a sped-up world (cutover demo): watchers rebuild its clock from this pair

@@ -21,6 +21,7 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from . import crossrefs
+from . import keys as signing_keys
 from .model import Plan
 from .problems import Path, PlanInvalid, PlanProblem, clip
 from .yaml_source import SourceMap, parse_yaml
@@ -50,6 +51,7 @@ class PlanDocument:
     sha256: str
     file: str
     warnings: list[PlanProblem] = field(default_factory=list)
+    keys: dict[str, list[str]] = field(default_factory=dict)  # person -> resolved key lines
 
 
 def plan_sha256(text: str) -> str:
@@ -129,7 +131,7 @@ def load_plan(path: str | FsPath) -> PlanDocument:
         ) from None
     long_line = _long_line(text, file)
     try:
-        document = load_plan_text(text, file)
+        document = load_plan_text(text, file, key_files=True)
     except PlanInvalid as exc:  # what else is wrong (a 10,000-level list on one line) comes first
         if long_line is None:
             raise
@@ -168,13 +170,14 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def load_plan_text(text: str, file: str = "<plan>") -> PlanDocument:
-    """Validate plan text (from a file or from a journal). Raises PlanInvalid."""
+def load_plan_text(text: str, file: str = "<plan>", *, key_files: bool = False) -> PlanDocument:
+    """Validate plan text (from a file or from a journal). Raises PlanInvalid. With
+    `key_files`, people's `file:` keys are read relative to `file` (never from a journal)."""
     with _gc_paused():
-        return _load_plan_text(text, file)
+        return _load_plan_text(text, file, key_files)
 
 
-def _load_plan_text(text: str, file: str) -> PlanDocument:
+def _load_plan_text(text: str, file: str, key_files: bool = False) -> PlanDocument:
     data, source = parse_yaml(text, file)
     if not isinstance(data, dict):
         raise PlanInvalid(
@@ -185,11 +188,13 @@ def _load_plan_text(text: str, file: str) -> PlanDocument:
     except ValidationError as exc:
         raise PlanInvalid(_translate(exc, data, source)) from None
     problems = crossrefs.check(plan, data, source)
+    keys, key_problems = signing_keys.resolve(plan, file if key_files else None, source)
+    problems.extend(key_problems)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise PlanInvalid(errors)
     warnings = [p for p in problems if p.severity == "warning"]
-    return PlanDocument(plan, text, plan_sha256(text), file, warnings)
+    return PlanDocument(plan, text, plan_sha256(text), file, warnings, keys)
 
 
 def _translate(exc: ValidationError, data: Any, source: SourceMap) -> list[PlanProblem]:

@@ -63,6 +63,8 @@ GateCheck = Literal[
 ]
 GATE_CHECKS: tuple[str, ...] = GateCheck.__args__  # type: ignore[attr-defined]
 
+SignOffMode = Literal["recorded", "signed"]
+
 STEP_KINDS = ("task", "go_no_go", "milestone", "validation")
 
 
@@ -87,6 +89,8 @@ class CutoverInfo(Strict):
     # from here without a warning. The window is when customers are affected.
     prepare_from: WallTime | None = None
     description: Markdown = ""
+    # signed: every sign-off must carry the signer's SSH signature (a step may say so alone)
+    signoffs: SignOffMode = "recorded"
 
     @property
     def origin(self) -> datetime:
@@ -113,6 +117,7 @@ class Person(Strict):
     roles: list[Ident] = Field(min_length=1)
     contact: str = ""
     backup: Ident | None = None
+    keys: list[str] = Field(default_factory=list)  # OpenSSH public keys, inline or file:PATH
 
 
 class Phase(Strict):
@@ -205,6 +210,7 @@ class Step(Strict):
     instructions: Markdown = ""
     gates: list[Gate] = Field(default_factory=list)
     signoff: SignOff | None = None
+    signoffs: SignOffMode | None = None  # None: as the cutover says
     rollback: Markdown = ""
     point_of_no_return: bool = False
     action: Action | None = None

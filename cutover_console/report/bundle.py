@@ -8,8 +8,6 @@ its hashes), `report.html`, `report.md`, `checkpoint.txt` (event count and head)
 
 from __future__ import annotations
 
-import base64
-import binascii
 import gc
 import hashlib
 import json
@@ -40,9 +38,12 @@ from ..journal.store import APPLICATION_ID
 from ..keys import load_or_create_key
 from ..runbook.archive_record import ArchiveRecord
 from ..runbook.fold import CutoverState
+from ..signoffs import sshsig
 from ..untrusted import LINE_LIMIT, clip, inert
 from .document import build
 from .render import html_document, markdown, write_both
+from .signoff_files import FOLDER, SignOffFilesProblem, signoff_files, verify_section
+from .signoff_files import MAX_FILES as MAX_SIGNOFF_FILES
 
 PRINCIPAL = "cutover-export"
 NAMESPACE = "file"
@@ -114,13 +115,19 @@ def export(
         state = CutoverState.from_events(events)
     tick("writing the report", head.seq, head.seq)
     write_both(build(state, events), out)
+    signoffs, found = signoff_files(events)
+    if signoffs:
+        (out / FOLDER).mkdir(exist_ok=True)
+    for name, data in signoffs.items():
+        (out / name).write_bytes(data)
     (out / "checkpoint.txt").write_text(f"{head}\nevents {head.seq}\n", encoding="utf-8")
     public = key.export_public_key("openssh").decode().strip()
     (out / "allowed_signers").write_text(f'{PRINCIPAL} namespaces="{NAMESPACE}" {public}\n')
     (out / "VERIFY.md").write_text(
-        verify_text(head, key.get_fingerprint(), state.archive), encoding="utf-8"
+        verify_text(head, key.get_fingerprint(), state.archive, verify_section(found)),
+        encoding="utf-8",
     )
-    manifest = "".join(f"{sha256_file(out / name)}  {name}\n" for name in FILES)
+    manifest = "".join(f"{sha256_file(out / name)}  {name}\n" for name in (*FILES, *signoffs))
     (out / "manifest.sha256").write_text(manifest, encoding="utf-8")
     for name in SIGNED:
         signature = asyncssh.create_sshsig(key, (out / name).read_bytes(), namespace=NAMESPACE)
@@ -150,17 +157,24 @@ _SIDE_FILES = {
 }
 
 
-def verify_text(head: Checkpoint, fingerprint: str, archive: ArchiveRecord | None = None) -> str:
+def verify_text(
+    head: Checkpoint, fingerprint: str, archive: ArchiveRecord | None = None, signoffs: str = ""
+) -> str:
     names = " ".join(sorted(BUNDLE, key=str.lower))
-    return _VERIFY.format(
-        head=head,
-        count=head.seq,
-        fingerprint=fingerprint,
-        PRINCIPAL=PRINCIPAL,
-        NAMESPACE=NAMESPACE,
-        files=len(BUNDLE),
-        names=names,
-        witness=_witness_text(archive, fingerprint),
+    folder = f" and the folder `{FOLDER}/` (signed sign-offs, below)" if signoffs else ""
+    return (
+        _VERIFY.format(
+            folder=folder,
+            head=head,
+            count=head.seq,
+            fingerprint=fingerprint,
+            PRINCIPAL=PRINCIPAL,
+            NAMESPACE=NAMESPACE,
+            files=len(BUNDLE),
+            names=names,
+            witness=_witness_text(archive, fingerprint),
+        )
+        + signoffs
     )
 
 
@@ -218,7 +232,7 @@ In this directory, in this order; stop at the first step that fails:
     sqlite3 'file:journal.sqlite?immutable=1' \\
         "SELECT seq || ':' || hash FROM events ORDER BY seq DESC LIMIT 1"
 
-`ls -lA` must list exactly these {files} files, all plain files (no `->`): {names}.
+`ls -lA` must list exactly these {files} files, all plain files (no `->`): {names}{folder}.
 Each `ssh-keygen` must say "Good" and name the fingerprint you were given (allowed_signers
 travels with the bundle, so only the fingerprint says whose key signed). `sha256sum -c` must
 say OK for every file. The last command must print the first line of checkpoint.txt.
@@ -290,7 +304,10 @@ def _verify(bundle: Path, fingerprint: str | None, expect: Checkpoint | None) ->
     }
     signer = _check_signatures(small, fingerprint)
     reports = {name: _read(bundle, name, MAX_REPORT, stats[name]) for name in _REPORTS}
-    _check_manifest(bundle, small["manifest.sha256"], {**small, **reports}, stats)
+    held_signoffs = {
+        name: _read(bundle, name, MAX_SMALL, stats[name]) for name in stats if "/" in name
+    }
+    _check_manifest(bundle, small["manifest.sha256"], {**small, **reports, **held_signoffs}, stats)
     signed = _checkpoint(small["checkpoint.txt"])
     rows = _journal_rows(bundle, stats["journal.sqlite"])
     with _open(bundle, "events.jsonl", stats["events.jsonl"]) as handle:
@@ -305,7 +322,7 @@ def _verify(bundle: Path, fingerprint: str | None, expect: Checkpoint | None) ->
         del rows, replay  # the events' memory goes to the explanation
         raise _jsonl_problem(bundle, same, offset, signed, expect)
     del rows  # the events share their strings; the rows' own memory goes to the reports
-    _check_rebuilt(replay.events, reports, small["VERIFY.md"], signed, signer)
+    _check_rebuilt(replay.events, reports, small["VERIFY.md"], signed, signer, held_signoffs)
     for name in ("journal.sqlite", "events.jsonl"):  # what was hashed is what was read
         try:
             same_file = _identity(os.lstat(bundle / name)) == _identity(stats[name])
@@ -369,7 +386,10 @@ def _inventory(bundle: Path) -> dict[str, os.stat_result]:
                 f"{name} is {found[name].st_size:,} bytes, more than this verifier reads "
                 f"({limit:,}): not an export it can vouch for"
             )
-    extra = sorted(found.keys() - set(BUNDLE))
+    if FOLDER in found:
+        found.pop(FOLDER)
+        found.update(_signoff_inventory(bundle))
+    extra = sorted(name for name in found.keys() - set(BUNDLE) if "/" not in name)
     if extra:
         shown = ", ".join(inert(name) for name in extra[:5])
         raise BundleProblem(
@@ -379,6 +399,29 @@ def _inventory(bundle: Path) -> dict[str, os.stat_result]:
     missing = [name for name in BUNDLE if name not in found]
     if missing:
         raise BundleProblem(f"{missing[0]} is missing")
+    return found
+
+
+def _signoff_inventory(bundle: Path) -> dict[str, os.stat_result]:
+    """`signoffs/`: a real folder of regular files, each small (what they hold is checked
+    against the journal later)."""
+    folder = bundle / FOLDER
+    if not stat.S_ISDIR(os.lstat(folder).st_mode):
+        raise BundleProblem(f"{FOLDER} is not a folder (a symlink?); a bundle holds only its own")
+    found: dict[str, os.stat_result] = {}
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if len(found) > MAX_SIGNOFF_FILES:
+                    raise BundleProblem(f"{FOLDER}/ holds more files than an export writes")
+                found[f"{FOLDER}/{entry.name}"] = entry.stat(follow_symlinks=False)
+    except OSError as exc:
+        raise BundleProblem(f"{FOLDER}/ cannot be read: {exc.strerror}") from None
+    for name, st in found.items():
+        if not stat.S_ISREG(st.st_mode):
+            raise BundleProblem(f"{inert(name)} is not a regular file")
+        if st.st_size > MAX_SMALL:
+            raise BundleProblem(f"{inert(name)} is larger than any sign-off file")
     return found
 
 
@@ -460,50 +503,28 @@ def _signed_by(data: bytes, signature: bytes, signers: Any) -> bool:
         return False
 
 
-_ARMOR = re.compile(
-    rb"-----BEGIN SSH SIGNATURE-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END SSH SIGNATURE-----\s*"
-)
-
-
 def _signature_key(name: str, armored: bytes) -> asyncssh.SSHKey:
     """The public key an SSHSIG (`ssh-keygen -Y sign`) carries; checked against the data later."""
-    bad = BundleProblem(f"{name} is not an SSH signature (the format of ssh-keygen -Y sign)")
-    match = _ARMOR.fullmatch(armored)
-    if match is None:
-        raise bad
     try:
-        blob = base64.b64decode(re.sub(rb"\s", b"", match.group(1)), validate=True)
-    except binascii.Error:
-        raise bad from None
-    fields = _ssh_strings(blob[10:]) if blob[:10] == b"SSHSIG\0\0\0\1" else None
-    if fields is None or len(fields) != 5:
-        raise bad
-    public, namespace = fields[0], fields[1]
-    if namespace != NAMESPACE.encode():
+        sig = sshsig.parse(armored)
+    except sshsig.SignatureInvalid as exc:
+        if "certificate" in str(exc):
+            raise BundleProblem(
+                f"{name} is made with a certificate; an export is signed by a key"
+            ) from None
+        raise BundleProblem(
+            f"{name} is not an SSH signature (the format of ssh-keygen -Y sign)"
+        ) from None
+    if sig.namespace != NAMESPACE:
         raise BundleProblem(
             f"{name} is a signature for another purpose (namespace not '{NAMESPACE}')"
         )
-    algorithm = (_ssh_strings(public, first_only=True) or [b""])[0]
-    if algorithm.endswith(b"-cert-v01@openssh.com"):
-        raise BundleProblem(f"{name} is made with a certificate; an export is signed by a key")
     try:
-        return asyncssh.import_public_key(algorithm + b" " + base64.b64encode(public))
+        return asyncssh.import_public_key(sig.key.line)
     except (asyncssh.KeyImportError, ValueError):
-        raise bad from None
-
-
-def _ssh_strings(data: bytes, *, first_only: bool = False) -> list[bytes] | None:
-    """SSH wire-format strings (uint32 length, bytes) until `data` ends; None if it is not that."""
-    out, at = [], 0
-    while at < len(data):
-        size = int.from_bytes(data[at : at + 4], "big")
-        if at + 4 + size > len(data):
-            return None
-        out.append(data[at + 4 : at + 4 + size])
-        at += 4 + size
-        if first_only:
-            break
-    return out
+        raise BundleProblem(
+            f"{name} is not an SSH signature (the format of ssh-keygen -Y sign)"
+        ) from None
 
 
 _MANIFEST_LINE = re.compile(r"([0-9a-f]{64})  (\S+)")
@@ -522,7 +543,7 @@ def _check_manifest(
         if match is None or match.group(2) in listed:
             raise BundleProblem(f"manifest.sha256 line {number} is not 'SHA256  NAME' of a file")
         listed[match.group(2)] = match.group(1)
-    if set(listed) != set(FILES):
+    if set(listed) != {*FILES, *(name for name in stats if "/" in name)}:
         raise BundleProblem("manifest.sha256 does not list exactly the bundle's files")
     for name, digest in listed.items():
         if name in read:
@@ -719,9 +740,22 @@ def _check_rebuilt(
     verify_md: bytes,
     signed: Checkpoint,
     signer: str,
+    held_signoffs: dict[str, bytes],
 ) -> None:
-    """The reports and VERIFY.md are derived, deterministically: rebuilt from the verified
-    journal and the signer, they must be the very bytes the bundle holds."""
+    """The reports, VERIFY.md and the signed sign-offs' files are derived, deterministically:
+    rebuilt from the verified journal and the signer, they must be the very bytes the bundle
+    holds."""
+    try:
+        signoffs, found = signoff_files(events)
+    except SignOffFilesProblem as exc:
+        raise BundleProblem(f"journal.sqlite: {exc}") from None
+    if signoffs.keys() != held_signoffs.keys():
+        differ = sorted(signoffs.keys() ^ held_signoffs.keys())
+        what = "missing" if differ[0] in signoffs else "not part of an export"
+        raise BundleProblem(f"{inert(differ[0])} is {what}")
+    for name, data in signoffs.items():
+        if held_signoffs[name] != data:
+            raise BundleProblem(f"{name} is not what the journal holds (altered)")
     try:
         state = CutoverState.from_events(events)
         document = build(state, events)
@@ -731,7 +765,7 @@ def _check_rebuilt(
             f"the reports cannot be rebuilt from journal.sqlite: {type(exc).__name__}: "
             f"{clip(str(exc), 300)}"
         ) from None
-    rebuilt["VERIFY.md"] = verify_text(signed, signer, state.archive)
+    rebuilt["VERIFY.md"] = verify_text(signed, signer, state.archive, verify_section(found))
     held = {**reports, "VERIFY.md": verify_md}
     for name, text in rebuilt.items():
         if held[name] != text.encode("utf-8"):

@@ -249,10 +249,11 @@ def _signoffs(state: CutoverState) -> Section:
     for step in state.plan.steps:
         for s in state.steps[step.id].signoffs:
             seen = "; ".join(_seen(gate, v) for gate, v in s.evidence.items()) or "no gates"
-            rows.append([step.id, s.person, s.role, _t(state, s.at), seen])
+            how = f"signed by {s.person}'s key {s.key}" if s.key else "recorded by the lead"
+            rows.append([step.id, s.person, s.role, _t(state, s.at), how, seen])
     return Section(
         "Sign-offs and the evidence each signer saw",
-        tables=[Table(["step", "signer", "role", "at", "evidence seen"], rows)],
+        tables=[Table(["step", "signer", "role", "at", "how", "evidence seen"], rows)],
     )
 
 

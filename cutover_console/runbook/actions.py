@@ -17,6 +17,8 @@ from ..journal import Actor, Event, JournalReader, JournalWriter, Replayed
 from ..journal import events as ev
 from ..plan import PlanDocument
 from ..plan.model import Person, Step
+from ..signoffs import Presented, signature_required
+from . import signing
 from .fold import CutoverState
 from .rules import (
     Refusal,
@@ -29,6 +31,7 @@ from .rules import (
     start_blockers,
     transition_refusal,
 )
+from .signing import frozen_evidence
 from .snapshot import resume_state
 
 
@@ -311,8 +314,15 @@ class Cutover:
         )
 
     def signoff(
-        self, step_id: str, by: str, *, role: str | None = None, idem: str | None = None
+        self,
+        step_id: str,
+        by: str,
+        *,
+        role: str | None = None,
+        idem: str | None = None,
+        signed: Presented | None = None,
     ) -> Event:
+        """Record a sign-off; with `signed`, only once the signature holds (signoffs.verdict)."""
         if done := self._replay("sign off", idem, ev.STEP_SIGNED_OFF, by, step_id, {"role": role}):
             return done
         step, person = self._step("sign off", step_id), self._person("sign off", step_id, by)
@@ -320,21 +330,52 @@ class Cutover:
         refusal = transition_refusal(current, "signoff")
         if refusal:
             raise ActionRefused("sign off", step_id, [refusal])
+        if signed is not None and role is None:  # the role the signer saw in the statement
+            role = signing.statement_role(signed)
         refusals, signed_role = signoff_refusals(self.state, step, person, role)
         if refusals:
             raise ActionRefused("sign off", step_id, refusals)
-        evidence = {
-            gate_id: {
-                "ok": g.ok,
-                "detail": g.detail,
-                "overridden": g.overridden_by is not None,
-                "evidence": g.evidence,
-            }
-            for gate_id, g in current.gates.items()
-        }
-        return self._record(
-            ev.STEP_SIGNED_OFF, by, {"role": signed_role, "evidence": evidence}, step_id, idem
+        payload: dict[str, Any] = {"role": signed_role, "evidence": frozen_evidence(current)}
+        if signed is not None:
+            record = signing.check(
+                self.state, self.writer.path, step_id, by, signed_role, signed, self.clock.now()
+            )
+            if isinstance(record, Refusal):
+                raise ActionRefused("sign off", step_id, [record])
+            payload["signed"] = record
+        elif signature_required(self.state.plan, step):
+            raise ActionRefused(
+                "sign off",
+                step_id,
+                [
+                    Refusal(
+                        "signature_missing",
+                        f"'{step_id}' needs a sign-off signed with {by}'s own SSH key; "
+                        f"{by} runs: {signing.how_to_sign(step_id, by)}",
+                    )
+                ],
+            )
+        return self._record(ev.STEP_SIGNED_OFF, by, payload, step_id, idem)
+
+    def signoff_statement(self, step_id: str, by: str, *, role: str | None = None) -> str:
+        """A statement for `by` to sign (checked like the sign-off itself; nothing journaled)."""
+        step, person = self._step("sign off", step_id), self._person("sign off", step_id, by)
+        refusal = transition_refusal(self.state.steps[step_id], "signoff")
+        if refusal:
+            raise ActionRefused("sign off", step_id, [refusal])
+        refusals, signed_role = signoff_refusals(self.state, step, person, role)
+        if refusals:
+            raise ActionRefused("sign off", step_id, refusals)
+        if not self.state.document.keys.get(by):
+            raise ActionRefused(
+                "sign off",
+                step_id,
+                [Refusal("signature_key", f"the plan lists no SSH key for {by} (people[].keys)")],
+            )
+        statement = signing.issue(
+            self.state, self.writer.path, step_id, by, signed_role, self.clock.now()
         )
+        return statement.text()
 
     def note(
         self, text: str, by: str, *, step_id: str | None = None, idem: str | None = None
@@ -468,6 +509,7 @@ class Cutover:
                     "text": document.text,
                     "sha256": document.sha256,
                     "file": document.file.rsplit("/", 1)[-1],
+                    **({"keys": document.keys} if document.keys else {}),
                 },
                 "previous_sha256": self.state.document.sha256,
                 "reason": text,

@@ -25,6 +25,18 @@ Status = Literal["pending", "in_progress", "done", "failed", "skipped", "rolled_
 FINISHED: frozenset[str] = frozenset({"done", "skipped"})
 
 
+def journaled_plan(plan: dict[str, Any]) -> PlanDocument:
+    """The plan a plan event holds, with the keys its `file:` references resolved to then."""
+    document = load_plan_text(plan["text"], plan.get("file", "<journal>"))
+    recorded = plan.get("keys")
+    if isinstance(recorded, dict):
+        for person, lines in recorded.items():
+            if isinstance(lines, list):
+                held = document.keys.setdefault(str(person), [])
+                held += [str(line) for line in lines if str(line) not in held]
+    return document
+
+
 @dataclass
 class SignOffRecord:
     person: str
@@ -32,6 +44,8 @@ class SignOffRecord:
     at: datetime
     seq: int
     evidence: dict[str, Any] = field(default_factory=dict)
+    key: str = ""  # SHA256:… of the key that signed it; "" when the lead recorded it
+    nonce: str = ""  # its statement's nonce (a nonce signs once)
 
 
 @dataclass
@@ -84,6 +98,7 @@ class StepState:
     ended_by: str | None = None
     reason: str = ""
     attempt: int = 0
+    run_seq: int = 0  # the event that started the current run
     signoffs: list[SignOffRecord] = field(default_factory=list)
     earlier_signoffs: list[SignOffRecord] = field(default_factory=list)
     gates: dict[str, GateState] = field(default_factory=dict)
@@ -110,6 +125,7 @@ class CutoverState:
     point_of_no_return_at: datetime | None = None
     signals: Signals = field(default_factory=Signals)
     archive: ArchiveRecord = field(default_factory=ArchiveRecord)  # the witness, as journaled
+    journal_id: str = ""  # the hash of journal.created: what sign-off statements name
     runbook_version: int = 0  # bumps on every event that is not a live signal
     head_seq: int = 0
     head_hash: str = ""
@@ -127,12 +143,13 @@ class CutoverState:
             raise JournalError("nothing to fold: the events do not start with journal.created")
         plan = first.payload["plan"]
         state = cls(
-            document=load_plan_text(plan["text"], plan.get("file", "<journal>")),
+            document=journaled_plan(plan),
             created_at=parse_ts(first.ts),
             rehearsal=bool(first.payload.get("rehearsal", False)),
             mode=str(first.payload.get("mode", "live")),
             world_clock=first.payload.get("clock"),
         )
+        state.journal_id = first.hash
         state._sync_steps()
         state._mark(first, state.created_at)
         for event in iterator:
@@ -201,6 +218,7 @@ class CutoverState:
             step.ended_at = step.ended_by = None
             step.reason = ""
             step.attempt += 1
+            step.run_seq = event.seq
 
     def _ended(self, event: Event, step: StepState | None, at: datetime) -> None:
         if not step:
@@ -226,6 +244,8 @@ class CutoverState:
     def _signed(self, event: Event, step: StepState | None, at: datetime) -> None:
         if step:
             payload = event.payload
+            signed = payload.get("signed")
+            signed = signed if type(signed) is dict else {}
             step.signoffs.append(
                 SignOffRecord(
                     event.actor,
@@ -233,6 +253,8 @@ class CutoverState:
                     at,
                     event.seq,
                     dict(payload.get("evidence", {})),
+                    str(signed.get("key", "")),
+                    str(signed.get("nonce", "")),
                 )
             )
 
@@ -277,7 +299,7 @@ class CutoverState:
 
     def _revised(self, event: Event, step: StepState | None, at: datetime) -> None:
         plan = event.payload["plan"]
-        self.document = load_plan_text(plan["text"], plan.get("file", "<journal>"))
+        self.document = journaled_plan(plan)
         self.revisions.append(
             {
                 "seq": event.seq,

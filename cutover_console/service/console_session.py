@@ -127,6 +127,16 @@ class ServiceSession(WatchSession):
             ) from None
         return await asyncio.to_thread(self.journal_event, result)
 
+    async def statement(self, step: str, by: str) -> str:
+        """A sign-off statement for `by` to sign, issued by the service (signoffs/)."""
+        try:
+            result = await asyncio.to_thread(
+                self.call, "signoff_statement", {"step": step, "by": by}
+            )
+        except ServiceDown as exc:
+            raise ActionRefused("sign off", step, [Refusal("service", str(exc))]) from None
+        return str(result["statement"])
+
     # -- following the service -------------------------------------------------------------
     async def run_engines(
         self, stop: asyncio.Event, changed: Callable[[], None], base: Path | None = None

@@ -86,6 +86,10 @@ class LeadSession:
         body = parse_request({"op": op, "args": args, **({"idem": idem} if idem else {})})
         return await self.act(lambda cutover: operations.run(cutover, body))
 
+    async def statement(self, step: str, by: str) -> str:
+        """A sign-off statement for `by` to sign (signoffs/)."""
+        return await self.act(lambda cutover: cutover.signoff_statement(step, by))
+
     def events_after(self, seq: int) -> list[Event]:
         """The journaled events after `seq`, at most the newest RECENT (call under the lock)."""
         return newest_events(self._reader, seq, self.state.head_seq)
@@ -134,6 +138,7 @@ def create_journal(
         document.file,
         Actor.here(lead),
         cutover_id=document.plan.cutover.id,
+        plan_keys=document.keys,
         mode=mode,
         clock=clock,
     )

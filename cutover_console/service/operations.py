@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 from ..journal import Event, IdempotencyConflict, JournalError, JournalLocked, Replayed
 from ..plan import PlanInvalid, load_plan_text
 from ..runbook import ActionRefused, Cutover, Refusal
+from ..signoffs import Presented
 from .protocol import BadRequest, Request
 
 
@@ -26,6 +27,9 @@ def apply(cutover: Cutover, request: Request) -> dict[str, Any]:
     if request.op == "check_action":
         run(cutover, request)
         return {"may_run": True}
+    if request.op == "signoff_statement":
+        a = request.args
+        return {"statement": cutover.signoff_statement(a["step"], a["by"], role=a.get("role"))}
     event = run(cutover, request)
     return {"event": None} if event is None else outcome(cutover, event)
 
@@ -57,7 +61,8 @@ def run(cutover: Cutover, request: Request) -> Event | None:
             a["step"], a["by"], a.get("reason"), override=a.get("override"), idem=idem
         )
     elif op == "signoff":
-        event = cutover.signoff(a["step"], a["by"], role=a.get("role"), idem=idem)
+        signed = signed_part(a)
+        event = cutover.signoff(a["step"], a["by"], role=a.get("role"), idem=idem, signed=signed)
     elif op == "note":
         event = cutover.note(a["text"], a["by"], step_id=a.get("step"), idem=idem)
     elif op == "override_gate":
@@ -70,7 +75,7 @@ def run(cutover: Cutover, request: Request) -> Event | None:
     elif op == "record_watcher":
         event = cutover.record_watcher(a["connected"], a["viewer"])
     elif op == "revise":
-        document = load_plan_text(a["plan_text"], a["plan_file"])
+        document = load_plan_text(a["plan_text"], a["plan_file"], key_files=True)
         journal_id, plan_id = cutover.state.plan.cutover.id, document.plan.cutover.id
         if plan_id != journal_id:
             raise PlanMismatch(
@@ -80,6 +85,15 @@ def run(cutover: Cutover, request: Request) -> Event | None:
     else:  # status and stop are the service's own, never a journal operation
         raise BadRequest(f"{op} is not a journal operation")
     return event
+
+
+def signed_part(args: dict[str, Any]) -> Presented | None:
+    """The statement and SSHSIG a signed sign-off carries (both, or neither)."""
+    if "statement" not in args and "signature" not in args:
+        return None
+    if "statement" not in args or "signature" not in args:
+        raise BadRequest("a signed sign-off needs both 'statement' and 'signature'")
+    return Presented(args["statement"], args["signature"])
 
 
 def outcome(cutover: Cutover, event: Event) -> dict[str, Any]:
@@ -95,6 +109,9 @@ def outcome(cutover: Cutover, event: Event) -> dict[str, Any]:
     }
     if "role" in event.payload:
         result["event"]["role"] = event.payload["role"]
+    signed = event.payload.get("signed")
+    if type(signed) is dict:
+        result["event"]["key"] = signed.get("key")
     if event.step is not None and event.step in cutover.state.steps:
         current = cutover.state.steps[event.step]
         result["step_status"] = current.status

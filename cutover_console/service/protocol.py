@@ -32,7 +32,14 @@ OPERATIONS: dict[str, dict[str, tuple[type, bool]]] = {
     "skip_step": {**_STEP, "reason": (str, False)},
     "reopen_step": {**_STEP, "reason": (str, False)},
     "rollback_step": {**_STEP, "reason": (str, False), "override": (str, False)},
-    "signoff": {**_STEP, "role": (str, False)},
+    # statement + signature: a sign-off signed with the signer's SSH key (signoffs/)
+    "signoff": {
+        **_STEP,
+        "role": (str, False),
+        "statement": (str, False),
+        "signature": (str, False),
+    },
+    "signoff_statement": {**_STEP, "role": (str, False)},
     "note": {"text": (str, True), "by": (str, True), "step": (str, False)},
     "override_gate": {**_STEP, "gate": (str, True), "reason": (str, True)},
     # An automated action runs where it was asked for (the person's terminal sees its output);

@@ -45,6 +45,9 @@ class ConsoleSession(Protocol):
     async def request(self, op: str, **args: Any) -> Event | None:
         """One journal operation by name; the event it journaled, or ActionRefused."""
 
+    async def statement(self, step: str, by: str) -> str:
+        """A sign-off statement for `by` to sign with their SSH key, or ActionRefused."""
+
     def events_after(self, seq: int) -> list[Event]:
         """The newest events after `seq`, for the Journal pane (under `lock`)."""
 

@@ -39,6 +39,7 @@ import asyncssh.mac
 
 from ..keys import load_or_create_key
 from .forkserver import ForkedViewer, ViewerForkServer, WarmParentGone
+from .signing import SigningDesk
 
 log = logging.getLogger("cutover.serve")
 
@@ -212,6 +213,9 @@ class WatchServer(asyncssh.SSHServer):
         self.sessions = 0
         self.closed = False
         self.no_session_timer: asyncio.TimerHandle | None = None
+        self.key: asyncssh.SSHKey | None = None
+        self.watcher = False  # its key is in authorized_keys
+        self.signer: str | None = None  # the person the plan lists its key for (signing only)
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
@@ -232,7 +236,10 @@ class WatchServer(asyncssh.SSHServer):
     def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
         """The key must be in authorized_keys, and its `from=` must match the client."""
         options = self.hub.authorized.validate(key, self.host, self.host)
-        if options is None:
+        self.key, self.watcher = key, options is not None
+        # a key only the plan lists may sign; a watcher's is looked up when it asks to sign
+        self.signer = None if self.watcher else self.hub.desk.person_of(key)
+        if options is None and self.signer is None:
             log.warning("refused key %s from %s", key.get_fingerprint(), self.host)
             return False
         self.fingerprint = key.get_fingerprint()
@@ -331,6 +338,7 @@ class WatchHub:
         self.refused: dict[str, tuple[float, int]] = {}  # source -> (last logged, refused since)
         self.authorized: Any = None
         self.comments: dict[str, str] = {}
+        self.desk = SigningDesk(journal)
 
     async def start(
         self, host: str, port: int, host_key: asyncssh.SSHKey, authorized_keys: Path
@@ -444,7 +452,12 @@ class WatchHub:
             process.exit(1)
             return
         viewer = Viewer(server.fingerprint, server.comment, server.peer)
-        refusal = self._refusal(process, viewer)
+        if self.desk.is_signing_command(process.command) and server.key is not None:
+            server.signer = server.signer or self.desk.person_of(server.key)
+        if self.desk.is_signing_command(process.command) and server.signer is not None:
+            await self.desk.run(process, server.signer)  # statement/signoff (sshwatch/signing.py)
+            return
+        refusal = self._refusal(process, viewer, server.watcher)
         if refusal:
             log.warning("refused %s: %s", viewer.describe(), refusal)
             process.stderr.write(f"cutover: {refusal}\r\n".encode())
@@ -466,11 +479,19 @@ class WatchHub:
                 "session of %s ended after %.0f s", viewer.describe(), time.time() - viewer.started
             )
 
-    def _refusal(self, process: asyncssh.SSHServerProcess[bytes], viewer: Viewer) -> str:
+    def _refusal(
+        self, process: asyncssh.SSHServerProcess[bytes], viewer: Viewer, watcher: bool = True
+    ) -> str:
+        if self.desk.is_signing_command(process.command):
+            return "signing is for keys the plan lists for a person; this key is not one"
         if process.command is not None:
             return "commands are not served here; connect with plain `ssh -t` to watch"
         if process.subsystem is not None:
             return f"the {process.subsystem} subsystem is not served here"
+        if not watcher:
+            return (
+                "this key may sign (statement, signoff) but not watch: it is not in authorized_keys"
+            )
         if process.get_terminal_type() is None:
             return "a terminal is needed (connect with `ssh -t`)"
         if len(self.viewers) >= self.limits.max_sessions:

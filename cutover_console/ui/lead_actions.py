@@ -32,6 +32,7 @@ from ..service.surface import ConsoleSession
 from .bindings import WRITE_BINDINGS, keys_of
 from .dialogs import ConfirmDialog, Picker, ReasonDialog, TypedConfirmDialog
 from .messages import StateChanged
+from .signing import sign_here, signs_by_key
 from .views import Checklist
 
 if TYPE_CHECKING:  # the mixin is only ever part of LeadApp: type it as the app it is
@@ -377,7 +378,10 @@ class LeadActions(_AppBase):
                 [(p.id, f"{p.name} ({', '.join(p.roles)})") for p in people],
             )
         )
-        if choice is not None:
+        by_key = None if choice is None else signs_by_key(self, step, choice)
+        if by_key:  # the person at the keyboard, with their own key (ui/signing.py)
+            await sign_here(self, step)
+        elif by_key is False:
             await self._do(
                 f"sign-off of {step} by {choice}", "signoff", {"step": step, "by": choice}
             )

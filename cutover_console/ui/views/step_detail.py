@@ -9,10 +9,13 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ...runbook.fold import CutoverState
-from ...runbook.rules import signoff_rule
+from ...plan.model import Step
+from ...runbook.fold import CutoverState, StepState
+from ...runbook.rules import missing_signoffs, signoff_rule
+from ...runbook.signing import how_to_sign
 from ...runbook.step_action import describe_result
 from ...runbook.summary import step_blockers
+from ...signoffs import signature_required
 from ...timestamps import ago, clock_time, short_duration
 from ...untrusted import md, md_document
 
@@ -99,9 +102,11 @@ class StepDetail(VerticalScroll):
             for s in current.signoffs:
                 lines.append(
                     f"- ✔ {md(s.person)} as {md(s.role)} at {s.at.astimezone(zone):%H:%M:%S}"
+                    + (f" · signed · {md(s.key)}" if s.key else "")
                 )
             if not current.signoffs:
                 lines.append("- none yet")
+            lines += signature_wanted(state, step, current)
         if step.instructions:
             lines += ["### Instructions", md_document(step.instructions)]
         if step.rollback:
@@ -125,3 +130,24 @@ class StepDetail(VerticalScroll):
         if getattr(self, "_last", None) != text:
             self._last = text
             self.query_one("#detail-md", Static).update(RichMarkdown(text, hyperlinks=False))
+
+
+def signature_wanted(state: CutoverState, step: Step, current: StepState) -> list[str]:
+    """Under `signoffs: signed`, while the step runs: whose signature it still needs and the
+    command each of them runs (the same for the lead and for watchers)."""
+    spec = step.signoff
+    if spec is None or current.status != "in_progress" or not signature_required(state.plan, step):
+        return []
+    if not missing_signoffs(state, step, current):
+        return []
+    signed = {s.person for s in current.signoffs}
+    who = [
+        p.id
+        for p in state.plan.people
+        if p.id not in signed and p.id != current.started_by and set(p.roles) & set(spec.roles)
+    ]
+    if not who:
+        return []
+    return ["- needs a signature with the signer's own SSH key:"] + [
+        f"  - {md(person)}: `{how_to_sign(step.id, person)}`" for person in who
+    ]
