@@ -41,6 +41,7 @@ from .bindings import (
 from .commands import ActionCommands
 from .dialogs import Picker
 from .help import HelpScreen, help_text
+from .last_words import ReportsLastWords
 from .lead_actions import LeadActions
 from .messages import StateChanged
 from .model import CutoverView, cutover_view
@@ -334,7 +335,7 @@ def _no_file_from_a_watcher(*_args: Any, **_kwargs: Any) -> None:
     return None
 
 
-class WatchApp(CutoverApp):
+class WatchApp(ReportsLastWords, CutoverApp):
     """`cutover watch`: follows the journal read-only; no key, command or dialog writes."""
 
     BINDINGS: ClassVar[list[BindingType]] = READ_BINDINGS + JOURNAL_BINDINGS
