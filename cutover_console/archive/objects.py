@@ -33,6 +33,7 @@ FAULT_KINDS = {
     "retention": "retention not set",
     "conflict": "the prefix holds another history",
     "error": "S3 error",
+    "behind": "events left unarchived at stop",  # journaled by a publisher that stopped behind
 }
 
 
@@ -154,6 +155,15 @@ class S3Objects:
             self._client = boto3.session.Session().client("s3", config=config)
         return self._client
 
+    def hurry(self, seconds: float) -> None:
+        """From now on, calls that give up after about `seconds` (one attempt): a publisher
+        stopping must finish in a bounded time, and a slow S3 must not hold it."""
+        import boto3
+        from botocore.config import Config
+
+        config = Config(connect_timeout=seconds, read_timeout=seconds, retries={"max_attempts": 1})
+        self._client = boto3.session.Session().client("s3", config=config)
+
     def endpoint(self) -> str:
         return str(getattr(self.client.meta, "endpoint_url", "") or "")
 
@@ -246,7 +256,9 @@ class S3Objects:
                 Key=self.location.key(obj.name),
                 **({"VersionId": obj.version} if obj.version else {}),
             )
-            data: bytes = answer["Body"].read(limit + 1)
+            data: bytes = answer["Body"].read(min(obj.size, limit) + 1)  # (see DirectoryObjects)
+            if len(data) > obj.size:
+                data += answer["Body"].read(limit + 1 - len(data))
         except Exception as exc:
             raise fault_of(exc, self.location, f"reading {obj.name}") from None
         if len(data) > limit:
@@ -345,9 +357,14 @@ class DirectoryObjects:
         try:
             fd = self._walk(root, obj.name.split("/"), last_is_dir=False)
             with os.fdopen(fd, "rb") as handle:
-                if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                st = os.fstat(handle.fileno())
+                if not stat.S_ISREG(st.st_mode):
                     raise ArchiveFault("error", f"{inert(path)} is not a regular file")
-                data = handle.read(limit + 1)
+                # sized by the file, not the limit: a read of `limit` bytes allocates them all
+                # and keeps a mapping per small result (100,000 segments ran out: issue 21)
+                data = handle.read(min(st.st_size, limit) + 1)
+                if len(data) > st.st_size:  # it grew meanwhile
+                    data += handle.read(limit + 1 - len(data))
         except OSError as exc:
             raise ArchiveFault("error", f"{inert(path)} cannot be read: {exc.strerror}") from None
         finally:

@@ -77,6 +77,26 @@ def finish_publishing(journal: Path, session: LeadSession) -> None:
     echo(witness_line(found, caught_up))
 
 
+def witness_at_stop(journal: Path) -> str:
+    """After a journal service stopped: where its witness stands, as the journal says (what
+    the publisher left unarchived, if anything). "" when the journal is not witnessed."""
+    from ..journal import JournalError, JournalReader
+    from ..runbook import load_state
+
+    try:
+        with JournalReader(journal) as reader:
+            record = load_state(reader).archive
+    except JournalError:
+        return ""
+    if not record.location:
+        return ""
+    if record.fault:
+        return f"witness {record.location}: NOT caught up: {record.fault_detail}"
+    return (
+        f"witness {record.location}: caught up at stop; latest checkpoint {record.latest or 'none'}"
+    )
+
+
 def witness_line(found: ArchivePublisher, caught_up: bool) -> str:
     status = found.status
     if status.fault:
