@@ -8,7 +8,8 @@ the viewer gets only valid UTF-8, whole and in order, and a window no larger tha
   whatever goes in; an incomplete character is held until its next bytes arrive.
 - `PtyWriter` writes to the PTY with backpressure: what the PTY cannot take now waits, whole, and
   the session reads nothing more from the channel until it has gone (SSH flow control then stops
-  the client). Nothing is dropped, so no character is ever cut.
+  the client). Nothing is dropped, so no character is ever cut; nothing is written before the
+  viewer has turned line editing off.
 - `capped_size` bounds every window size the client asks for; `CapNotice` says so on the
   client's screen, outside the viewer's area, at a point where the viewer's output is not in the
   middle of an escape sequence or a character.
@@ -62,9 +63,12 @@ class PtyWriter:
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.waits = 0  # how often the PTY was full (the client was held back), for the log
+        self.raw = False  # the viewer has turned line editing off
 
     async def write(self, data: bytes) -> None:
         """Raises OSError when the PTY is gone (the viewer exited)."""
+        if not self.raw:
+            await self._until_raw()
         view = memoryview(data)
         while view:
             try:
@@ -75,6 +79,19 @@ class PtyWriter:
             if view:
                 self.waits += 1
                 await self._writable()
+
+    async def _until_raw(self, within: float = 10.0) -> None:
+        """Hold the client's first bytes until the viewer has turned the PTY's line editing
+        off (the master reads the pair's modes): a canonical line discipline would drop what
+        is typed past 4,095 bytes on a line, turn CR into LF and echo it all. Setting the modes
+        for the viewer instead, before it starts, delayed its first frame (~0.5 s)."""
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + within
+        while loop.time() < ends:
+            if not termios.tcgetattr(self.fd)[3] & termios.ICANON:
+                break
+            await asyncio.sleep(0.02)
+        self.raw = True
 
     async def _writable(self) -> None:
         loop = asyncio.get_running_loop()
@@ -89,16 +106,6 @@ class PtyWriter:
             await ready
         finally:
             loop.remove_writer(self.fd)
-
-
-def prepare_terminal(fd: int) -> None:
-    """The PTY without line editing or echo before the viewer runs: a canonical line
-    discipline drops what is typed past 4,095 bytes on one line, and echoes what is typed
-    before the app starts. (The viewer sets the rest of its modes itself; clearing more here,
-    signals and flow control, delayed a viewer's first frame by seconds.)"""
-    attrs = termios.tcgetattr(fd)
-    attrs[3] &= ~(termios.ICANON | termios.ECHO)
-    termios.tcsetattr(fd, termios.TCSANOW, attrs)
 
 
 def capped_size(width: int, height: int) -> tuple[int, int]:
@@ -178,5 +185,4 @@ __all__ = [
     "PtyWriter",
     "at_safe_point",
     "capped_size",
-    "prepare_terminal",
 ]

@@ -44,7 +44,6 @@ from .channel import (
     PtyWriter,
     at_safe_point,
     capped_size,
-    prepare_terminal,
 )
 from .forkserver import ForkedViewer, ViewerForkServer, WarmParentGone
 from .last_words import REPORT_FD_ENV, read_last_words, stopped_because
@@ -500,7 +499,6 @@ class WatchHub:
             log.info("window of %s capped: %s", viewer.describe(), notice.text())
         master, slave = pty.openpty()
         _set_size(master, *size)
-        prepare_terminal(slave)
         report_r, report_w = os.pipe2(os.O_CLOEXEC)  # the viewer's last words (issue 21)
         env = child_environment(process.get_terminal_type() or "", dict(process.env))
 

@@ -177,8 +177,11 @@ def test_invalid_utf8_never_kills_the_viewer(served: Served) -> None:
 # -- 2. 4 MB typed fast, intact --------------------------------------------------------------
 # A stand-in for the viewer that reads its PTY raw and says what it got: the SHA-256 of the
 # first N bytes. (The real viewer handles each keystroke as an event: 4 M of them take minutes.)
+# It starts a second late, like a viewer: what is typed meanwhile must wait, not meet a
+# canonical line discipline (CR turned into LF, echoed, lines past 4,095 bytes cut).
 COUNTING_VIEWER = """
-import hashlib, os, sys, tty
+import hashlib, os, sys, time, tty
+time.sleep(1.0)  # starting up, as a viewer does, before it turns line editing off
 tty.setraw(0)
 want = int(sys.argv[1]); got = hashlib.sha256(); n = 0
 while n < want:
