@@ -562,15 +562,17 @@ class WatchHub:
                     if process.channel.get_write_buffer_size() > OUTPUT_HIGH_WATER:
                         loop.remove_reader(master)  # the client is slow: the viewer waits
                         drained = asyncio.ensure_future(process.stdout.drain())
-                        drained.add_done_callback(lambda _: resume_output())
+                        drained.add_done_callback(resume_output)
                     return
                 except (BrokenPipeError, ConnectionError):
                     pass  # the client is gone: end the session
             loop.remove_reader(master)
             done.set()
 
-        def resume_output() -> None:
-            if not done.is_set():
+        def resume_output(drained: asyncio.Future[None]) -> None:
+            if not drained.cancelled() and drained.exception() is not None:
+                done.set()  # the client is gone
+            elif not done.is_set():
                 loop.add_reader(master, pty_readable)
 
         loop.add_reader(master, pty_readable)
