@@ -72,6 +72,8 @@ def finish_publishing(journal: Path, session: LeadSession) -> None:
         asyncio.run(session.act(lambda c: c.record_archive(kind, payload)))
 
     caught_up = found.finish(record, 15.0)
+    if not caught_up and found.left:  # the next `status` says what was left (issue 21)
+        record("archive.fault", found.behind_record())
     found.close()
     live.running.pop(found.journal, None)
     echo(witness_line(found, caught_up))
@@ -107,7 +109,7 @@ def witness_line(found: ArchivePublisher, caught_up: bool) -> str:
     return (
         f"witness {status.location}: {found.published} checkpoint(s) published by this run, "
         f"latest {status.checkpoint or 'none'}; events archived to {status.archived_seq}"
-        + ("" if caught_up else " (not caught up)")
+        + ("" if caught_up else f" (not caught up: {found.left or 'see status'})")
     )
 
 

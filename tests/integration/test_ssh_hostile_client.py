@@ -333,3 +333,37 @@ def test_a_killed_viewer_says_so_to_the_client_and_the_log(served: Served) -> No
     said = bytes(client.errors).decode()
     assert said.strip() == "cutover: the viewer stopped: killed by SIGKILL", said
     assert "stopped: killed by SIGKILL" in (served.root / "serve.log").read_text()
+
+
+def test_a_client_that_stops_reading_does_not_grow_the_server(served: Served) -> None:
+    """Output backpressure: a client that reads nothing while its viewer redraws at the largest
+    size again and again. The server stops reading the viewer's PTY past 1 MiB queued, so its
+    own memory stays flat (without it, every frame would queue in the server)."""
+
+    async def scenario() -> tuple[float, float]:
+        conn = await asyncssh.connect(
+            "127.0.0.1",
+            served.port,
+            username="watcher",
+            client_keys=[str(served.key)],
+            known_hosts=str(served.root / "known"),
+        )
+        try:
+            process = await conn.create_process(
+                term_type="xterm-256color", term_size=(1000, 500), encoding=None
+            )
+            await asyncio.sleep(5)  # the first frame, unread
+            before = rss_mb(served.proc.pid)
+            for n in range(40):  # forty full redraws at 1000×500 (about 1 MB each), unread
+                process.change_terminal_size(1000 - n % 2, 500)
+                await asyncio.sleep(0.25)
+            await asyncio.sleep(3)
+            after = rss_mb(served.proc.pid)
+            data = await asyncio.wait_for(process.stdout.read(65536), 10)
+            assert data  # the session is alive and still sends, once read
+            return before, after
+        finally:
+            conn.close()
+
+    before, after = asyncio.run(scenario())
+    assert after - before < 8, (before, after)
