@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages for the real components the tests start or call.
 DEBS=(sqlite3 unixodbc tmux nsd unbound knot-resolver dnsmasq-base bind9-dnsutils dnsperf
-      postgresql odbc-postgresql libsqliteodbc openssh-server openssh-client chromium procps)
+      postgresql odbc-postgresql libsqliteodbc openssh-server openssh-client chromium procps
+      strace)
 missing=()
 for pkg in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

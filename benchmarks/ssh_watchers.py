@@ -9,9 +9,16 @@ Targets (issue 14), 20 watchers arriving 0.3 s apart: first frame <= 1 s each (p
 unique memory (USS: Private_Clean + Private_Dirty) each; all 20 <= 25 % of one core at one event a
 second; a new event seen <= 1 s p95.
 
-`python benchmarks/ssh_watchers.py [spawn] [fork]`: each way of starting viewers (`cutover serve
---viewers`), one after the other in the same run (default: both). In fork mode the warm parent's
-own memory and CPU are reported beside the viewers', and counted in the total CPU.
+Issue 21's conditions (`tmux` on the command line, the default since issue 21): each client is
+the real `ssh` in a tmux pane of 160x45, the plan is the shipped collision-bi-weekend.yaml, notes
+come from separate `cutover note` processes once a second (no journal service: `cutover serve`
+alone), and CPU and memory are measured over 20 s starting 2 s after the last first frame.
+`pty` keeps issue 14's conditions (a bare PTY per client, the small plan, in-process writes).
+
+`python benchmarks/ssh_watchers.py [spawn] [fork] [tmux|pty]`: each way of starting viewers
+(`cutover serve --viewers`), one after the other in the same run (default: both). In fork mode
+the warm parent's own memory and CPU are reported beside the viewers', and counted in the total
+CPU.
 """
 
 from __future__ import annotations
@@ -128,6 +135,152 @@ class Client:
                 for mark in self.wanted:
                     if mark not in self.seen and mark.encode() in self.buffer:
                         self.seen[mark] = now
+
+
+SHIPPED = ROOT / "checklists" / "collision-bi-weekend.yaml"
+SHIPPED_TITLE = "Collision BI"
+POLL_S = 0.25  # how often each pane is captured until its first frame (the resolution)
+TMUX_SOCKET = f"bench-watchers-{os.getpid()}"
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", "-L", TMUX_SOCKET, *args], capture_output=True, text=True).stdout
+
+
+class TmuxClient:
+    """The real `ssh` in a tmux pane of 160x45 (issue 21's conditions); its screen is polled
+    by a thread for the first frame (the plan's title drawn)."""
+
+    count = 0
+
+    def __init__(self, argv: list[str], title: str) -> None:
+        TmuxClient.count += 1
+        self.name = f"w{TmuxClient.count}"
+        self.start = time.monotonic()
+        self.title = title
+        self.first_frame: float | None = None
+        self.seen: dict[str, float] = {}
+        self.wanted: list[str] = []
+        self.lock = threading.Lock()
+        tmux("new-session", "-d", "-s", self.name, "-x", "160", "-y", "45", " ".join(argv))
+        threading.Thread(target=self._poll, daemon=True).start()
+
+    def _poll(self) -> None:
+        while self.first_frame is None and time.monotonic() - self.start < 60:
+            if self.title in tmux("capture-pane", "-p", "-t", self.name):
+                self.first_frame = time.monotonic() - self.start
+                return
+            # a capture is a process: every 50 ms for 20 panes took a core from the viewers
+            time.sleep(POLL_S)
+
+    def screen(self) -> str:
+        return tmux("capture-pane", "-p", "-t", self.name)
+
+    def kill(self) -> None:
+        tmux("kill-session", "-t", self.name)
+
+
+def note_process(journal: Path, text: str) -> None:
+    """One note by a separate `cutover note` process, as a teammate's shell would write it."""
+    subprocess.run(
+        [sys.executable, "-m", "cutover_console", "note", text, "-j", str(journal), "--by",
+         "dana-whitfield"],
+        cwd=ROOT, capture_output=True, check=True,
+    )  # fmt: skip
+
+
+def run_issue21(mode: str) -> dict[str, Any]:
+    """Issue 21's conditions (see the module's docstring)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bench", "-f", str(root / "key")],
+            check=True,
+        )
+        (root / "authorized_keys").write_text((root / "key.pub").read_text())
+        journal = root / "j.sqlite"
+        subprocess.run(
+            [sys.executable, "-m", "cutover_console", "init", str(SHIPPED), "--journal",
+             str(journal)],
+            cwd=ROOT, capture_output=True, check=True,
+        )  # fmt: skip
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "cutover_console", "serve", "--journal", str(journal),
+             "--port", str(port), "--authorized-keys", str(root / "authorized_keys"),
+             "--host-key", str(root / "host_key"), "--max-per-key", "50", "--viewers", mode],
+            stdout=(root / "serve.log").open("wb"), stderr=subprocess.STDOUT, cwd=ROOT,
+            start_new_session=True,
+        )  # fmt: skip
+        wait_port("127.0.0.1", port)
+        known = subprocess.run(
+            ["ssh-keyscan", "-p", str(port), "127.0.0.1"], capture_output=True, text=True
+        ).stdout
+        (root / "known").write_text(known)
+        argv = ["ssh", "-t", "-i", str(root / "key"), "-o", f"UserKnownHostsFile={root}/known",
+                "-o", "BatchMode=yes", "-p", str(port), "127.0.0.1"]  # fmt: skip
+        clients: list[TmuxClient] = []
+        stop_notes = threading.Event()
+
+        def notes() -> None:
+            n = 0
+            while not stop_notes.is_set():
+                started = time.monotonic()
+                n += 1
+                note_process(journal, f"tick {n}")
+                stop_notes.wait(max(0.0, 1.0 - (time.monotonic() - started)))
+
+        writer = threading.Thread(target=notes, daemon=True)
+        try:
+            time.sleep(3)  # the warm parent is ready, as it is long before a weekend's watchers
+            writer.start()
+            for _ in range(WATCHERS):
+                clients.append(TmuxClient(argv, SHIPPED_TITLE))
+                time.sleep(0.3)
+            deadline = time.monotonic() + 60
+            while any(c.first_frame is None for c in clients) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            last = max((c.start + (c.first_frame or 60)) for c in clients)
+            time.sleep(max(0.0, last + 2.0 - time.monotonic()))
+            viewers, parents = viewers_and_parent(server.pid)
+            cpu0, pcpu0, wall0 = cpu_seconds(viewers), cpu_seconds(parents), time.monotonic()
+            spy = os.environ.get("BENCH_PYSPY")  # a py-spy binary: where the CPU goes
+            if spy:
+                subprocess.Popen(
+                    [spy, "record", "-d", "15", "-r", "50", "-f", "raw", "-o",
+                     os.environ.get("BENCH_PYSPY_OUT", "/dev/null"), "--pid", str(viewers[0])],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )  # fmt: skip
+            time.sleep(20.0)
+            wall = time.monotonic() - wall0
+            cpu = (cpu_seconds(viewers) - cpu0) / wall
+            parent_cpu = (cpu_seconds(parents) - pcpu0) / wall
+            mem = [memory(pid) for pid in viewers]
+            parent_mem = [memory(pid) for pid in parents]
+            load = os.getloadavg()[0]
+        finally:
+            stop_notes.set()
+            for c in clients:
+                c.kill()
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=20)
+            tmux("kill-server")
+    frames = [c.first_frame if c.first_frame is not None else float("inf") for c in clients]
+    return {
+        "mode": mode,
+        "frame_median": statistics.median(frames),
+        "frame_p95": p95(frames),
+        "frame_max": max(frames),
+        "rss": statistics.median(m[0] for m in mem),
+        "uss": statistics.median(m[1] for m in mem),
+        "uss_max": max(m[1] for m in mem),
+        "viewers": len(viewers),
+        "cpu": cpu,
+        "cpu_seconds": cpu * wall,
+        "parent_cpu": parent_cpu,
+        "parent_uss": sum(m[1] for m in parent_mem),
+        "load": load,
+    }
 
 
 def run(mode: str) -> dict[str, Any]:
@@ -268,7 +421,10 @@ def run(mode: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    modes = sys.argv[1:] or ["spawn", "fork"]
+    modes = [a for a in sys.argv[1:] if a in ("spawn", "fork")] or ["spawn", "fork"]
+    if "pty" not in sys.argv[1:]:
+        main_issue21(modes)
+        return
     results = [run(mode) for mode in modes]
     print(f"{WATCHERS} watchers over ssh arriving 0.3 s apart, one event a second for {EVENTS} s")
     for r in results:
@@ -298,6 +454,31 @@ def main() -> None:
             f"ratios {b['mode']}/{a['mode']}: first frame p95 "
             f"{b['frame_p95'] / a['frame_p95']:.2f}, USS {b['uss'] / a['uss']:.2f}, CPU "
             f"{(b['cpu'] + b['parent_cpu']) / max(a['cpu'] + a['parent_cpu'], 1e-9):.2f}"
+        )
+
+
+def main_issue21(modes: list[str]) -> None:
+    print(
+        f"{WATCHERS} real ssh clients in tmux (160x45) arriving 0.3 s apart, the shipped plan, "
+        "a `cutover note` process a second, no journal service; measured over 20 s from 2 s "
+        "after the last first frame"
+    )
+    for mode in modes:
+        r = run_issue21(mode)
+        print(f"--viewers {r['mode']} (load average {r['load']:.1f} on {os.cpu_count()} cores):")
+        print(
+            f"  first frame: median {r['frame_median']:.2f} s, p95 {r['frame_p95']:.2f} s, "
+            f"max {r['frame_max']:.2f} s (target p95 <= 1 s)"
+        )
+        print(
+            f"  memory per watcher: RSS median {r['rss']:.1f} MiB; unique (USS) median "
+            f"{r['uss']:.1f} MiB, max {r['uss_max']:.1f} MiB (target <= 20 MiB); "
+            f"warm parent unique {r['parent_uss']:.1f} MiB"
+        )
+        print(
+            f"  CPU of all {r['viewers']} watchers: {r['cpu'] * 100:.1f} % of one core "
+            f"({r['cpu_seconds']:.1f} CPU-s in 20 s), + warm parent "
+            f"{r['parent_cpu'] * 100:.1f} % (target <= 25 %)"
         )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import Clock
+from ..journal.events import ARCHIVE_FAULT
 from ..runbook import Cutover
 from . import live
 from .publisher import ArchivePublisher, PublisherStatus
@@ -25,6 +26,8 @@ from .settings import ArchiveSettings, archive_settings
 DEFAULT_KEY = Path("state") / "export_signing_key"  # the export's key (`cutover export`)
 # `--archive` for a process that runs the engines on its own (a child inherits the environment)
 ENVIRONMENT = "CUTOVER_ARCHIVE"
+
+FINISH_WITHIN_S = 10.0  # publishing what is left at stop (a service stop waits 30 s)
 
 _configured: dict[Path, tuple[ArchiveSettings | None, Path]] = {}
 
@@ -102,7 +105,14 @@ async def _run(
     finished = False
     try:
         await found.run(stop, record)
-        await asyncio.to_thread(found.finish, record_and_wait, 15.0)
+        # the last round's records were handed to the journal thread: written before the
+        # final rounds read the journal, or they would be left out of the archive (issue 21)
+        flushed = threading.Event()
+        journal(flushed.set)
+        await asyncio.to_thread(flushed.wait, 10)
+        if not await asyncio.to_thread(found.finish, record_and_wait, FINISH_WITHIN_S):
+            # said in the journal (it stays unarchived): `cutover status` and the stop say it
+            record_and_wait(ARCHIVE_FAULT, found.behind_record())
         finished = True
     finally:
         found.close()

@@ -9,6 +9,8 @@ deleted nor shortened, but anyone allowed to write may add a newer one. So reade
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import stat
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ FAULT_KINDS = {
     "retention": "retention not set",
     "conflict": "the prefix holds another history",
     "error": "S3 error",
+    "behind": "events left unarchived at stop",  # journaled by a publisher that stopped behind
 }
 
 
@@ -152,6 +155,15 @@ class S3Objects:
             self._client = boto3.session.Session().client("s3", config=config)
         return self._client
 
+    def hurry(self, seconds: float) -> None:
+        """From now on, calls that give up after about `seconds` (one attempt): a publisher
+        stopping must finish in a bounded time, and a slow S3 must not hold it."""
+        import boto3
+        from botocore.config import Config
+
+        config = Config(connect_timeout=seconds, read_timeout=seconds, retries={"max_attempts": 1})
+        self._client = boto3.session.Session().client("s3", config=config)
+
     def endpoint(self) -> str:
         return str(getattr(self.client.meta, "endpoint_url", "") or "")
 
@@ -244,7 +256,9 @@ class S3Objects:
                 Key=self.location.key(obj.name),
                 **({"VersionId": obj.version} if obj.version else {}),
             )
-            data: bytes = answer["Body"].read(limit + 1)
+            data: bytes = answer["Body"].read(min(obj.size, limit) + 1)  # (see DirectoryObjects)
+            if len(data) > obj.size:
+                data += answer["Body"].read(limit + 1 - len(data))
         except Exception as exc:
             raise fault_of(exc, self.location, f"reading {obj.name}") from None
         if len(data) > limit:
@@ -253,44 +267,118 @@ class S3Objects:
 
 
 class DirectoryObjects:
-    """A downloaded copy of a prefix (`aws s3 cp --recursive s3://B/P DIR`), read-only."""
+    """A downloaded copy of a prefix (`aws s3 cp --recursive s3://B/P DIR`), read-only.
+
+    Nothing outside the copy is ever opened (issue 21): the directory given is opened once, and
+    every name under it is walked one component at a time from the directory above it
+    (`openat` with `O_NOFOLLOW`), so a symbolic link anywhere inside the copy (the `segments/`
+    or `checkpoints/` folder, or any file) is refused, not followed."""
 
     def __init__(self, location: ArchiveLocation) -> None:
         assert location.directory is not None
         self.location = location
         self.root: Path = location.directory
 
+    def _open_root(self) -> int:
+        try:
+            return os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            raise ArchiveFault("error", f"{inert(self.root)} is not a directory") from None
+
+    def _walk(self, root: int, parts: list[str], *, last_is_dir: bool) -> int:
+        """An fd for `parts` under `root`, every component opened without following a link."""
+        fd = root
+        try:
+            for number, part in enumerate(parts):
+                if part in ("", ".", ".."):
+                    raise ArchiveFault("error", f"{inert('/'.join(parts))} is not a name inside")
+                is_dir = last_is_dir or number < len(parts) - 1
+                flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+                try:
+                    child = os.open(part, flags | (os.O_DIRECTORY if is_dir else 0), dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK) and _is_link(
+                        fd, part
+                    ):
+                        where = inert("/".join(parts[: number + 1]))
+                        raise ArchiveFault(
+                            "error",
+                            f"{where} in {inert(self.root)} is a symbolic link: refused "
+                            "(everything read must be inside the copy)",
+                        ) from None
+                    raise
+                if fd != root:
+                    os.close(fd)
+                fd = child
+            return fd
+        except BaseException:
+            if fd != root:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            raise
+
     def list(self, folder: str) -> list[StoredObject]:
-        if not self.root.is_dir():
-            raise ArchiveFault("error", f"{inert(self.root)} is not a directory")
+        root = self._open_root()
         out: list[StoredObject] = []
         try:
-            with os.scandir(self.root / folder) as entries:
-                for entry in entries:
-                    st = entry.stat(follow_symlinks=False)
-                    if stat.S_ISREG(st.st_mode):
-                        out.append(StoredObject(f"{folder}/{entry.name}", st.st_size))
-                    if len(out) > MAX_OBJECTS:
-                        raise ArchiveFault(
-                            "error", f"{inert(self.root)} holds more than {MAX_OBJECTS:,} files"
-                        )
-        except FileNotFoundError:
-            return []
+            try:
+                fd = self._walk(root, folder.split("/"), last_is_dir=True)
+            except FileNotFoundError:
+                return []
+            try:
+                with os.scandir(fd) as entries:
+                    for entry in entries:
+                        st = entry.stat(follow_symlinks=False)
+                        if stat.S_ISREG(st.st_mode):
+                            out.append(StoredObject(f"{folder}/{entry.name}", st.st_size))
+                        elif stat.S_ISLNK(st.st_mode):
+                            raise ArchiveFault(
+                                "error",
+                                f"{inert(folder)}/{inert(entry.name)} in {inert(self.root)} is "
+                                "a symbolic link: refused (everything read must be inside "
+                                "the copy)",
+                            )
+                        if len(out) > MAX_OBJECTS:
+                            raise ArchiveFault(
+                                "error",
+                                f"{inert(self.root)} holds more than {MAX_OBJECTS:,} files",
+                            )
+            finally:
+                os.close(fd)
         except OSError as exc:
             raise ArchiveFault("error", f"{inert(self.root / folder)}: {exc.strerror}") from None
+        finally:
+            os.close(root)
         return sorted(out, key=lambda o: o.name)
 
     def read(self, obj: StoredObject, limit: int) -> bytes:
         path = self.root / obj.name
+        root = self._open_root()
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            fd = self._walk(root, obj.name.split("/"), last_is_dir=False)
             with os.fdopen(fd, "rb") as handle:
-                data = handle.read(limit + 1)
+                st = os.fstat(handle.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    raise ArchiveFault("error", f"{inert(path)} is not a regular file")
+                # sized by the file, not the limit: a read of `limit` bytes allocates them all
+                # and keeps a mapping per small result (100,000 segments ran out: issue 21)
+                data = handle.read(min(st.st_size, limit) + 1)
+                if len(data) > st.st_size:  # it grew meanwhile
+                    data += handle.read(limit + 1 - len(data))
         except OSError as exc:
             raise ArchiveFault("error", f"{inert(path)} cannot be read: {exc.strerror}") from None
+        finally:
+            os.close(root)
         if len(data) > limit:
             raise ArchiveFault("error", f"{inert(obj.name)} is more than {limit:,} bytes")
         return data
+
+
+def _is_link(dir_fd: int, name: str) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 def open_store(location: ArchiveLocation, retention: timedelta = timedelta(days=1)) -> ObjectStore:

@@ -128,6 +128,7 @@ class ArchivePublisher:
         self._retry_at = 0.0
         self._unrecorded: list[str] = []  # segments published since the last record
         self.published = 0
+        self.left = ""  # after `finish`: what the archive lacks, and why ("" when caught up)
         self.lags: list[float] = []  # seconds from read to archived, per read (benchmarks)
         self.status = PublisherStatus(str(settings.location))
 
@@ -353,15 +354,30 @@ class ArchivePublisher:
 
     # -- driving it --------------------------------------------------------------------------
     async def run(
-        self, stop: asyncio.Event, record: Callable[[str, dict[str, Any]], Awaitable[Any]]
+        self,
+        stop: asyncio.Event,
+        record: Callable[[str, dict[str, Any]], Awaitable[Any]],
+        stop_within: float = 5.0,
     ) -> None:
         """Rounds on a thread of its own until `stop`; `record(kind, payload)` journals what a
-        round hands back (the session's journal thread does the writing)."""
+        round hands back (the session's journal thread does the writing). A round in flight
+        when `stop` comes gets `stop_within` seconds to end (its records are journaled); one
+        still waiting on S3 after that is left to end on its own thread (`finish` says so)."""
         loop = asyncio.get_running_loop()
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive")
         try:
             while not stop.is_set():
-                for kind, payload in await loop.run_in_executor(pool, self.step):
+                round_ = loop.run_in_executor(pool, self.step)
+                stopping: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+                waiting: set[asyncio.Future[Any]] = {round_, stopping}
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                stopping.cancel()
+                if not round_.done():
+                    try:
+                        await asyncio.wait_for(asyncio.shield(round_), stop_within)
+                    except TimeoutError:
+                        return
+                for kind, payload in round_.result():
                     with contextlib.suppress(JournalError):  # the journal says why elsewhere
                         await record(kind, payload)
                 with contextlib.suppress(TimeoutError):
@@ -372,37 +388,61 @@ class ArchivePublisher:
     def finish(
         self, record: Callable[[str, dict[str, Any]], Any], deadline_s: float = 15.0
     ) -> bool:
-        """At the end of a run: publish everything journaled (a last checkpoint if the journal
-        grew since the latest) and its record; True when the archive caught up."""
+        """At the end of a run: publish until the archive holds the journal's head, its own
+        records included (each round's record is journaled by `record` before the next round
+        reads the journal), for at most `deadline_s`. True when it did; otherwise `left` says
+        what the archive lacks, and why (issue 21: a record journaled after the last read was
+        never archived, and a slow S3 left one behind at every stop)."""
         ends = self._now() + deadline_s
-        for _attempt in range(3):
+        self.left = ""
+        if not self._lock.acquire(timeout=deadline_s):  # a round still waits on S3
+            self.left = self._left(
+                self._journal_head(), f"a round was still waiting on {self.settings.location}"
+            )
+            return False
+        self._lock.release()
+        hurry = getattr(self.store, "hurry", None)
+        if hurry is not None:  # short timeouts: every call must fit in what is left
+            hurry(max(1.0, min(5.0, deadline_s / 3)))
+        while True:
+            before = self._archived
             for kind, payload in self.step(final=True):
                 with contextlib.suppress(JournalError):
-                    record(kind, payload)
-            if self._fault is None and not self._wanted:
-                break
-            pause = min(self._retry_at, ends) - self._now()
+                    record(kind, payload)  # journaled when it returns: the next round reads it
+            head = self._journal_head()
+            if self._fault is None and not self._wanted and self._archived >= head:
+                return True
             if self._now() >= ends:
                 break
-            time.sleep(max(0.0, min(pause, 5.0)))
-        self._read_tail()
-        return self._fault is None and self._archived >= self._seen
+            if self._fault is not None:  # backing off: wait for the retry, within the bound
+                time.sleep(max(0.0, min(self._retry_at, ends) - self._now(), 0.05))
+            elif self._archived == before:
+                time.sleep(0.05)
+        reason = self._fault.message if self._fault is not None else "the time ran out"
+        self.left = self._left(head, reason)
+        return False
 
-    def _read_tail(self) -> None:
-        """The publisher's own last record goes into a last segment (with no checkpoint of its
-        own: it would need another record)."""
-        with self._lock:
-            if not self._ready or self._fault is not None:
-                return
-            try:
-                self._read()
-                done = _Round()
-                while self._pending:
-                    self._upload_segment(done)
-            except (ArchiveFault, JournalError):
-                return
-            finally:
-                self._update_status(self._now())
+    def _left(self, head: int, reason: str) -> str:
+        return (
+            f"events {self._archived + 1}-{head} not archived when the publisher stopped "
+            f"({reason}); the journal keeps them and the next run publishes them"
+        )
+
+    def behind_record(self) -> dict[str, Any]:
+        """The fault to journal when `finish` did not catch up (cleared by the next record of
+        a publication)."""
+        return {"location": str(self.settings.location), "fault": "behind", "detail": self.left}
+
+    def _journal_head(self) -> int:
+        """The journal's last event now (the archive is compared with it, not with the last
+        read: a record may have been journaled since). Its own connection: a round on another
+        thread may hold the publisher's."""
+        try:
+            with JournalReader(self.journal) as reader:
+                head = reader.head()
+        except JournalError:
+            return self._seen
+        return head.seq if head is not None else 0
 
     def close(self) -> None:
         with self._lock:
@@ -410,4 +450,3 @@ class ArchivePublisher:
                 self._reader.close()
                 self._reader = None
             self._ready = False  # a later round starts again from the archive's listing
-

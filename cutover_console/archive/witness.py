@@ -11,10 +11,12 @@ strictly, every message passes the untrusted-text boundary.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -35,18 +37,33 @@ from .segments import FOLDER as SEGMENTS
 from .segments import MAX_SEGMENT_BYTES, SegmentProblem, decode, segment_range
 
 READERS = 16  # objects read at once: a witness of thousands of checkpoints is network-bound
+IN_FLIGHT = 4 * READERS  # objects read ahead of the one being used
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
 def parallel(fn: Callable[[T], R], items: list[T]) -> Iterator[R]:
-    """`map(fn, items)` on a few threads, in order; the first exception is raised in order."""
+    """`map(fn, items)` on a few threads, in order; the first exception is raised in order.
+    At most `IN_FLIGHT` results wait at a time, whatever the number of items (100,000 tiny
+    segments once held every result at once: issue 21)."""
     if len(items) < 4:
         yield from map(fn, items)
         return
     with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="witness") as pool:
-        yield from pool.map(fn, items)
+        waiting: deque[Future[R]] = deque()
+        upcoming = iter(items)
+        for item in itertools.islice(upcoming, IN_FLIGHT):
+            waiting.append(pool.submit(fn, item))
+        try:
+            while waiting:
+                result = waiting.popleft().result()
+                for item in itertools.islice(upcoming, 1):
+                    waiting.append(pool.submit(fn, item))
+                yield result
+        finally:
+            for future in waiting:
+                future.cancel()
 
 
 class WitnessRefused(Exception):
@@ -238,24 +255,28 @@ def _compare_segments(
         return decode(span[2].name, store.read(span[2], MAX_SEGMENT_BYTES))
 
     try:
-        read = list(zip(spans, parallel(rows_of, spans), strict=True))
+        for (_first, last, obj), rows in zip(spans, parallel(rows_of, spans), strict=True):
+            archived = max(archived, _compare_rows(obj, rows, hashes, last))
     except SegmentProblem as exc:
         raise WitnessProblem(str(exc)) from None
-    for (first, last, obj), rows in read:
-        for row in rows:
-            if row.seq not in hashes:
-                raise WitnessProblem(
-                    f"truncated: the witness archived event {row.seq} ({obj.name}), but the "
-                    f"bundle ends at event {len(hashes)}: events were cut off"
-                )
-            if hashes[row.seq] != row.hash:
-                raise WitnessProblem(
-                    f"rewritten: event {row.seq} of the bundle differs from the one archived in "
-                    f"{obj.name}: history was rewritten"
-                )
-        archived = max(archived, last)
-        del first
     return archived
+
+
+def _compare_rows(
+    obj: StoredObject, rows: list[StoredRow], hashes: dict[int, str], last: int
+) -> int:
+    for row in rows:
+        if row.seq not in hashes:
+            raise WitnessProblem(
+                f"truncated: the witness archived event {row.seq} ({obj.name}), but the "
+                f"bundle ends at event {len(hashes)}: events were cut off"
+            )
+        if hashes[row.seq] != row.hash:
+            raise WitnessProblem(
+                f"rewritten: event {row.seq} of the bundle differs from the one archived in "
+                f"{obj.name}: history was rewritten"
+            )
+    return last
 
 
 def _sqlite_hashes(path: Path) -> dict[int, str]:

@@ -72,9 +72,31 @@ def finish_publishing(journal: Path, session: LeadSession) -> None:
         asyncio.run(session.act(lambda c: c.record_archive(kind, payload)))
 
     caught_up = found.finish(record, 15.0)
+    if not caught_up and found.left:  # the next `status` says what was left (issue 21)
+        record("archive.fault", found.behind_record())
     found.close()
     live.running.pop(found.journal, None)
     echo(witness_line(found, caught_up))
+
+
+def witness_at_stop(journal: Path) -> str:
+    """After a journal service stopped: where its witness stands, as the journal says (what
+    the publisher left unarchived, if anything). "" when the journal is not witnessed."""
+    from ..journal import JournalError, JournalReader
+    from ..runbook import load_state
+
+    try:
+        with JournalReader(journal) as reader:
+            record = load_state(reader).archive
+    except JournalError:
+        return ""
+    if not record.location:
+        return ""
+    if record.fault:
+        return f"witness {record.location}: NOT caught up: {record.fault_detail}"
+    return (
+        f"witness {record.location}: caught up at stop; latest checkpoint {record.latest or 'none'}"
+    )
 
 
 def witness_line(found: ArchivePublisher, caught_up: bool) -> str:
@@ -87,7 +109,7 @@ def witness_line(found: ArchivePublisher, caught_up: bool) -> str:
     return (
         f"witness {status.location}: {found.published} checkpoint(s) published by this run, "
         f"latest {status.checkpoint or 'none'}; events archived to {status.archived_seq}"
-        + ("" if caught_up else " (not caught up)")
+        + ("" if caught_up else f" (not caught up: {found.left or 'see status'})")
     )
 
 

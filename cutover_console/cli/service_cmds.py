@@ -70,6 +70,11 @@ def stop_command(journal: Path) -> None:
         echo(f"no journal service runs for {journal}")
         sys.exit(1)
     echo(f"journal service of {journal} (pid {pid}) stopped")
+    from .archive_cmds import witness_at_stop
+
+    left = witness_at_stop(journal)
+    if left:
+        echo(left, limit=600)
 
 
 @service.command("run", hidden=True)

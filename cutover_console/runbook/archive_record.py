@@ -47,6 +47,8 @@ class ArchiveRecord:
             archived = p.get("archived_seq")
             if type(archived) is int:
                 self.archived_seq = archived
+            if self.fault == "behind":  # a later run published again: nothing is left behind
+                self.fault, self.fault_detail, self.fault_at = "", "", None
         elif event.kind == ev.ARCHIVE_FAULT:
             self.fault = str(p.get("fault") or "")
             self.fault_detail = str(p.get("detail", ""))

@@ -96,7 +96,7 @@ def status(journal: Path) -> dict[str, Any] | None:
         return client.call("status")
 
 
-def stop(journal: Path, *, timeout: float = 15.0) -> int | None:
+def stop(journal: Path, *, timeout: float = 30.0) -> int | None:  # (the witness: 10 s + 10 s)
     """Ask the service to stop, and wait until it has released the journal; its pid, or None
     when no service was running."""
     with ServiceClient.connect(journal) as client:

@@ -122,13 +122,17 @@ class ViewerForkServer:
         ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
         self.sock.sendmsg([json.dumps(message).encode()], ancillary)
 
-    async def fork(self, pty_fd: int, env: dict[str, str], timeout: float = 10.0) -> ForkedViewer:
-        """A new viewer on `pty_fd` (the server may close its copy once this returns)."""
+    async def fork(
+        self, pty_fd: int, env: dict[str, str], report_fd: int | None = None, timeout: float = 10.0
+    ) -> ForkedViewer:
+        """A new viewer on `pty_fd`, writing its last words to `report_fd` if given (the server
+        may close its copies once this returns)."""
         request = next(self._ids)
         waiting = asyncio.get_running_loop().create_future()
         self._waiting[request] = waiting
         try:
-            self.send({"op": "fork", "id": request, "env": env}, (pty_fd,))
+            fds = (pty_fd,) if report_fd is None else (pty_fd, report_fd)
+            self.send({"op": "fork", "id": request, "env": env}, fds)
             pid = await asyncio.wait_for(waiting, timeout)
         finally:
             self._waiting.pop(request, None)

@@ -38,11 +38,20 @@ import asyncssh.kex
 import asyncssh.mac
 
 from ..keys import load_or_create_key
+from .channel import (
+    CapNotice,
+    ClientInput,
+    PtyWriter,
+    at_safe_point,
+    capped_size,
+)
 from .forkserver import ForkedViewer, ViewerForkServer, WarmParentGone
+from .last_words import REPORT_FD_ENV, read_last_words, stopped_because
 from .signing import SigningDesk
 
 log = logging.getLogger("cutover.serve")
 
+OUTPUT_HIGH_WATER = 1 << 20  # bytes queued for a slow client before its viewer is paused
 ENV_ALLOWED_FROM_CLIENT = ("LANG",)  # plus LC_*; nothing else the client sends reaches the child
 
 # Preference order. Never SHA-1 kex or MACs, DH group exchange (it accepts a 1024-bit modulus),
@@ -504,9 +513,14 @@ class WatchHub:
         return ""
 
     async def _run_child(self, process: asyncssh.SSHServerProcess[bytes], viewer: Viewer) -> None:
-        width, height, _pw, _ph = process.get_terminal_size()
+        asked_width, asked_height, _pw, _ph = process.get_terminal_size()
+        notice = CapNotice()
+        size = capped_size(asked_width, asked_height)
+        if notice.resized((asked_width, asked_height), size):
+            log.info("window of %s capped: %s", viewer.describe(), notice.text())
         master, slave = pty.openpty()
-        _set_size(master, width or 80, height or 24)
+        _set_size(master, *size)
+        report_r, report_w = os.pipe2(os.O_CLOEXEC)  # the viewer's last words (issue 21)
         env = child_environment(process.get_terminal_type() or "", dict(process.env))
 
         def controlling_tty() -> None:  # in the child: own session, the PTY as its terminal
@@ -519,7 +533,7 @@ class WatchHub:
         warm = await self._warm_parent()
         if warm is not None:
             try:
-                child = await warm.fork(slave, env)
+                child = await warm.fork(slave, {**env, REPORT_FD_ENV: "3"}, report_w)
             except (OSError, TimeoutError, WarmParentGone) as exc:
                 log.warning("warm parent could not fork a viewer (%s): starting one fresh", exc)
         if child is None:
@@ -528,11 +542,13 @@ class WatchHub:
                 stdin=slave,
                 stdout=slave,
                 stderr=slave,
-                env=env,
+                env={**env, REPORT_FD_ENV: str(report_w)},
                 preexec_fn=controlling_tty,
                 close_fds=True,
+                pass_fds=(report_w,),
             )
         os.close(slave)
+        os.close(report_w)
         viewer.pid = child.pid
         self.children.add(child.pid)
         log.info("session of %s: viewer pid %s", viewer.describe(), child.pid)
@@ -540,40 +556,72 @@ class WatchHub:
         os.set_blocking(master, False)
         done = asyncio.Event()
         last_input = time.monotonic()
+        tail = b""  # the end of what the viewer last wrote: is a notice safe to add now?
+        noticed = 0.0
+        pty_closed = False  # the viewer's side ended (it exited), not the client's
+
+        def add_notice() -> None:
+            nonlocal noticed
+            if notice.asked is not None and at_safe_point(tail):
+                noticed = time.monotonic()
+                with contextlib.suppress(Exception):
+                    process.stdout.write(notice.escape())
 
         def pty_readable() -> None:
+            nonlocal tail, pty_closed
             try:
                 data = os.read(master, 65536)
             except OSError:
                 data = b""
+            pty_closed = not data
             if data:
+                tail = data[-512:]
                 try:
                     process.stdout.write(data)
+                    if notice.asked is not None and time.monotonic() - noticed > 1.0:
+                        add_notice()  # again after the viewer's redraw may have cleared it
+                    if process.channel.get_write_buffer_size() > OUTPUT_HIGH_WATER:
+                        loop.remove_reader(master)  # the client is slow: the viewer waits
+                        drained = asyncio.ensure_future(process.stdout.drain())
+                        drained.add_done_callback(resume_output)
                     return
                 except (BrokenPipeError, ConnectionError):
                     pass  # the client is gone: end the session
             loop.remove_reader(master)
             done.set()
 
+        def resume_output(drained: asyncio.Future[None]) -> None:
+            if not drained.cancelled() and drained.exception() is not None:
+                done.set()  # the client is gone
+            elif not done.is_set():
+                loop.add_reader(master, pty_readable)
+
         loop.add_reader(master, pty_readable)
+        writer = PtyWriter(master)
 
         async def client_to_pty() -> None:
             nonlocal last_input
+            cleaned = ClientInput()
             try:
                 while True:
                     try:
                         data = await process.stdin.read(4096)
                     except asyncssh.TerminalSizeChanged as change:
-                        _set_size(master, change.width, change.height)  # SIGWINCH to the child
+                        asked = (change.width, change.height)
+                        size = capped_size(*asked)
+                        if notice.resized(asked, size) and time.monotonic() - noticed > 60.0:
+                            log.info("window of %s capped: %s", viewer.describe(), notice.text())
+                        _set_size(master, *size)  # SIGWINCH to the child
+                        loop.call_later(0.5, add_notice)
                         continue
                     except (asyncssh.BreakReceived, asyncssh.SignalReceived):
                         continue  # nothing the client signals reaches the viewer
                     if not data:
                         break
                     last_input = time.monotonic()
-                    with contextlib.suppress(OSError):
-                        os.write(master, data)
-            except Exception:  # the connection dropped: the session ends
+                    # whole, in order, valid UTF-8; nothing more is read until the PTY took it
+                    await writer.write(cleaned.feed(data))
+            except Exception:  # the connection dropped, or the viewer's side closed
                 pass
             finally:
                 done.set()
@@ -595,9 +643,20 @@ class WatchHub:
             task.cancel()
         with contextlib.suppress(Exception):
             loop.remove_reader(master)
+        if pty_closed:  # the viewer is exiting: let it finish, to say how it ended
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(waiter), 2.0)
+        died = child.returncode is not None  # it ended on its own, not closed with its session
         await self._reap(child)
         os.close(master)
         rc = child.returncode if child.returncode is not None else 0
+        last_words = read_last_words(report_r)
+        os.close(report_r)
+        if died and (rc != 0 or last_words):
+            why = stopped_because(rc, last_words)
+            log.warning("the viewer of %s stopped: %s", viewer.describe(), why)
+            with contextlib.suppress(Exception):
+                process.stderr.write(f"\r\ncutover: the viewer stopped: {why}\r\n".encode())
         with contextlib.suppress(Exception):
             process.exit(max(rc, 0))  # always exit: the client must not hang
 

@@ -32,7 +32,6 @@ import sys
 import termios
 import threading
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from ..journal import JournalError, JournalReader
 from ..runbook.fold import CutoverState
 from ..runbook.session import WatchSession
 from ..runbook.snapshot import MIN_EVENTS, resume_state, save_snapshot
+from .last_words import describe, report, say
 
 # What Textual imports only once an app runs (found by diffing sys.modules around a run): the
 # children would each import them again.
@@ -180,7 +180,7 @@ class WarmParent:
         fds = array.array("i")
         try:
             data, ancillary, _flags, _addr = self.control.recvmsg(
-                MAX_PACKET, socket.CMSG_SPACE(fds.itemsize)
+                MAX_PACKET, socket.CMSG_SPACE(2 * fds.itemsize)
             )
         except InterruptedError:
             return True
@@ -198,8 +198,8 @@ class WarmParent:
             op = request["op"]
         except (ValueError, KeyError, TypeError):
             op, request = "", {}
-        if op == "fork" and len(fds) == 1:
-            self.fork(int(request["id"]), fds[0], dict(request["env"]))
+        if op == "fork" and len(fds) in (1, 2):  # the PTY, and the pipe for its last words
+            self.fork(int(request["id"]), fds[0], dict(request["env"]), fds[1:])
         elif op == "reap" and request.get("pid") in self.children:
             pid = int(request["pid"])
             with contextlib.suppress(ChildProcessError):
@@ -210,18 +210,21 @@ class WarmParent:
                 os.close(fd)
         return True
 
-    def fork(self, request: int, pty_fd: int, env: dict[str, str]) -> None:
+    def fork(self, request: int, pty_fd: int, env: dict[str, str], extra: Any = ()) -> None:
         self.refresh()
+        report_fd = extra[0] if extra else None
         if threading.active_count() != 1:  # never fork a process with threads
-            os.close(pty_fd)
+            for fd in (pty_fd, *extra):
+                os.close(fd)
             self.send({"op": "failed", "id": request, "error": "the warm parent has threads"})
             return
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
-            self.become_viewer(pty_fd, env)  # never returns
-        os.close(pty_fd)
+            self.become_viewer(pty_fd, env, report_fd)  # never returns
+        for fd in (pty_fd, *extra):
+            os.close(fd)
         self.children[pid] = False
         self.send({"op": "forked", "id": request, "pid": pid})
 
@@ -255,7 +258,7 @@ class WarmParent:
                 os.waitpid(pid, 0)
 
     # -- in the child ------------------------------------------------------------------------
-    def become_viewer(self, pty_fd: int, env: dict[str, str]) -> None:
+    def become_viewer(self, pty_fd: int, env: dict[str, str], report_fd: int | None) -> None:
         """In the forked child: the hardening of a spawned viewer, then the app. Never returns."""
         rc = 1
         try:
@@ -265,8 +268,11 @@ class WarmParent:
             os.setsid()  # its own session and process group, which the server kills at the end
             for target in (0, 1, 2):
                 os.dup2(pty_fd, target)
+            if report_fd is not None:
+                os.dup2(report_fd, 3)  # its last words to the server (CUTOVER_VIEWER_REPORT_FD)
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # the PTY is its controlling terminal
-            os.closerange(3, _max_fd())  # the PTY's other copy, the pipe, anything inherited
+            first_closed = 3 if report_fd is None else 4
+            os.closerange(first_closed, _max_fd())  # the PTY's copy, the pipe, anything inherited
             for sig in (
                 signal.SIGCHLD,
                 signal.SIGHUP,
@@ -287,9 +293,9 @@ class WarmParent:
             rc = self.run_viewer()
         except SystemExit as exit_:
             rc = exit_.code if isinstance(exit_.code, int) else 1
-        except BaseException:
-            with contextlib.suppress(Exception):
-                traceback.print_exc()
+        except BaseException as error:
+            report(describe(error))  # the server says why, in one line (issue 21)
+            rc = 1
         finally:
             with contextlib.suppress(Exception):
                 sys.stdout.flush()
@@ -300,11 +306,13 @@ class WarmParent:
         try:
             session = WatchSession(self.journal, state=self.state)  # caught up to the head
         except JournalError as exc:
-            print(f"cutover watch: {exc}", file=sys.stderr)
+            say(str(exc))
             return 2
         try:
             app = self.app_class(session)
             app.run()
+            with contextlib.suppress(AttributeError):  # (a probe app in the tests has none)
+                app.report_last_words()
             return int(getattr(app, "return_code", 0) or 0)
         finally:
             session.close()

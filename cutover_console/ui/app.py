@@ -20,6 +20,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
 
@@ -41,6 +42,7 @@ from .bindings import (
 from .commands import ActionCommands
 from .dialogs import Picker
 from .help import HelpScreen, help_text
+from .last_words import ReportsLastWords
 from .lead_actions import LeadActions
 from .messages import StateChanged
 from .model import CutoverView, cutover_view
@@ -195,17 +197,25 @@ class CutoverApp(App[None]):
         elif active == "journal":
             self.query_one(JournalPane).catch_up()
 
+    def _mounted(self, kind: type[Any]) -> bool:
+        """Whether a `kind` widget is mounted (not while the app shuts down). `query_one` is
+        cached; `query(...)` walked the whole DOM, on every tick of twenty watchers (issue 21)."""
+        try:
+            self.query_one(kind)
+        except NoMatches:
+            return False
+        return True
+
     def tick(self) -> None:
-        if not self.query(ClockBar):  # a tick that fires while the app shuts down
+        if not self._mounted(ClockBar):  # a tick that fires while the app shuts down
             return
         self.refresh_views()  # the clock, countdowns and overruns move with time
 
     @on(StateChanged)
     def state_changed(self, _message: StateChanged) -> None:
-        panes = self.query(JournalPane)
-        if not panes:  # an engine's change arriving while the app shuts down: nothing to show
+        if not self._mounted(JournalPane):  # arriving while the app shuts down: nothing to show
             return
-        pane = panes.first()
+        pane = self.query_one(JournalPane)
         with self.session.lock:  # handed over by the fold, not read again on this loop
             events = self.session.events_after(pane.shown)
         pane.add_events(self.session.state, events)
@@ -334,7 +344,7 @@ def _no_file_from_a_watcher(*_args: Any, **_kwargs: Any) -> None:
     return None
 
 
-class WatchApp(CutoverApp):
+class WatchApp(ReportsLastWords, CutoverApp):
     """`cutover watch`: follows the journal read-only; no key, command or dialog writes."""
 
     BINDINGS: ClassVar[list[BindingType]] = READ_BINDINGS + JOURNAL_BINDINGS

@@ -29,6 +29,7 @@ class HelpScreen(ModalScreen[None]):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
+        self._closing_help = False
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog help", id="help"):
@@ -47,7 +48,11 @@ class HelpScreen(ModalScreen[None]):
         (box.scroll_end if end else box.scroll_home)(animate=False)
 
     def action_dismiss(self, result: None = None) -> None:  # type: ignore[override]
-        self.dismiss(None)
+        # once: two close keys queued back to back (`??`, `?q`, a fast typist, a hostile
+        # client) popped the screen below too, and the app died on an empty stack (issue 21)
+        if self.is_current and not self._closing_help:
+            self._closing_help = True
+            self.dismiss(None)
 
 
 def _keys(app: App[Any], binding: Binding) -> str:

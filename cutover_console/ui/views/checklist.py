@@ -15,6 +15,7 @@ from ...timestamps import day_time, short_duration
 from ...untrusted import text as literal
 from ..model import CutoverView, StepView
 from ..table import KeyedTable
+from .shown import FILTER_LIMIT
 
 STATUS_MARK = {
     "pending": "·",
@@ -37,7 +38,11 @@ class Checklist(Vertical):
     """Phases and steps with state, owner, planned vs actual, delay and what blocks them."""
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="search steps (Enter to apply, Esc to clear)", id="search")
+        yield Input(
+            placeholder="search steps (Enter to apply, Esc to clear)",
+            id="search",
+            max_length=FILTER_LIMIT,
+        )
         yield KeyedTable(id="steps", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:

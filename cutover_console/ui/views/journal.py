@@ -20,7 +20,7 @@ from ...runbook.fold import CutoverState
 from ...timestamps import parse_ts
 from ...untrusted import text as literal
 from ..table import KeyedTable
-from .shown import show
+from .shown import FILTER_LIMIT, show
 
 SUBJECT_KEYS = ("gate", "flow", "site", "reconciliation", "resolver", "record")
 ENGINE_KINDS = frozenset(
@@ -60,7 +60,9 @@ class JournalPane(Vertical):
         witness.display = False  # until the journal names a witness
         yield witness
         yield Input(
-            placeholder="filter: words, who:PERSON, kind:step, step:ID", id="journal-filter"
+            placeholder="filter: words, who:PERSON, kind:step, step:ID",
+            id="journal-filter",
+            max_length=FILTER_LIMIT,
         )
         yield KeyedTable(id="events", cursor_type="row")
 

@@ -13,11 +13,16 @@ from textual.widgets import Input, RichLog
 from ...timestamps import clock_time
 from ...untrusted import LINE_LIMIT
 from ...untrusted import text as literal
+from .shown import FILTER_LIMIT
 
 
 class LogsPane(Vertical):
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter: text, source:NAME, level:ERROR", id="log-filter")
+        yield Input(
+            placeholder="filter: text, source:NAME, level:ERROR",
+            id="log-filter",
+            max_length=FILTER_LIMIT,
+        )
         yield RichLog(id="log", max_lines=2000, wrap=False, markup=False)
 
     zone: tzinfo | None = None  # the cutover's: set by the app, like every pane's times

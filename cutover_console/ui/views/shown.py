@@ -14,6 +14,11 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+# The longest filter or search a pane's Input takes: each key typed into an Input costs time in
+# its length (Textual measures the whole value), so thousands of characters typed (or pasted by
+# a hostile SSH client) kept a watcher busy for minutes (issue 21).
+FILTER_LIMIT = 200
+
 
 def _key(content: Any) -> Any:
     if isinstance(content, str):
