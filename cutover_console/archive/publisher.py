@@ -410,4 +410,3 @@ class ArchivePublisher:
                 self._reader.close()
                 self._reader = None
             self._ready = False  # a later round starts again from the archive's listing
-

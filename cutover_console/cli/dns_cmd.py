@@ -62,11 +62,21 @@ def dns_command(
             entry["preflight"] = preflight(monitor, record, now, history.get(record.key)).as_json()
         return snapshot
 
+    vantage = _vantage(section, clock, plan.parent) if section.vantage else None
+
+    async def sweep() -> dict[str, Any]:
+        if vantage is None:
+            return await monitor.sweep()
+        snapshot, seen = await asyncio.gather(monitor.sweep(), vantage.once())
+        return {**snapshot, "vantage": seen}
+
     try:
         if not watch:
-            snapshot = with_preflight(asyncio.run(monitor.sweep()))
+            snapshot = with_preflight(asyncio.run(sweep()))
             if recorder:
                 recorder.record(monitor)
+                if vantage is not None:
+                    _vantage_recorder(recorder).record(vantage)
             if as_json:
                 json_out(json_text(snapshot, indent=2))
             else:
@@ -76,6 +86,18 @@ def dns_command(
     finally:
         if recorder:
             recorder.cutover.writer.close()
+
+
+def _vantage(section: Any, clock: Any, base: Path) -> Any:
+    from ..dns.vantage.engine import VantageMonitor
+
+    return VantageMonitor(section, clock, base=base)
+
+
+def _vantage_recorder(recorder: Any) -> Any:
+    from ..dns.vantage.journaling import VantageJournal
+
+    return VantageJournal(recorder.cutover)
 
 
 def _recorder(journal: Path, plan_sha: str):  # type: ignore[no-untyped-def]
@@ -184,6 +206,10 @@ def _tables(snapshot: dict[str, Any]) -> Any:
                 str(sum(s in ("servfail", "refused", "timeout", "error") for s in statuses)),
             )
         )
+    if snapshot.get("vantage"):
+        from .vantage_tables import vantage_tables
+
+        return Group(records, resolvers, *vantage_tables(snapshot["vantage"]))
     return Group(records, resolvers)
 
 

@@ -1,0 +1,260 @@
+"""The Globalping backend against a local API that follows the published OpenAPI description
+(tests/globalping_bed.py): every request and response is checked against the pinned spec."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from globalping_bed import FakeProbe, GlobalpingBed, Scenario
+from hostile import HOSTILE, forbidden_in, missing
+from support import SMALL, run_cli
+
+from cutover_console.clock import SystemClock
+from cutover_console.dns.vantage.engine import VantageMonitor
+from cutover_console.dns.vantage.globalping import USER_AGENT, GlobalpingClient, GlobalpingError
+from cutover_console.plan import load_plan_text
+
+pytestmark = pytest.mark.integration
+
+OLD, NEW = "198.51.100.10", "203.0.113.20"
+NAME = "upload.small.test"
+
+
+def plan_text(api: str, extra: str = "", records: str | None = None) -> str:
+    base = SMALL.read_text(encoding="utf-8")
+    assert base.rstrip().endswith("ttl: 300}"), "small.yaml's dns section must end the file"
+    vantage = (
+        "  vantage:\n"
+        "    globalping:\n"
+        f"      api: {api}\n"
+        "      locations: [{country: DE, limit: 2}, {magic: 'FR+eyeball', limit: 2}]\n"
+        "      cadence: 5m\n" + extra
+    )
+    return base.rstrip() + "\n" + (records or "") + vantage
+
+
+def monitor_for(api: str, extra: str = "") -> VantageMonitor:
+    document = load_plan_text(plan_text(api, extra))
+    assert document.plan.dns is not None
+    return VantageMonitor(document.plan.dns, SystemClock())
+
+
+def fixed(value: str, ttl: int) -> Any:
+    return lambda _round, target: [(target, "A", ttl, value)]
+
+
+def probes() -> list[FakeProbe]:
+    return [
+        FakeProbe("DE", "Berlin", 3320, "Deutsche Telekom AG", fixed(NEW, 40)),
+        FakeProbe("DE", "Munich", 3209, "Vodafone GmbH", fixed(OLD, 250)),
+        FakeProbe("FR", "Paris", 3215, "Orange S.A.", fixed(NEW, 60)),
+        FakeProbe("FR", "Lyon", 12322, "Free SAS", fixed(OLD, 120)),
+    ]
+
+
+@pytest.fixture
+def bed(request: pytest.FixtureRequest) -> Iterator[GlobalpingBed]:
+    scenario = getattr(request, "param", None) or Scenario(probes())
+    server = GlobalpingBed(scenario).start()
+    yield server
+    server.stop()
+    assert server.problems == [], "\n".join(server.problems)  # every exchange as the spec says
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_round_in_progress_then_partial_then_finished_with_etags(bed: GlobalpingBed) -> None:
+    bed.scenario.in_progress_polls = 3
+    monitor = monitor_for(bed.url)
+    snapshot = run(monitor.once())
+    gets = [s for s in bed.seen if s.method == "get" and s.path.startswith("/v1/measurements/")]
+    assert len(gets) >= 4 and gets[-1].status == 200
+    # polled no sooner than 500 ms after the previous response, with the last ETag
+    for before, after in itertools.pairwise(gets):
+        assert after.at - before.answered_at >= 0.49
+        assert after.headers.get("If-None-Match")
+    assert any(s.status == 304 for s in gets)  # in progress twice with the same body
+    assert all(s.headers.get("User-Agent") == USER_AGENT for s in bed.seen)
+    assert "cutover-console" in USER_AGENT
+    assert bed.seen[0].path == "/v1/limits"  # read before the first round
+    points = {p["point"]: p for p in snapshot["points"]}
+    assert [points[k]["status"] for k in sorted(points)] == ["new", "old", "new", "old"]
+    assert points["gp-001"]["ttl"] == 250 and points["gp-001"]["flips_by"] is not None
+    assert points["gp-000"]["resolver"] == "private"
+    countries = {c["key"]: c for c in snapshot["by_country"]}
+    assert countries["DE"]["percent_new"] == 50.0 and countries["FR"]["points"] == 2
+    assert countries["DE"]["ttl_left"] is not None and 240 <= countries["DE"]["ttl_left"] <= 250
+    asns = {a["key"] for a in snapshot["by_asn"]}
+    assert asns == {"AS3320", "AS3209", "AS3215", "AS12322"}
+    assert snapshot["faults"] == {}
+
+
+def test_probes_reused_round_to_round_and_offline_ones_named(bed: GlobalpingBed) -> None:
+    bed.scenario.probes[1].offline_on_reuse = True
+    monitor = monitor_for(bed.url)
+
+    async def two_rounds() -> None:
+        await monitor.globalping_round()
+        await monitor.globalping_round()
+        await monitor.close()
+
+    run(two_rounds())
+    posts = [s for s in bed.seen if s.method == "post"]
+    assert isinstance(posts[0].body["locations"], list)
+    assert posts[1].body["locations"] == monitor.reuse_id == "m0001"
+    assert monitor.faults["globalping:offline"].startswith("1 probe(s) offline")
+    row = next(r for r in monitor.rows() if r["point"] == "gp-001")
+    assert row["status"] == "error" and row["detail"] == "probe offline"
+
+
+def test_answers_mixing_old_and_new_with_ttls_and_cname_chain(bed: GlobalpingBed) -> None:
+    def mixed(_round: int, target: str) -> list[tuple[str, str, int, str]]:
+        return [
+            (target, "CNAME", 300, "app.small.test."),
+            ("app.small.test", "A", 30, OLD),
+            ("app.small.test", "A", 30, NEW),
+        ]
+
+    bed.scenario.probes = [FakeProbe("BR", "São Paulo", 28573, "Claro S.A.", mixed)]
+    snapshot = run(monitor_for(bed.url).once())
+    (row,) = snapshot["points"]
+    assert row["status"] == "mixed" and row["ttl"] == 30  # the changed RRset's TTL, not the CNAME's
+    assert row["answers"] == sorted([OLD, NEW])
+
+
+def test_trace_result_uses_the_last_hop(bed: GlobalpingBed) -> None:
+    bed.scenario.probes = [
+        FakeProbe("JP", "Tokyo", 2516, "KDDI", fixed(NEW, 90), trace=True),
+    ]
+    snapshot = run(monitor_for(bed.url).once())
+    (row,) = snapshot["points"]
+    assert row["status"] == "new" and row["resolver"] == "ns1.example.net"
+
+
+def test_429_with_retry_after_then_success(bed: GlobalpingBed) -> None:
+    bed.scenario.post_429_first = 1
+    bed.scenario.get_429_first = 1
+    monitor = monitor_for(bed.url)
+    snapshot = run(monitor.once())
+    posts = [s for s in bed.seen if s.method == "post"]
+    assert [p.status for p in posts] == [429, 202]
+    assert posts[1].at - posts[0].answered_at >= 0.95  # waited its Retry-After
+    assert len(snapshot["points"]) == 4 and snapshot["faults"] == {}
+
+
+def test_429_past_the_cap_is_a_fault_with_its_reset(bed: GlobalpingBed) -> None:
+    bed.scenario.post_429_first = 5
+    monitor = monitor_for(bed.url)
+    snapshot = run(monitor.once())
+    fault = snapshot["faults"]["globalping"]
+    assert fault.startswith("rate limited (429)") and "resets at" in fault
+    assert monitor.ledger is not None and monitor.ledger.blocked_until is not None
+
+
+def test_422_no_probes_is_named(bed: GlobalpingBed) -> None:
+    bed.scenario.no_probes = True
+    snapshot = run(monitor_for(bed.url).once())
+    assert snapshot["faults"]["globalping"].startswith("no probes match the locations (422)")
+    assert snapshot["points"] == []
+
+
+def test_400_validation_error_shows_its_params(bed: GlobalpingBed) -> None:
+    async def ask() -> GlobalpingError:
+        client = GlobalpingClient(bed.url)
+        try:
+            await client.measure(NAME, "WKS", [{"country": "DE", "limit": 1}])
+        except GlobalpingError as exc:
+            return exc
+        finally:
+            await client.aclose()
+        raise AssertionError("WKS is not a query type the API takes")
+
+    error = run(ask())
+    assert error.kind == "validation" and error.status == 400
+    assert "measurementOptions.query.type" in error.params
+    # the bed refused it because the spec does: the one request in these tests that is not valid
+    (problem,) = bed.problems
+    assert "'WKS' is not one of" in problem
+    bed.problems.clear()
+
+
+def test_401_and_404_are_named(bed: GlobalpingBed) -> None:
+    bed.scenario.require_token = "right-token"
+
+    async def ask() -> tuple[GlobalpingError, GlobalpingError]:
+        wrong = GlobalpingClient(bed.url, "wrong-token")
+        right = GlobalpingClient(bed.url, "right-token")
+        try:
+            with pytest.raises(GlobalpingError) as refused:
+                await wrong.limits()
+            from cutover_console.dns.vantage.globalping import Measurement
+
+            with pytest.raises(GlobalpingError) as missing_one:
+                await right.result(Measurement("nope", 0))
+            return refused.value, missing_one.value
+        finally:
+            await wrong.aclose()
+            await right.aclose()
+
+    refused, not_found = run(ask())
+    assert refused.kind == "unauthorized" and refused.title == "token refused (401)"
+    assert not_found.kind == "not-found" and not_found.status == 404
+
+
+def test_api_unreachable_is_a_fault_not_a_crash() -> None:
+    from servers import free_port
+
+    monitor = monitor_for(f"http://127.0.0.1:{free_port()}")
+    snapshot = run(monitor.once())
+    assert snapshot["faults"]["globalping"].startswith("API unreachable")
+
+
+def test_token_from_env_is_sent_and_never_shown(
+    bed: GlobalpingBed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bed.scenario.require_token = "gp-secret-4711"
+    monkeypatch.setenv("GP_TOKEN_TEST", "gp-secret-4711")
+    monitor = monitor_for(bed.url, "      token: env:GP_TOKEN_TEST\n")
+    snapshot = run(monitor.once())
+    assert len(snapshot["points"]) == 4
+    assert "gp-secret-4711" not in json.dumps(snapshot)
+
+
+def test_private_resolver_named_in_the_plan_is_refused_before_sending() -> None:
+    from cutover_console.plan import PlanInvalid
+
+    with pytest.raises(PlanInvalid) as refused:
+        load_plan_text(plan_text("http://127.0.0.1:9", "      resolver: 192.168.1.1\n"))
+    assert "private" in str(refused.value.problems[0].message)
+
+
+def test_hostile_city_and_network_names_arrive_inert(bed: GlobalpingBed, tmp_path: Path) -> None:
+    bed.scenario.probes = [
+        FakeProbe("DE", hostile, 3320 + i, hostile, fixed(NEW, 60))
+        for i, hostile in enumerate(HOSTILE)
+    ]
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        plan_text(bed.url)
+        .replace("limit: 2}, {magic", "limit: 20}, {magic")
+        .replace("cadence: 5m", "cadence: 10m")
+    )
+    shown = run_cli(
+        "dns", str(plan), "--once", "--timeout", "0.2", env={**os.environ, "COLUMNS": "400"}
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert forbidden_in(shown.stdout) == []
+    assert missing(shown.stdout) == [], "hostile names must show literally"
+    as_json = run_cli("dns", str(plan), "--once", "--json", "--timeout", "0.2")
+    document = json.loads(as_json.stdout)
+    assert forbidden_in(as_json.stdout) == []
+    assert len(document["vantage"]["points"]) == len(HOSTILE)
