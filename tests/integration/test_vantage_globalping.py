@@ -258,3 +258,62 @@ def test_hostile_city_and_network_names_arrive_inert(bed: GlobalpingBed, tmp_pat
     document = json.loads(as_json.stdout)
     assert forbidden_in(as_json.stdout) == []
     assert len(document["vantage"]["points"]) == len(HOSTILE)
+
+
+def test_journaled_as_changes_with_faults_once_and_the_gate(
+    bed: GlobalpingBed, tmp_path: Path
+) -> None:
+    from cutover_console.clock import SystemClock as Clock
+    from cutover_console.dns.vantage.journaling import VantageJournal
+    from cutover_console.journal import Actor, JournalWriter
+    from cutover_console.journal import events as ev
+    from cutover_console.runbook import Cutover
+
+    flip_at = 2  # the Munich probe's ISP cache moves to the new address in round 2
+    bed.scenario.probes[1].answers = lambda rnd, t: [(t, "A", 200, NEW if rnd >= flip_at else OLD)]
+    text = plan_text(bed.url).replace(
+        "{check: dns_propagated, records: [upload.small.test], percent: 90}",
+        "{check: dns_vantage, percent: 75, countries: [DE]}",
+    )
+    assert "dns_vantage" in text
+    document = load_plan_text(text)
+    writer = JournalWriter.create(
+        tmp_path / "j.sqlite",
+        document.text,
+        document.sha256,
+        "plan.yaml",
+        Actor.here("lena"),
+        cutover_id=document.plan.cutover.id,
+    )
+    try:
+        cutover = Cutover(writer, Clock())
+        assert document.plan.dns is not None
+        monitor = VantageMonitor(document.plan.dns, Clock())
+        recorder = VantageJournal(cutover)
+
+        async def rounds(n: int) -> None:
+            for _ in range(n):
+                await monitor.globalping_round()
+            await monitor.close()
+
+        run(rounds(1))
+        assert recorder.record(monitor) == 4 + 1  # four verdicts, the gate (DE is 50 %: fails)
+        gate = cutover.state.steps["verify-new"].gates["dns-vantage"]
+        assert not gate.ok and "DE: 50 %" in gate.detail
+        assert recorder.record(monitor) == 0  # nothing changed: nothing journaled
+        run(rounds(1))  # round 2: Munich flips
+        assert recorder.record(monitor) == 2  # one verdict changed, the gate now holds
+        assert cutover.state.steps["verify-new"].gates["dns-vantage"].ok
+        bed.scenario.no_probes = True
+        run(rounds(1))
+        run(rounds(1))
+        recorder.record(monitor)
+        assert recorder.record(monitor) == 0
+        kinds = [e.kind for e in writer.events()]
+        assert kinds.count(ev.DNS_VANTAGE) == 5
+        assert kinds.count(ev.DNS_VANTAGE_FAULT) == 1  # once per change, not per round
+        signals = cutover.state.signals
+        assert signals.dns_vantage[("upload.small.test/A", "gp-001")]["status"] == "new"
+        assert "globalping" in signals.vantage_faults
+    finally:
+        writer.close()
