@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from globalping_bed import FakeProbe, GlobalpingBed, Scenario
-from hostile import HOSTILE, forbidden_in, missing
+from hostile import HOSTILE, SHOWN, forbidden_in, missing
 from support import SMALL, run_cli
 
 from cutover_console.clock import SystemClock
@@ -317,3 +317,118 @@ def test_journaled_as_changes_with_faults_once_and_the_gate(
         assert "globalping" in signals.vantage_faults
     finally:
         writer.close()
+
+
+def journal_of_rounds(bed: GlobalpingBed, path: Path, rounds: int, text: str | None = None) -> None:
+    from cutover_console.dns.vantage.journaling import VantageJournal
+    from cutover_console.journal import Actor, JournalWriter
+    from cutover_console.runbook import Cutover
+
+    document = load_plan_text(text or plan_text(bed.url))
+    writer = JournalWriter.create(
+        path,
+        document.text,
+        document.sha256,
+        "plan.yaml",
+        Actor.here("lena"),
+        cutover_id=document.plan.cutover.id,
+    )
+    try:
+        cutover = Cutover(writer, SystemClock())
+        assert document.plan.dns is not None
+        monitor = VantageMonitor(document.plan.dns, SystemClock())
+        recorder = VantageJournal(cutover)
+
+        async def go() -> None:
+            for _ in range(rounds):
+                await monitor.globalping_round()
+                recorder.record(monitor)
+            await monitor.close()
+
+        run(go())
+    finally:
+        writer.close()
+
+
+def test_report_propagation_by_country_and_isp_predicted_against_actual(
+    bed: GlobalpingBed, tmp_path: Path
+) -> None:
+    bed.scenario.probes[1].answers = lambda rnd, t: [(t, "A", 2, NEW if rnd >= 2 else OLD)]
+    journal = tmp_path / "j.sqlite"
+    journal_of_rounds(bed, journal, 2)
+    out = tmp_path / "r.md"
+    done = run_cli("report", "--journal", str(journal), "-o", str(out), "--no-rehearsal")
+    assert done.returncode == 0, done.stderr
+    report = out.read_text(encoding="utf-8")
+    section = report.split("Propagation by country and ISP", 1)[1]
+    assert "| DE | 2 | 100 |" in section  # Munich flipped: both German probes new
+    assert "| FR | 2 | 50 |" in section and "not all new" in section
+    munich = next(line for line in section.splitlines() if line.startswith("| gp-001"))
+    assert "Vodafone GmbH" in munich and "| new |" in munich
+    import re
+
+    # TTL 2 s: seen new within seconds of when its old copy was predicted to expire
+    difference = re.search(r"\| [+−](\d+) s \|$", munich)
+    assert difference is not None and int(difference.group(1)) <= 5, munich
+
+
+def test_hostile_probe_names_inert_in_the_pane_and_both_reports(
+    bed: GlobalpingBed, tmp_path: Path
+) -> None:
+    import re
+
+    from markdown_it import MarkdownIt
+    from terminal import text_of_html
+
+    bed.scenario.probes = [
+        FakeProbe("DE", hostile, 3320 + i, hostile, fixed(NEW, 60))
+        for i, hostile in enumerate(HOSTILE)
+    ]
+    text = (
+        plan_text(bed.url)
+        .replace("limit: 2}, {magic", "limit: 20}, {magic")
+        .replace("cadence: 5m", "cadence: 10m")
+    )
+    journal = tmp_path / "j.sqlite"
+    journal_of_rounds(bed, journal, 1, text)
+    md_file, html_file = tmp_path / "r.md", tmp_path / "r.html"
+    for out in (md_file, html_file):
+        done = run_cli("report", "--journal", str(journal), "-o", str(out), "--no-rehearsal")
+        assert done.returncode == 0, done.stderr
+    rendered = MarkdownIt("commonmark").enable("table").render(md_file.read_text())
+    assert not re.search(r"<(script|img|a)\b", rendered)
+    assert missing(text_of_html(rendered)) == []
+    page = html_file.read_text()
+    assert not re.search(r"<(script|img|a)\b", page) and forbidden_in(page) == []
+    assert missing(text_of_html(page)) == []
+    # the console's vantage view, read from the same journal
+    from cutover_console.journal import JournalReader
+    from cutover_console.runbook import load_state
+    from cutover_console.ui.views.vantage import VantageView
+
+    with JournalReader(journal) as reader:
+        state = load_state(reader)
+    from textual.app import App
+
+    class One(App[None]):
+        def compose(self):  # type: ignore[no-untyped-def]
+            yield VantageView()
+
+    async def look() -> list[str]:
+        app = One()
+        async with app.run_test(size=(400, 60)) as pilot:
+            view = app.query_one(VantageView)
+            view.render_state(state, state.last_at or state.created_at, {})
+            await pilot.pause()
+            table = view.query_one("#vantage-points")
+            return [
+                " | ".join(getattr(c, "plain", str(c)) for c in table.get_row_at(i))
+                for i in range(table.row_count)
+            ]
+
+    cells = run(look())
+    assert len(cells) == len(HOSTILE)
+    shown = "\n".join(cells)
+    assert forbidden_in(shown) == []
+    # markup and controls shown as typed (a cell holds 40 characters: the short ones whole)
+    assert missing(shown, [s for s in SHOWN if len(s) <= 36]) == []

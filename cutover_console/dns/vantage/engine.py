@@ -150,6 +150,7 @@ class VantageMonitor:
             if exc.kind == "rate-limited":
                 wait = exc.rate.reset or exc.rate.retry_after or 60
                 self.ledger.block(now + timedelta(seconds=wait))
+                self.limits = None  # read /v1/limits again before the next round
                 text += f"; resets at {_iso(now + timedelta(seconds=wait))}"
             self.fault(GLOBALPING, text)
         except SecretUnavailable as exc:
