@@ -12,6 +12,12 @@ def _percent(value: float) -> Any:
     return styled(f"{value:g}", "green" if value >= 100 else "yellow" if value else "red")
 
 
+def _local(text: str | None) -> str:
+    from datetime import datetime
+
+    return f"{datetime.fromisoformat(text).astimezone():%H:%M:%S}" if text else ""
+
+
 def vantage_tables(vantage: dict[str, Any]) -> list[Any]:
     from rich.table import Table
 
@@ -29,7 +35,7 @@ def vantage_tables(vantage: dict[str, Any]) -> list[Any]:
                     str(group["old"]),
                     str(group["failed"]) if group["failed"] else "",
                     f"{group['ttl_left']} s" if group["ttl_left"] is not None else "",
-                    group["all_new_by"] or "",
+                    _local(group["all_new_by"]),
                 )
             )
         out.append(table)

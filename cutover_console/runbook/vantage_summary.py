@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 OLD = ("old", "mixed")
@@ -72,7 +72,9 @@ class Group:
 
 
 def _iso(when: datetime | None) -> str | None:
-    return None if when is None else when.isoformat().replace("+00:00", "Z")
+    if when is None:
+        return None
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"  # as the DNS JSON
 
 
 def by_point(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
