@@ -58,10 +58,8 @@ def main() -> None:
         quiet.append(slowest_press(False))
         flooded.append(slowest_press(True))
     q, f = statistics.median(quiet), statistics.median(flooded)
-    print(
-        f"slowest key press, 3 s of presses: no flood {q * 1000:.0f} ms, "
-        f"20 x 1 MB lines {f * 1000:.0f} ms (median of 3; target < 1000 ms)"
-    )
+    print(f"slowest key press, 3 s of presses: no flood {q * 1000:.0f} ms, "
+          f"20 x 1 MB lines {f * 1000:.0f} ms (median of 3; target < 1000 ms)")
 
 
 if __name__ == "__main__":

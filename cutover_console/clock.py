@@ -80,3 +80,5 @@ def world_clock(spec: dict[str, object]) -> ScaledClock:
 def real_seconds(clock: Clock, world_seconds: float) -> float:
     """How long to sleep, in real seconds, for `world_seconds` to pass on `clock`."""
     return world_seconds / float(getattr(clock, "speed", 1.0))
+
+

@@ -410,3 +410,4 @@ class ArchivePublisher:
                 self._reader.close()
                 self._reader = None
             self._ready = False  # a later round starts again from the archive's listing
+

@@ -499,7 +499,9 @@ def _retention_days(value: object) -> timedelta:
 
 
 Retention = Annotated[timedelta, BeforeValidator(_retention_days)]
-_S3_ADDRESS = re.compile(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](?:/[A-Za-z0-9!_.*'()\-]+)*/?")
+_S3_ADDRESS = re.compile(
+    r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](?:/[A-Za-z0-9!_.*'()\-]+)*/?"
+)
 
 
 class ArchiveSection(Strict):

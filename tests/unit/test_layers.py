@@ -51,7 +51,9 @@ def test_an_upward_import_or_textual_in_the_core_breaks_the_contracts(
     tmp_path: Path, module: str, line: str, contract: str
 ) -> None:
     package = tmp_path / "cutover_console"
-    shutil.copytree(ROOT / "cutover_console", package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "cutover_console", package, ignore=shutil.ignore_patterns("__pycache__")
+    )
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     target = package / module
     target.write_text(target.read_text() + f"\n{line}  # noqa\n")

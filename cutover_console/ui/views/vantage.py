@@ -24,6 +24,7 @@ from .shown import show
 COLOUR = {"new": "green", "old": "yellow", "mixed": "yellow"}
 REBUILD_EVERY = 2.0  # seconds between rebuilds while events keep arriving
 SHOWN_POINTS = 200  # of the group under the cursor; the JSON and the report have them all
+SHOWN_NETWORKS = 25
 REBUILD_ROWS = 20  # changed rows past which a table is rebuilt rather than updated
 
 
@@ -80,7 +81,8 @@ class VantageView(Vertical):
         show(self.query_one("#vantage-head", Static), head)
         table: list[tuple[str, tuple[Any, ...]]] = []
         for by in ("country", "asn"):
-            for g in aggregate(rows, seen, by):
+            # every country; the networks with the most points (all of them: JSON and report)
+            for g in aggregate(rows, seen, by)[: None if by == "country" else SHOWN_NETWORKS]:
                 table.append(
                     (
                         f"{by}:{g.key}",
