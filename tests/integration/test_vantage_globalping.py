@@ -432,3 +432,58 @@ def test_hostile_probe_names_inert_in_the_pane_and_both_reports(
     assert forbidden_in(shown) == []
     # markup and controls shown as typed (a cell holds 40 characters: the short ones whole)
     assert missing(shown, [s for s in SHOWN if len(s) <= 36]) == []
+
+
+def test_pane_drills_down_from_a_country_or_network_to_its_probes(
+    bed: GlobalpingBed, tmp_path: Path
+) -> None:
+    from textual.app import App, ComposeResult
+
+    from cutover_console.journal import JournalReader
+    from cutover_console.runbook import load_state
+    from cutover_console.ui.table import KeyedTable
+    from cutover_console.ui.views.vantage import VantageView
+
+    bed.scenario.no_probes = False
+    journal = tmp_path / "j.sqlite"
+    journal_of_rounds(bed, journal, 1)
+    with JournalReader(journal) as reader:
+        state = load_state(reader)
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield VantageView()
+
+    def plain(table: KeyedTable) -> list[str]:
+        return [
+            " | ".join(getattr(c, "plain", str(c)) for c in table.get_row_at(i))
+            for i in range(table.row_count)
+        ]
+
+    async def look() -> tuple[list[str], list[str], list[str], str]:
+        app = One()
+        async with app.run_test(size=(200, 40)) as pilot:
+            view = app.query_one(VantageView)
+            now = state.last_at or state.created_at
+            view.render_state(state, now, {})
+            await pilot.pause()
+            groups = view.query_one("#vantage-groups", KeyedTable)
+            points = view.query_one("#vantage-points", KeyedTable)
+            keys = [str(k.value) for k in groups.rows]
+            first = plain(points)  # the first row (DE) is under the cursor
+            groups.move_cursor(row=keys.index("country:FR"))
+            view.render_state(state, now, {})
+            await pilot.pause()
+            france = plain(points)
+            groups.move_cursor(row=keys.index("asn:AS3209"))
+            view.render_state(state, now, {})
+            await pilot.pause()
+            head = getattr(view.query_one("#vantage-head").render(), "plain", "")
+            return keys, first, france, plain(points)[0] + head
+
+    keys, first, france, vodafone = run(look())
+    assert keys[:2] == ["country:DE", "country:FR"] and "asn:AS3320" in keys
+    assert len(first) == 2 and all("DE " in row for row in first)
+    assert len(france) == 2 and {r.split(" | ")[1] for r in france} == {"FR Paris", "FR Lyon"}
+    assert "Vodafone GmbH" in vodafone and "old" in vodafone
+    assert "4 answering · 50 % new" in vodafone

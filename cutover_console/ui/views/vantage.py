@@ -100,6 +100,8 @@ class VantageView(Vertical):
                     )
                 )
         refill(groups, table)
+        chosen = groups.current_key()  # the first group, when there was no table before
+        self._model_at = (at[0], at[1], chosen, at[3])
         self._points(rows, chosen, zone)
 
     def _points(self, rows: list[dict[str, Any]], chosen: str | None, zone: Any) -> None:
