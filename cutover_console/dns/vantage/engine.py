@@ -304,6 +304,13 @@ class VantageMonitor:
                 now = self.clock.now()
                 due = next_round(last, gp.cadence, self.ledger, self.round_cost, now)
                 self.next_round_at = due
+                if due is None:  # the plan's check prevents it; a budget lowered by hand can not
+                    self.fault(
+                        GLOBALPING,
+                        f"a round costs {self.round_cost} points, more than the budget of "
+                        f"{self.ledger.per_hour} an hour: no round can run",
+                    )
+                    updated()
                 if due is not None and due <= now:
                     last = now
                     self.last_round_at = now
