@@ -62,20 +62,42 @@ def dns_command(
             entry["preflight"] = preflight(monitor, record, now, history.get(record.key)).as_json()
         return snapshot
 
+    vantage = _vantage(section, clock, plan.parent) if section.vantage else None
+
+    async def sweep() -> dict[str, Any]:
+        if vantage is None:
+            return await monitor.sweep()
+        snapshot, seen = await asyncio.gather(monitor.sweep(), vantage.once())
+        return {**snapshot, "vantage": seen}
+
     try:
         if not watch:
-            snapshot = with_preflight(asyncio.run(monitor.sweep()))
+            snapshot = with_preflight(asyncio.run(sweep()))
             if recorder:
                 recorder.record(monitor)
+                if vantage is not None:
+                    _vantage_recorder(recorder).record(vantage)
             if as_json:
                 json_out(json_text(snapshot, indent=2))
             else:
                 _print_tables(snapshot)
             return
-        asyncio.run(_watch(monitor, recorder, with_preflight))
+        asyncio.run(_watch(monitor, recorder, with_preflight, vantage))
     finally:
         if recorder:
             recorder.cutover.writer.close()
+
+
+def _vantage(section: Any, clock: Any, base: Path) -> Any:
+    from ..dns.vantage.engine import VantageMonitor
+
+    return VantageMonitor(section, clock, base=base)
+
+
+def _vantage_recorder(recorder: Any) -> Any:
+    from ..dns.vantage.journaling import VantageJournal
+
+    return VantageJournal(recorder.cutover)
 
 
 def _recorder(journal: Path, plan_sha: str):  # type: ignore[no-untyped-def]
@@ -93,29 +115,41 @@ def _recorder(journal: Path, plan_sha: str):  # type: ignore[no-untyped-def]
     return DnsJournal(cutover)
 
 
-async def _watch(monitor: Any, recorder: Any, decorate: Any) -> None:
+async def _watch(monitor: Any, recorder: Any, decorate: Any, vantage: Any = None) -> None:
     from rich.live import Live
 
     stop = asyncio.Event()
     latest: dict[str, Any] = {}
+    vantage_recorder = _vantage_recorder(recorder) if recorder and vantage else None
 
     def update(snapshot: dict[str, Any]) -> None:
         latest["s"] = snapshot
         if recorder:
             recorder.record(monitor)
 
+    def vantage_update() -> None:
+        if vantage_recorder is not None:
+            vantage_recorder.record(vantage)
+
+    def shown() -> dict[str, Any]:
+        snapshot = decorate(monitor.snapshot())
+        return {**snapshot, "vantage": vantage.snapshot()} if vantage is not None else snapshot
+
     with Live(console=console(), refresh_per_second=2, screen=False) as live:
         task = asyncio.create_task(monitor.run(stop, update))
+        side = asyncio.create_task(vantage.run(stop, vantage_update)) if vantage else None
         try:
             while not task.done():
                 if "s" in latest:
-                    live.update(_tables(decorate(monitor.snapshot())))
+                    live.update(_tables(shown()))
                 await asyncio.sleep(1)
         except (KeyboardInterrupt, asyncio.CancelledError):
             pass
         finally:
             stop.set()
             await task
+            if side is not None:
+                await side
 
 
 def _eta(text: str | None) -> str:
@@ -184,6 +218,10 @@ def _tables(snapshot: dict[str, Any]) -> Any:
                 str(sum(s in ("servfail", "refused", "timeout", "error") for s in statuses)),
             )
         )
+    if snapshot.get("vantage"):
+        from .vantage_tables import vantage_tables
+
+        return Group(records, resolvers, *vantage_tables(snapshot["vantage"]))
     return Group(records, resolvers)
 
 

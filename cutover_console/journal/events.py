@@ -21,6 +21,8 @@ GATE_OVERRIDDEN = "gate.overridden"
 DNS_VERDICT = "dns.verdict"  # a resolver's verdict (or flags) for a record changed
 DNS_RECORD = "dns.record"  # a record's percent new or flip ETA moved
 DNS_AUTHORITY = "dns.authority"  # what the authorities serve (status, TTL, serials) changed
+DNS_VANTAGE = "dns.vantage"  # a probe's or SSH vantage host's verdict for a record changed
+DNS_VANTAGE_FAULT = "dns.vantage_fault"  # a vantage source failing (429, host down…) or fine again
 FLOW_STATE = "flow.state"  # a flow side's status (healthy, late, dead, failing…) changed
 FLOW_SITE = "flow.site"  # a site's status (moved, straggler, silent…) changed
 RECONCILE_RESULT = "reconcile.result"  # an old/new comparison's outcome changed
@@ -80,6 +82,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     DNS_VERDICT: ("record", "resolver"),
     DNS_RECORD: ("record",),
     DNS_AUTHORITY: ("record",),
+    DNS_VANTAGE: ("record", "point"),
+    DNS_VANTAGE_FAULT: ("fault",),
     FLOW_STATE: ("flow", "side", "status"),
     FLOW_SITE: ("flow", "site", "status"),
     RECONCILE_RESULT: ("reconciliation", "status"),

@@ -295,6 +295,12 @@ class _Checker:
                                 self.did_you_mean(name, plain_names)
                                 or "name a record from `dns.records`",
                             )
+                if gate.check == "dns_vantage" and (dns is None or dns.vantage is None):
+                    self.error(
+                        (*here, "check"),
+                        "gate 'dns_vantage' needs `dns: vantage:` (Globalping or SSH hosts)",
+                        "add `dns: vantage:` or remove the gate",
+                    )
                 if gate.flow is not None and gate.flow not in flows:
                     self.error(
                         (*here, "flow"),

@@ -28,6 +28,7 @@ from pydantic_core import PydanticCustomError
 
 from .problems import clip
 from .timeparse import TimeSyntaxError, parse_duration, parse_time
+from .vantage import VantageSection, check_budget
 
 
 def _duration(value: object) -> timedelta:
@@ -60,6 +61,7 @@ GateCheck = Literal[
     "sites_on_new",  # every known site of a flow has been seen on the new side
     "reconciliation",  # a named old/new comparison matches
     "probe_ok",  # a named probe of a flow succeeds
+    "dns_vantage",  # records new at >= percent of the vantage probes and hosts (per country)
 ]
 GATE_CHECKS: tuple[str, ...] = GateCheck.__args__  # type: ignore[attr-defined]
 
@@ -140,6 +142,7 @@ class Gate(Strict):
     minutes: int | None = Field(default=None, ge=1)
     probe: Ident | None = None
     reconciliation: Ident | None = None
+    countries: list[str] | None = None  # dns_vantage: each of these countries on its own
 
     @model_validator(mode="after")
     def _parameters(self) -> Gate:
@@ -396,6 +399,7 @@ class DnsSection(Strict):
     authorities: list[Authority] | None = None
     records: list[DnsRecord] = Field(default_factory=list)
     switch_at: WallTime | None = None
+    vantage: VantageSection | None = None  # Globalping probes and SSH hosts (plan/vantage.py)
 
     @model_validator(mode="after")
     def _names_cap(self) -> DnsSection:
@@ -416,6 +420,12 @@ class DnsSection(Strict):
                             "item": ("records", r_index, *where),
                         },
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _vantage_budget(self) -> DnsSection:
+        if self.vantage is not None:  # one measured name per record entry by default
+            check_budget(self.vantage, len(self.records))
         return self
 
 

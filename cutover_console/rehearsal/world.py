@@ -79,6 +79,7 @@ class World:
         self.logs: dict[str, LogFile] = {}
         self.sync: SyncJob | None = None
         self.fleet: ShopFleet | None = None
+        self.probes: Any = None  # probes.ProbeNetwork, once started
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -154,6 +155,10 @@ class World:
         wanted = [(f"{r}.{ZONE}", "A") for r in RECORDS]
         for resolver in self.resolvers:
             await resolver.prewarm(wanted, self.rng)
+        from .probes import ProbeNetwork  # Globalping's API, for the vantage view
+
+        self.probes = ProbeNetwork({r.behaviour.name: (r.address, r.port) for r in self.resolvers})
+        self.probes.start()
         by_name = {r.behaviour.name: (r.address, r.port) for r in self.resolvers}
         shops = make_shops(
             self.options.shops,
@@ -171,6 +176,8 @@ class World:
         ]
 
     async def _close_all(self) -> None:
+        if self.probes is not None:
+            await asyncio.to_thread(self.probes.stop)
         for resolver in self.resolvers:
             resolver.close()
         if self.authority is not None:

@@ -153,6 +153,13 @@ def build(
     sections.append(_signoffs(state))
     sections.append(_deviations(state, events))
     sections.append(_dns(state, events))
+    if state.plan.dns is not None and state.plan.dns.vantage is not None:
+        from .vantage import vantage_section
+
+        paragraphs, tables = vantage_section(state, events)
+        sections.append(
+            Section("Propagation by country and ISP", paragraphs, [Table(h, r) for h, r in tables])
+        )
     sections.append(_flows(state, events))
     sections.append(_people(state))
     open_items = [s for s in plan.steps if state.steps[s.id].status not in FINISHED]

@@ -377,6 +377,8 @@ _SIGNAL_KINDS = frozenset(
         ev.DNS_VERDICT,
         ev.DNS_RECORD,
         ev.DNS_AUTHORITY,
+        ev.DNS_VANTAGE,
+        ev.DNS_VANTAGE_FAULT,
         ev.FLOW_STATE,
         ev.FLOW_SITE,
         ev.RECONCILE_RESULT,

@@ -20,6 +20,8 @@ class Signals:
     flow_sides: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     flow_sites: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     reconciliations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dns_vantage: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    vantage_faults: dict[str, dict[str, Any]] = field(default_factory=dict)  # active ones
     updated_at: datetime | None = None
 
     def apply(self, event: Event, at: datetime) -> bool:
@@ -37,6 +39,13 @@ class Signals:
             self.flow_sites[(p["flow"], p["site"])] = p
         elif event.kind == ev.RECONCILE_RESULT:
             self.reconciliations[p["reconciliation"]] = p
+        elif event.kind == ev.DNS_VANTAGE:
+            self.dns_vantage[(p["record"], p["point"])] = p
+        elif event.kind == ev.DNS_VANTAGE_FAULT:
+            if p.get("active"):
+                self.vantage_faults[str(p["fault"])] = p
+            else:
+                self.vantage_faults.pop(str(p["fault"]), None)
         else:
             return False
         self.updated_at = at

@@ -42,6 +42,26 @@ def dns_engine(
     return monitor.run(stop, update)
 
 
+def vantage_engine(
+    cutover: Cutover, clock: Clock, journal: JournalWrite, stop: asyncio.Event, base: Path | None
+) -> Engine | None:
+    """Globalping's probes and SSH vantage hosts: propagation where the shops are."""
+    plan = cutover.state.plan
+    if plan.dns is None or plan.dns.vantage is None or not plan.dns.records:
+        return None
+    from ..dns.vantage.engine import VantageMonitor
+    from ..dns.vantage.journaling import VantageJournal
+
+    monitor = VantageMonitor(plan.dns, clock, base=base)
+    vantage_journal = VantageJournal(cutover)
+
+    def update() -> None:
+        pending = vantage_journal.collect(monitor)
+        journal(lambda: vantage_journal.write(pending))
+
+    return monitor.run(stop, update)
+
+
 def flow_engine(
     cutover: Cutover, clock: Clock, journal: JournalWrite, stop: asyncio.Event, base: Path | None
 ) -> Engine | None:
@@ -99,6 +119,7 @@ EngineStarter = Callable[[Cutover, Clock, JournalWrite, asyncio.Event, Path | No
 # journals through `journal(...)` like the others.
 ENGINES: dict[str, EngineStarter] = {
     "dns": dns_engine,
+    "vantage": vantage_engine,
     "flows": flow_engine,
     "logs": log_engine,
     "archive": archive_engine,

@@ -20,6 +20,7 @@ from ...untrusted import text as literal
 from ..model import DnsView, VerdictView
 from ..table import KeyedTable
 from .shown import show
+from .vantage import VantageView
 
 # Short codes keep the flags column narrow at 100 columns; the legend under the table says them.
 FLAG_CODES = {
@@ -65,6 +66,7 @@ class DnsPane(Vertical):
         yield KeyedTable(id="dns-records", cursor_type="row")
         yield Static("", id="dns-resolvers-head")
         yield KeyedTable(id="dns-resolvers", cursor_type="row")
+        yield VantageView(id="dns-vantage")
 
     def on_mount(self) -> None:
         self.query_one("#dns-records", KeyedTable).add_columns(
@@ -114,6 +116,7 @@ class DnsPane(Vertical):
             ),
             fixed_size=True,
         )
+        self.query_one(VantageView).render_state(state, now, errors)
         records = self.query_one("#dns-records", KeyedTable)
         rows = [
             (

@@ -29,6 +29,7 @@ ENGINE_KINDS = frozenset(
         ev.DNS_VERDICT,
         ev.DNS_RECORD,
         ev.DNS_AUTHORITY,
+        ev.DNS_VANTAGE,
         ev.FLOW_STATE,
         ev.FLOW_SITE,
         ev.RECONCILE_RESULT,
