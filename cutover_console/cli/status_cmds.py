@@ -150,6 +150,8 @@ def _render_status(summary: dict[str, Any]) -> None:
         out.print(styled("blocked", "bold"))
         for step_id, why in blocked:
             out.print(Text.assemble(styled(f"  {step_id}", "bold"), styled(f" — {why}")))
+    for malformed in summary["malformed"]:
+        out.print(Text.assemble(styled("malformed ", "bold red"), styled(malformed)))
     head = summary["head"]
     out.print(Text.assemble("journal checkpoint ", (f"{head['seq']}:{head['hash']}", "bold")))
     witness = summary.get("archive")

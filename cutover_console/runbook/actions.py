@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ..clock import Clock
-from ..journal import Actor, Event, JournalReader, JournalWriter, Replayed
+from ..journal import Actor, Event, JournalReader, JournalWriter, Replayed, payloads
 from ..journal import events as ev
 from ..plan import PlanDocument
 from ..plan.model import Person, Step
@@ -93,6 +93,7 @@ class Cutover:
     def _record(
         self, kind: str, person: str, payload: dict[str, Any], step: str | None, idem: str | None
     ) -> Event:
+        payloads.check(kind, payload)  # every path to the journal: the service, a direct write
         actor = Actor(person, self._os_user) if self._os_user else Actor.here(person)
         event = self.writer.append(kind, payload, actor=actor, step=step, idem=idem)
         with self.state_lock:
@@ -102,6 +103,8 @@ class Cutover:
 
     def record_many(self, items: list[tuple[str, dict[str, Any], Actor, str | None]]) -> int:
         """Engines' observations: one durable transaction, folded into the state at once."""
+        for kind, payload, _actor, _step in items:
+            payloads.check(kind, payload)
         events = self.writer.append_many(items)
         with self.state_lock:  # views read under this lock; the fsync above is outside it
             for event in events:

@@ -111,6 +111,7 @@ def parse_request(body: Any) -> Request:
             continue
         if type(value) is not kind:
             raise BadRequest(f"{op}: '{name}' must be a {_type_name(kind)}")
+    _check_payload(op, args)
     idem = body.get("idem")
     if idem is not None:
         if op not in KEYED:
@@ -118,6 +119,21 @@ def parse_request(body: Any) -> Request:
         if type(idem) is not str or not idem or len(idem) > MAX_IDEM:
             raise BadRequest(f"the idempotency key is a string of 1 to {MAX_IDEM} characters")
     return Request(op, {k: v for k, v in args.items() if v is not None}, idem)
+
+
+def _check_payload(op: str, args: dict[str, Any]) -> None:
+    """The payloads a peer hands over whole, against their event kind's schema."""
+    from ..journal import payloads
+
+    if op == "record_watcher":
+        kind = "watcher.connected" if args["connected"] else "watcher.disconnected"
+        found = payloads.problem(kind, args["viewer"])
+    elif op == "record_action":
+        found = payloads.problem("action.ran", args["result"])
+    else:
+        return
+    if found is not None:
+        raise BadRequest(f"{op}: {found.removeprefix('its ')}")
 
 
 def _type_name(kind: type) -> str:

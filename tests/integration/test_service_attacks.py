@@ -1,0 +1,149 @@
+"""Issue 20: the journal service under a hostile local process and a flood. Each class of attack
+goes through the real socket of a real detached service (or real racing processes), and after each
+case the service's log holds no traceback."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import SMALL, run_cli
+
+from cutover_console.journal import JournalReader
+from cutover_console.service.address import ServiceAddress
+
+pytestmark = pytest.mark.integration
+
+
+def new_journal(directory: Path, name: str = "j.sqlite") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    journal = directory / name
+    result = run_cli("init", str(SMALL), "-j", str(journal), "--by", "lena")
+    assert result.returncode == 0, result.stderr
+    return journal
+
+
+def service_pid(journal: Path) -> int:
+    return int(json.loads(ServiceAddress.of(journal).info.read_text())["pid"])
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(OSError):  # a zombie is dead for our purposes
+        if Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z"):
+            return False
+    return True
+
+
+def log_is_clean(journal: Path) -> None:
+    log = ServiceAddress.of(journal).log
+    text = log.read_text(errors="replace") if log.exists() else ""
+    assert "Traceback" not in text and "Error" not in text, text[-3000:]
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Path]:
+    journal = new_journal(tmp_path / "svc")
+    result = run_cli("service", "start", "-j", str(journal), "--no-engines")
+    assert result.returncode == 0 and "started (pid" in result.stdout, result.stderr
+    pid = service_pid(journal)
+    yield journal
+    log_is_clean(journal)
+    run_cli("service", "stop", "-j", str(journal))
+    if alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def frame(body: object) -> bytes:
+    data = json.dumps(body).encode()
+    return struct.pack(">I", len(data)) + data
+
+
+def ask(journal: Path, data: bytes) -> dict[str, Any]:
+    """Send raw bytes on a fresh connection; the one answer."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(20)
+    sock.connect(str(ServiceAddress.of(journal).socket))
+    try:
+        sock.sendall(data)
+        header = sock.recv(4, socket.MSG_WAITALL)
+        assert len(header) == 4, "the service hung up without an answer"
+        (length,) = struct.unpack(">I", header)
+        body = b""
+        while len(body) < length:
+            chunk = sock.recv(length - len(body))
+            assert chunk, "the answer was cut"
+            body += chunk
+        return json.loads(body)  # type: ignore[no-any-return]
+    finally:
+        sock.close()
+
+
+def kinds(journal: Path) -> list[str]:
+    with JournalReader(journal) as reader:
+        return [e.kind for e in reader.events()]
+
+
+# -- item 1: every operation's arguments and every payload, against its schema -----------------
+STEP = {"step": "freeze", "by": "lena"}
+SCHEMA_INVALID: list[tuple[str, dict[str, Any], str]] = [
+    ("start_step", {"step": 7, "by": "lena"}, "'step' must be a string"),
+    ("complete_step", {**STEP, "confirmed": ["x"]}, "'confirmed' must be a string"),
+    ("fail_step", {**STEP, "reason": {"a": 1}}, "'reason' must be a string"),
+    ("skip_step", {"by": "lena"}, "needs 'step'"),
+    ("reopen_step", {**STEP, "reason": True}, "'reason' must be a string"),
+    ("rollback_step", {**STEP, "override": 1.5}, "'override' must be a string"),
+    ("signoff", {**STEP, "role": ["lead"]}, "'role' must be a string"),
+    ("note", {"text": "x", "by": None}, "needs 'by'"),
+    ("override_gate", {**STEP, "gate": "g"}, "needs 'reason'"),
+    ("check_action", {**STEP, "extra": 1}, "takes no argument 'extra'"),
+    ("record_action", {**STEP, "result": "exit 0"}, "'result' must be a JSON object"),
+    ("record_action", {**STEP, "result": {"exit": 0}}, "has no 'kind'"),
+    ("record_action", {**STEP, "result": {"kind": "command", "by": "mallory"}}, "sets 'by'"),
+    ("record_action", {**STEP, "result": {"kind": "command", "seq": 1}}, "sets 'seq'"),
+    ("record_action", {**STEP, "result": {"kind": "command", "exit": "0"}}, "'exit' is not"),
+    ("revise", {"plan_text": "x", "by": "lena"}, "needs 'plan_file'"),
+    (
+        "record_watcher",
+        {"connected": False, "viewer": {"at": "not-a-time", "seq": "x"}},
+        "sets '",
+    ),
+    ("record_watcher", {"connected": True, "viewer": {"comment": 5}}, "'comment' is not"),
+    (
+        "record_watcher",
+        {"connected": False, "viewer": {"duration_s": "long"}},
+        "'duration_s' is not",
+    ),
+    ("status", {"x": 1}, "takes no argument"),
+    ("stop", {"now": True}, "takes no argument"),
+]
+
+
+def test_schema_invalid_requests_for_every_op_are_refused_with_a_sentence(service: Path) -> None:
+    from cutover_console.service.protocol import OPERATIONS
+
+    assert {op for op, _, _ in SCHEMA_INVALID} == set(OPERATIONS)  # every op has a case
+    pid = service_pid(service)
+    for op, args, says in SCHEMA_INVALID:
+        answer = ask(service, frame({"op": op, "args": args}))
+        assert answer["ok"] is False, (op, args, answer)
+        assert answer["error"]["type"] == "bad_request", answer
+        assert says in answer["error"]["message"], (op, answer)
+        assert alive(pid)
+    assert kinds(service) == ["journal.created"]  # nothing journaled
+    # the issue's example: the report stays whole because the record never got in
+    out = service.parent / "r.md"
+    report = run_cli("report", "-j", str(service), "-o", str(out))
+    assert report.returncode == 0, report.stderr
