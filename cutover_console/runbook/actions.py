@@ -17,6 +17,7 @@ from ..journal import Actor, Event, JournalReader, JournalWriter, Replayed, payl
 from ..journal import events as ev
 from ..plan import PlanDocument
 from ..plan.model import Person, Step
+from ..untrusted import quoted
 from .fold import CutoverState
 from .rules import (
     Refusal,
@@ -39,7 +40,7 @@ class ActionRefused(Exception):
         self.action = action
         self.step = step
         self.refusals = refusals
-        where = f" '{step}'" if step else ""
+        where = f" {quoted(step)}" if step else ""
         lines = [f"refused: {action}{where}"] + [f"  - {r.message}" for r in refusals]
         if refusals and all(r.overridable for r in refusals):
             lines.append("  a lead may override with --override REASON (marked forever)")
@@ -81,7 +82,7 @@ class Cutover:
             raise ActionRefused(
                 action,
                 step_id,
-                [Refusal("step", f"no step '{step_id}' in the plan (e.g. {known}, …)")],
+                [Refusal("step", f"no step {quoted(step_id)} in the plan (e.g. {known}, …)")],
             ) from None
 
     def _person(self, action: str, step_id: str | None, person_id: str) -> Person:
@@ -370,7 +371,7 @@ class Cutover:
                 [
                     Refusal(
                         "gate",
-                        f"step '{step_id}' has no gate '{gate_id}' "
+                        f"step {quoted(step_id)} has no gate {quoted(gate_id)} "
                         f"(gates: {', '.join(map(str, gates)) or 'none'})",
                     )
                 ],

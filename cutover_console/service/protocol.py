@@ -111,14 +111,35 @@ def parse_request(body: Any) -> Request:
             continue
         if type(value) is not kind:
             raise BadRequest(f"{op}: '{name}' must be a {_type_name(kind)}")
+    for name, value in args.items():
+        if not _encodable(value):
+            raise BadRequest(
+                f"{op}: '{name}' holds a lone surrogate (U+D800 to U+DFFF), which is not text"
+            )
     _check_payload(op, args)
     idem = body.get("idem")
     if idem is not None:
         if op not in KEYED:
             raise BadRequest(f"{op} takes no idempotency key")
-        if type(idem) is not str or not idem or len(idem) > MAX_IDEM:
+        if type(idem) is not str or not idem or len(idem) > MAX_IDEM or not _encodable(idem):
             raise BadRequest(f"the idempotency key is a string of 1 to {MAX_IDEM} characters")
     return Request(op, {k: v for k, v in args.items() if v is not None}, idem)
+
+
+def _encodable(value: Any) -> bool:
+    """Whether every string in a decoded JSON value is text UTF-8 can carry: JSON's \\ud800
+    escapes decode to lone surrogates, which no journal, log or answer can encode."""
+    if type(value) is str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if type(value) is dict:
+        return all(_encodable(k) and _encodable(v) for k, v in value.items())
+    if type(value) is list:
+        return all(_encodable(v) for v in value)
+    return True
 
 
 def _check_payload(op: str, args: dict[str, Any]) -> None:
@@ -141,7 +162,12 @@ def _type_name(kind: type) -> str:
 
 
 def encode(body: dict[str, Any]) -> bytes:
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    """A frame for `body`; FrameError when it is over the limit. Never fails on text: a lone
+    surrogate (quoted from what a peer sent) goes as a JSON escape."""
+    try:
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        data = json.dumps(body, separators=(",", ":")).encode()
     if len(data) > MAX_FRAME:
         raise FrameError(f"a frame of {len(data)} bytes is over the limit of {MAX_FRAME}")
     return _HEADER.pack(len(data)) + data

@@ -222,7 +222,12 @@ class JournalService:
                 writer.close()
 
     async def _answer(self, writer: asyncio.StreamWriter, body: dict[str, Any]) -> None:
-        writer.write(protocol.encode(body))
+        try:
+            frame = protocol.encode(body)
+        except FrameError as exc:  # an answer too big to send is a failure to say, not a hang-up
+            error = {"type": "internal", "message": f"the answer could not be sent: {exc}"}
+            frame = protocol.encode({"ok": False, "error": error})
+        writer.write(frame)
         await writer.drain()
 
     async def _handle(self, frame: bytes, os_user: str) -> dict[str, Any]:

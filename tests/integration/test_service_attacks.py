@@ -147,3 +147,96 @@ def test_schema_invalid_requests_for_every_op_are_refused_with_a_sentence(servic
     out = service.parent / "r.md"
     report = run_cli("report", "-j", str(service), "-o", str(out))
     assert report.returncode == 0, report.stderr
+
+
+# -- item 2: lone surrogates (and bytes that are not UTF-8) in ids ------------------------------
+def raw_frame(text: str) -> bytes:
+    data = text.encode("utf-8", "surrogatepass")
+    return struct.pack(">I", len(data)) + data
+
+
+SURROGATES = [
+    ('{"op":"start_step","args":{"step":"\\ud800","by":"lena"}}', "'step' holds a lone surrogate"),
+    ('{"op":"signoff","args":{"step":"freeze","by":"\\udfff"}}', "'by' holds a lone surrogate"),
+    ('{"op":"note","args":{"text":"a \\ud800 b","by":"lena"}}', "'text' holds a lone surrogate"),
+    (
+        '{"op":"override_gate","args":{"step":"freeze","gate":"\\ud83d","by":"lena","reason":"r"}}',
+        "'gate' holds a lone surrogate",
+    ),
+    (
+        '{"op":"record_watcher","args":{"connected":true,"viewer":{"comment":"\\ud800"}}}',
+        "'viewer' holds a lone surrogate",
+    ),
+    ('{"op":"note","args":{"text":"t","by":"lena"},"idem":"\\udc80"}', "idempotency key"),
+]
+
+
+@pytest.mark.parametrize(("body", "says"), SURROGATES)
+def test_lone_surrogates_in_ids_get_an_answer(service: Path, body: str, says: str) -> None:
+    answer = ask(service, raw_frame(body))
+    assert answer["ok"] is False and says in answer["error"]["message"], answer
+    assert kinds(service) == ["journal.created"]
+
+
+def test_ids_that_are_not_utf8_from_the_cli_get_a_sentence(service: Path) -> None:
+    """argv bytes that are not UTF-8 reach Python as lone surrogates (surrogateescape)."""
+    import subprocess
+    import sys
+
+    for args in (
+        [b"step", b"start", b"fr\xffeeze", b"--by", b"lena"],
+        [b"note", b"hello", b"--by", b"le\xedna"],
+    ):
+        result = subprocess.run(
+            [sys.executable.encode(), b"-m", b"cutover_console", *args, b"-j", bytes(service)],
+            capture_output=True,
+            timeout=60,
+        )
+        err = result.stderr.decode("utf-8", "replace")
+        assert result.returncode == 2 and "lone surrogate" in err, err
+        assert "Traceback" not in err
+    assert kinds(service) == ["journal.created"]
+
+
+def test_a_direct_write_refuses_a_surrogate_id_with_a_sentence(tmp_path: Path) -> None:
+    """No service: the same refusal from the rules, quoted through the text boundary."""
+    import subprocess
+    import sys
+
+    journal = new_journal(tmp_path)
+    result = subprocess.run(
+        [sys.executable.encode(), b"-m", b"cutover_console", b"step", b"start", b"fr\xffeeze",
+         b"--by", b"lena", b"-j", bytes(journal)],
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    err = result.stderr.decode("utf-8", "replace")
+    assert result.returncode in (1, 2) and "Traceback" not in err, err
+    assert "fr\ufffdeeze" in err or "lone surrogate" in err, err
+
+
+# -- item 3: a refusal quoting a huge id still fits in a frame -----------------------------------
+@pytest.mark.parametrize("op", ["start_step", "signoff", "override_gate", "note"])
+def test_a_refusal_quoting_a_4_mb_id_is_answered_and_cut(service: Path, op: str) -> None:
+    huge = "s" * (4 * 1024 * 1024)
+    args: dict[str, Any] = {
+        "start_step": {"step": huge, "by": "lena"},
+        "signoff": {"step": "freeze", "by": huge},
+        "override_gate": {"step": "freeze", "gate": huge, "by": "lena", "reason": "r"},
+        "note": {"text": "t", "by": huge, "step": "freeze"},
+    }[op]
+    answer = ask(service, frame({"op": op, "args": args}))
+    assert answer["ok"] is False, answer
+    message = answer["error"]["message"]
+    assert len(json.dumps(answer)) < 100_000, len(json.dumps(answer))
+    assert "s…'" in message, message[:300]  # quoted, cut, with the mark
+    assert kinds(service) == ["journal.created"]
+
+
+def test_rules_quote_outside_ids_through_the_text_boundary() -> None:
+    """The class, beyond the socket: every refusal that quotes an id someone typed."""
+    from cutover_console.runbook import ActionRefused
+    from cutover_console.runbook.rules import Refusal
+
+    refused = ActionRefused("start", "\x1b[2J" + "x" * 10_000, [Refusal("step", "no")])
+    assert "\x1b" not in str(refused) and len(str(refused)) < 200
