@@ -240,3 +240,24 @@ def test_rules_quote_outside_ids_through_the_text_boundary() -> None:
 
     refused = ActionRefused("start", "\x1b[2J" + "x" * 10_000, [Refusal("step", "no")])
     assert "\x1b" not in str(refused) and len(str(refused)) < 200
+
+
+# -- item 8: a direct write names the real account, whatever the environment says ---------------
+def test_direct_writes_record_the_real_account_not_user(tmp_path: Path) -> None:
+    import pwd
+
+    me = pwd.getpwuid(os.getuid()).pw_name
+    spoof = {"USER": "mallory", "LOGNAME": "mallory", "LNAME": "mallory", "USERNAME": "mallory"}
+    journal = tmp_path / "j.sqlite"
+    created = run_cli("init", str(SMALL), "-j", str(journal), "--by", "lena", env=spoof)
+    assert created.returncode == 0, created.stderr
+    assert not ServiceAddress.of(journal).exists()  # no service: these are direct writes
+    for args in (
+        ("note", "by hand", "--by", "lena"),
+        ("step", "start", "freeze", "--by", "omar"),
+    ):
+        result = run_cli(*args, "-j", str(journal), env=spoof)
+        assert result.returncode == 0, result.stderr
+    with JournalReader(journal) as reader:
+        users = {e.os_user for e in reader.events()}
+    assert users == {me}, users
