@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -261,3 +262,46 @@ def test_direct_writes_record_the_real_account_not_user(tmp_path: Path) -> None:
     with JournalReader(journal) as reader:
         users = {e.os_user for e in reader.events()}
     assert users == {me}, users
+
+
+# -- item 6: racing `cutover service start` ------------------------------------------------------
+def test_racing_starts_one_wins_the_others_name_it_and_nobody_touches_its_log(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    journal = new_journal(tmp_path)
+    command = [sys.executable, "-m", "cutover_console", "service", "start", "-j", str(journal)]
+    for _round in range(3):
+        racers = [
+            subprocess.Popen(
+                [*command, "--no-engines"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        outs = [(p.wait(60), *p.communicate()) for p in racers]
+        for code, out, err in outs:
+            assert code == 0 and "Traceback" not in err, (code, out, err)
+        started = [out for _code, out, _err in outs if "started (pid" in out]
+        assert len(started) == 1, outs
+        pid = service_pid(journal)
+        assert f"(pid {pid})" in started[0]
+        others = [out for _code, out, _err in outs if "started (pid" not in out]
+        assert all(f"already runs (pid {pid})" in out for out in others), outs
+        assert alive(pid)
+        log_is_clean(journal)  # nobody wrote a loser's error into the winner's log
+        stopped = run_cli("service", "stop", "-j", str(journal))
+        assert stopped.returncode == 0 and f"(pid {pid}) stopped" in stopped.stdout, stopped
+        deadline = time.monotonic() + 10
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not alive(pid)
+    # after the last stop, nothing of a loser took the journal later
+    time.sleep(0.5)
+    note = run_cli("note", "after the races", "-j", str(journal), "--by", "lena")
+    assert note.returncode == 0, note.stderr
+    assert not ServiceAddress.of(journal).exists()
