@@ -305,3 +305,97 @@ def test_racing_starts_one_wins_the_others_name_it_and_nobody_touches_its_log(
     note = run_cli("note", "after the races", "-j", str(journal), "--by", "lena")
     assert note.returncode == 0, note.stderr
     assert not ServiceAddress.of(journal).exists()
+
+
+# -- item 7: another local user squats the names the service would use ---------------------------
+def as_user(uid: int, gid: int, work: Any) -> None:
+    """Run `work()` in a forked child under another account; raise if it failed."""
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        code = 1
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            work()
+            code = 0
+        finally:
+            os._exit(code)
+    _pid, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.fixture
+def squatter() -> Iterator[Any]:
+    """A second real account, created for the test and removed after it (CI runs as root)."""
+    import pwd
+    import shutil
+    import subprocess
+
+    from support import in_ci
+
+    if os.getuid() != 0 or shutil.which("useradd") is None:
+        if in_ci():
+            pytest.fail("creating a second user needs root and useradd under CI")
+        pytest.skip("needs root and useradd to create a second user")
+    name = f"cosquat{os.getpid() % 100000}"
+    subprocess.run(
+        ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)
+
+
+def test_a_squatted_runtime_directory_never_decides_whether_the_service_starts(
+    tmp_path: Path, squatter: Any
+) -> None:
+    import shutil
+    import tempfile
+
+    me = os.getuid()
+    shared = Path(tempfile.mkdtemp(prefix="cutover-shared-", dir="/tmp"))
+    try:
+        os.chmod(shared, 0o1777)  # like /tmp: anyone may create, nobody may remove others'
+        journal = shared / "j.sqlite"
+
+        def squat() -> None:
+            for name in (f"cutover-{me}", "j.sqlite.service", "xdg", "config/cutover-console"):
+                (shared / name).mkdir(mode=0o777, parents=True)
+                os.chmod(shared / name, 0o777)
+
+        as_user(squatter.pw_uid, squatter.pw_gid, squat)
+        env = {
+            "TMPDIR": str(shared),
+            "XDG_RUNTIME_DIR": str(shared / "xdg"),  # another user's: as if unset
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        }
+        created = run_cli("init", str(SMALL), "-j", str(journal), "--by", "lena", env=env)
+        assert created.returncode == 0, created.stderr
+        started = run_cli("service", "start", "-j", str(journal), "--no-engines", env=env)
+        assert started.returncode == 0 and "started (pid" in started.stdout, started.stderr
+        try:
+            for args in (("note", "squatted", "--by", "lena"), ("service", "status")):
+                result = run_cli(*args, "-j", str(journal), env=env)
+                assert result.returncode == 0, (args, result.stderr)
+        finally:
+            stopped = run_cli("service", "stop", "-j", str(journal), env=env)
+        assert stopped.returncode == 0, stopped.stderr
+        with JournalReader(journal) as reader:
+            assert [e.kind for e in reader.events()][-1] == "note.added"
+        used = [p for p in shared.iterdir() if p.name.startswith(f"cutover-{me}-")]
+        assert len(used) == 1 and used[0].stat().st_uid == me  # the unguessable name, ours
+        assert (shared / "j.sqlite.service").stat().st_uid == squatter.pw_uid  # never used
+
+        # the key's folder squatted too: no directory this user can trust, said in a sentence
+        env["XDG_CONFIG_HOME"] = str(shared / "config")
+        for args in (("service", "start", "--no-engines"), ("note", "x", "--by", "lena")):
+            result = run_cli(*args, "-j", str(journal), env=env)
+            assert result.returncode == 2, (args, result.stdout, result.stderr)
+            assert "Traceback" not in result.stderr
+            assert "belongs to uid" in result.stderr or "open to other users" in result.stderr
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
