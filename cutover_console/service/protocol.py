@@ -14,10 +14,7 @@ import json
 import socket
 import struct
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import asyncio
+from typing import Any
 
 MAX_FRAME = 8 * 1024 * 1024  # a revised plan travels whole; the loader caps plans far below this
 _HEADER = struct.Struct(">I")
@@ -179,25 +176,6 @@ def decode(data: bytes) -> Any:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BadRequest(f"a frame is not UTF-8 JSON ({type(exc).__name__})") from None
-
-
-async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
-    import asyncio  # here: the CLI's clients use the blocking frames only, and never load it
-
-    """The next frame's bytes, None when the peer closed between frames."""
-    try:
-        header = await reader.readexactly(_HEADER.size)
-    except asyncio.IncompleteReadError as exc:
-        if not exc.partial:
-            return None
-        raise FrameError("the peer left in the middle of a frame header") from None
-    (length,) = _HEADER.unpack(header)
-    if length > MAX_FRAME:
-        raise FrameError(f"a frame of {length} bytes is over the limit of {MAX_FRAME}")
-    try:
-        return await reader.readexactly(length)
-    except asyncio.IncompleteReadError:
-        raise FrameError("the peer left in the middle of a frame") from None
 
 
 def send_frame(sock: socket.socket, body: dict[str, Any]) -> None:

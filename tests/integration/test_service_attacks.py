@@ -399,3 +399,139 @@ def test_a_squatted_runtime_directory_never_decides_whether_the_service_starts(
             assert "belongs to uid" in result.stderr or "open to other users" in result.stderr
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+# -- item 5: a connect flood beside legitimate notes ----------------------------------------------
+FLOOD = """
+import socket, sys, time
+path, until = sys.argv[1], time.monotonic() + float(sys.argv[2])
+while time.monotonic() < until:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.setblocking(False)
+    try:
+        s.connect(path)
+    except OSError:
+        pass
+    s.close()
+"""
+
+
+def test_notes_go_through_a_connect_flood(service: Path) -> None:
+    import subprocess
+    import sys
+
+    path = str(ServiceAddress.of(service).socket)
+    flooders = [subprocess.Popen([sys.executable, "-c", FLOOD, path, "12"]) for _ in range(3)]
+    try:
+        time.sleep(0.5)
+        notes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "cutover_console", "note", f"during the flood {i}",
+                 "-j", str(service), "--by", "lena"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+            for i in range(6)
+        ]  # fmt: skip
+        for note in notes:
+            _out, err = note.communicate(timeout=60)
+            assert note.returncode == 0, err
+    finally:
+        for flooder in flooders:
+            flooder.kill()
+            flooder.wait()
+    assert kinds(service).count("note.added") == 6
+
+
+def test_a_full_backlog_is_waited_out_not_taken_for_an_error(service: Path) -> None:
+    """The service stopped (SIGSTOP) while a flood fills its whole backlog: a note started then
+    meets EAGAIN, retries, and goes through once the service accepts again."""
+    import subprocess
+    import sys
+
+    pid = service_pid(service)
+    path = str(ServiceAddress.of(service).socket)
+    held: list[socket.socket] = []
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        while True:  # fill the backlog until the kernel turns connections away
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect(path)
+            except BlockingIOError:
+                s.close()
+                break
+            held.append(s)
+            assert len(held) < 100_000
+        note = subprocess.Popen(
+            [sys.executable, "-m", "cutover_console", "note", "after the backlog", "-j",
+             str(service), "--by", "lena"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        time.sleep(1.5)  # it is retrying by now
+        for s in held:
+            s.close()
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    out, err = note.communicate(timeout=60)
+    assert note.returncode == 0, err
+    assert "note added" in out
+
+
+# -- item 4: memory for incomplete frames, bounded in total and given back ------------------------
+def rss_kib(pid: int, field: str = "VmRSS") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} for pid {pid}")
+
+
+def stall_near_maximal_frames(path: str, peers: int, stop: Any) -> list[Any]:
+    """`peers` connections that each declare an 8 MiB frame, send all of it but one byte, and
+    stall until `stop` is set; the threads that hold them."""
+    import threading
+
+    from cutover_console.service.protocol import MAX_FRAME
+
+    body = struct.pack(">I", MAX_FRAME) + b"x" * (MAX_FRAME - 1)
+
+    def peer() -> None:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+            with contextlib.suppress(OSError):  # refused and hung up on: still holds the socket
+                s.sendall(body)
+            stop.wait(120)
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=peer, daemon=True) for _ in range(peers)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def test_stalled_near_maximal_frames_cost_a_bounded_memory_given_back(service: Path) -> None:
+    import threading
+
+    pid = service_pid(service)
+    start = rss_kib(pid)
+    stop = threading.Event()
+    threads = stall_near_maximal_frames(str(ServiceAddress.of(service).socket), 64, stop)
+    time.sleep(4)  # every peer has sent what it will send
+    with_them = rss_kib(pid)
+    # the service still answers everyone else meanwhile
+    note = run_cli("note", "during the stall", "-j", str(service), "--by", "lena")
+    assert note.returncode == 0, note.stderr
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    peak = rss_kib(pid, "VmHWM")
+    deadline = time.monotonic() + 20
+    after = rss_kib(pid)
+    while after > start + 20 * 1024 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        after = rss_kib(pid)
+    assert peak <= 150 * 1024, (start, with_them, peak)  # it was 557 MiB with 64 peers
+    assert after <= start + 20 * 1024, (start, peak, after)  # it stayed at 565 MiB
+    assert alive(pid)
