@@ -200,9 +200,9 @@ def _worth_showing(blockers: list[str]) -> list[str]:
     "--witness",
     default=None,
     metavar="s3://BUCKET/PREFIX|DIR",
-    help="For a bundle: check it against every checkpoint published to this witness (or a "
-    "downloaded copy of its prefix): catches a rewritten, cut or extended history re-signed "
-    "with the real key.",
+    help="Check a bundle, or a journal itself, against every checkpoint published to this "
+    "witness (or a downloaded copy of its prefix): catches a rewritten, cut or extended history "
+    "re-signed with the real key.",
 )
 def verify(
     path: Path,
@@ -267,22 +267,31 @@ def verify(
             where = f"witness {inert(witness)}: " if witnessed is not None else ""
             click.echo(f"FAILED: {where}{inert(bundle.problem, limit=LINE_LIMIT)}", err=True)
         sys.exit(0 if bundle.ok else 2 if bundle.usage else 1)
-    if witness is not None:
-        raise click.BadParameter(
-            "--witness checks an exported bundle (cutover export), not a journal",
-            param_hint="--witness",
-        )
     with JournalReader(path) as reader:
         report = reader.verify(expect, against_recorded_head=True)
+    witnessed = None
+    if report.ok and witness is not None:
+        from ..archive.witness import verify_journal_witness
+
+        witnessed = verify_journal_witness(path, witness)
+    ok = report.ok and (witnessed is None or witnessed.ok)
+    problem = report.problem if witnessed is None or witnessed.ok else witnessed.problem
+    if witnessed is not None and not witnessed.ok and not as_json:
+        click.echo(
+            f"FAILED: witness {inert(witness)}: {inert(witnessed.problem, limit=LINE_LIMIT)}",
+            err=True,
+        )
+        sys.exit(1)
     if as_json:
         json_out(
             json.dumps(
                 {
-                    "ok": report.ok,
+                    "ok": ok,
                     "events": report.count,
                     "head": str(report.head) if report.head else None,
-                    "problem": report.problem,
+                    "problem": problem,
                     "seq": report.bad_seq,
+                    **({"witness": _witness_json(witnessed)} if witnessed else {}),
                 }
             )  # ensure_ascii (the default) keeps a journal's text inert
         )
@@ -291,10 +300,12 @@ def verify(
             f"OK: {report.count} events, chain intact; head {report.head}"
             + (" matches the checkpoint" if expect else "")
         )
+        if witnessed is not None:
+            _echo_witness(witness or "", witnessed, what="the journal")
     else:
         where = "" if report.bad_seq is None else f" at event {report.bad_seq}"
         click.echo(f"FAILED{where}: {inert(report.problem, limit=LINE_LIMIT)}", err=True)
-    sys.exit(0 if report.ok else 1)
+    sys.exit(0 if ok else 1)
 
 
 def _witness_json(report: Any) -> dict[str, Any]:
@@ -310,14 +321,16 @@ def _witness_json(report: Any) -> dict[str, Any]:
     }
 
 
-def _echo_witness(where: str, report: Any) -> None:
+def _echo_witness(where: str, report: Any, what: str = "") -> None:
     latest = report.latest
+    extends = what or "the bundle"
+    sources = "" if what else " (journal.sqlite and events.jsonl)"
     click.echo(
         inert(
             f"OK: witness {where}: {report.checked} published checkpoint(s) checked, the latest "
-            f"{latest.seq}:{latest.hash} published at {latest.at}; the bundle extends every one "
-            f"(journal.sqlite and events.jsonl), and the {report.archived_to} archived event(s) "
-            "are the bundle's"
+            f"{latest.seq}:{latest.hash} published at {latest.at}; {extends} extends every "
+            f"one{sources}, and the {report.archived_to} archived event(s) are "
+            f"{'its' if what else 'the bundle' + chr(39) + 's'}"
             + (
                 f"; {report.unwitnessed} event(s) after the latest checkpoint are not witnessed"
                 if report.unwitnessed
