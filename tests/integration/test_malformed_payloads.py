@@ -212,3 +212,54 @@ def test_an_action_result_cannot_override_who_when_and_which_event(tmp_path: Pat
     state = fold_and_show(path)
     assert state.steps["freeze"].actions == []  # refused as malformed: it claims who and when
     assert [(b.seq, b.kind) for b in state.malformed] == [(3, ev.ACTION_RAN)]
+
+
+def _odd_payloads(kind: str) -> list[dict[str, Any]]:
+    """For one kind: a payload that fits its schema but carries strange values everywhere else,
+    and one that does not fit (every name the views read, of the wrong type)."""
+    spec = payloads.SCHEMAS[kind]
+    fits: dict[str, Any] = {
+        name: ("x" if str in types else 1 if int in types else [] if list in types else {})
+        for name, (types, _required) in spec.items()
+    }
+    if "plan" in spec:
+        fits["plan"] = {"text": "not: [a plan", "sha256": "0" * 64}
+    strange = {k: ["\x1b[2J", {"at": "not-a-time"}, 10**30] for k in KEYS if k not in spec}
+    reserved = payloads.RESERVED.get(kind, frozenset())
+    fitting = {**{k: v for k, v in strange.items() if k not in reserved}, **fits}
+    misfit = {k: {"seq": "x"} for k in KEYS}
+    return [fitting, misfit]
+
+
+def test_the_watch_console_shows_a_journal_of_odd_payloads(tmp_path: Path) -> None:
+    """`cutover watch` (the read-only console) on every pane, with both kinds of odd payload
+    for every kind in its journal."""
+    import asyncio
+
+    from cutover_console.runbook.session import WatchSession
+    from cutover_console.ui.app import WatchApp
+
+    path = tmp_path / "j.sqlite"
+    items = [
+        (kind, payload, step)
+        for kind in KINDS
+        for payload in _odd_payloads(kind)
+        for step in ("freeze", None)
+    ]
+    write_journal(path, items)
+    state = fold_and_show(path)
+    assert state.malformed  # the misfits are named
+    session = WatchSession(path)
+    app = WatchApp(session)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(140, 40)) as pilot:
+            for key in ["1", "down", "down", "2", "down", "3", "4", "down", "e", "enter", "m"]:
+                await pilot.press(key)
+                await pilot.pause()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        session.close()
+    assert app.return_code in (None, 0)
