@@ -153,7 +153,8 @@ class Cutover:
                 [
                     Refusal(
                         "idempotency",
-                        f"the idempotency key '{idem}' already holds event {held.seq} "
+                        f"the idempotency key {quoted(idem, limit=200)} already holds event "
+                        f"{held.seq} "
                         f"({held.kind}{about} by {held.actor}); this {action} differs in "
                         f"{', '.join(differs)}: nothing recorded, use a new key",
                     )
