@@ -65,7 +65,7 @@ def test_an_export_from_another_directory_signs_with_the_witness_key(
     assert "key mismatch" in mismatch.stderr and "not by itself another history" in mismatch.stderr
 
 
-def test_a_key_file_of_another_user_or_open_to_others_is_refused(tmp_path: Path) -> None:
+def test_a_key_file_open_to_other_users_is_refused(tmp_path: Path) -> None:
     journal = tmp_path / "j.sqlite"
     assert run_cli("init", str(SMALL), "-j", str(journal), "--by", "lena").returncode == 0
     key = tmp_path / "export_signing_key"
