@@ -85,6 +85,13 @@ def inert(value: object, *, limit: int = CELL_LIMIT, multiline: bool = False) ->
     return visible(clip(text, limit), multiline=multiline)
 
 
+def quoted(value: object, *, limit: int = 80) -> str:
+    """An id or a name from outside, quoted inside a sentence the service or the CLI says (a
+    refusal): cut to `limit`, controls and lone surrogates made visible. However big or strange
+    the value, the sentence stays short and encodable."""
+    return f"'{inert(value, limit=limit)}'"
+
+
 _TEXT: Any = None
 
 

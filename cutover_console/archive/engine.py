@@ -23,18 +23,17 @@ from . import live
 from .publisher import ArchivePublisher, PublisherStatus
 from .settings import ArchiveSettings, archive_settings
 
-DEFAULT_KEY = Path("state") / "export_signing_key"  # the export's key (`cutover export`)
 # `--archive` for a process that runs the engines on its own (a child inherits the environment)
 ENVIRONMENT = "CUTOVER_ARCHIVE"
 
 FINISH_WITHIN_S = 10.0  # publishing what is left at stop (a service stop waits 30 s)
 
-_configured: dict[Path, tuple[ArchiveSettings | None, Path]] = {}
+_configured: dict[Path, tuple[ArchiveSettings | None, Path | None]] = {}
 
 
-def configure(journal: Path, settings: ArchiveSettings | None, key: Path = DEFAULT_KEY) -> None:
+def configure(journal: Path, settings: ArchiveSettings | None, key: Path | None = None) -> None:
     """Where `journal` is witnessed (None: nowhere, whatever the plan says) and the key that
-    signs its checkpoints."""
+    signs its checkpoints (None: the export's key, `keys.export_key_path`)."""
     _configured[journal.resolve()] = (settings, key)
 
 
@@ -51,15 +50,16 @@ def live_status(journal: Path) -> PublisherStatus | None:
 
 def make_publisher(journal: Path, cutover: Cutover, clock: Clock) -> ArchivePublisher | None:
     """The publisher `journal` is configured for (or its plan asks for), or None."""
+    from ..keys import export_key_path
     from ..report.bundle import signing_key
 
     path = journal.resolve()
-    settings, key = _configured.get(path, (None, DEFAULT_KEY))
+    settings, key = _configured.get(path, (None, None))
     if path not in _configured:  # e.g. the journal service, started by `cutover run --archive`
         settings = archive_settings(cutover.state.plan, os.environ.get(ENVIRONMENT) or None)
     if settings is None:
         return None
-    found = ArchivePublisher(path, settings, signing_key(key), clock=clock)
+    found = ArchivePublisher(path, settings, signing_key(key or export_key_path(path)), clock=clock)
     live.running[path] = found
     return found
 

@@ -133,7 +133,15 @@ def read_checkpoints(
     _check_identity(store.location, found, cutover, journal)
     if signer is not None and signers.keys() - {signer}:
         other = next(iter(signers.keys() - {signer}))
-        raise WitnessProblem(f"{signers[other]} is signed by {other}, not by {signer}")
+        raise WitnessProblem(
+            f"key mismatch: the witness's checkpoints ({signers[other]} and the others) are "
+            f"signed by {other}, the bundle by {signer}. That is another key, not by itself "
+            "another history: the bundle was exported with a key other than the one the "
+            "publisher signed with (exports took the key from the working directory before), "
+            "or by someone else. Nothing was compared; ask for a bundle exported with the "
+            f"witness's key, or check that the journal itself matches: cutover verify JOURNAL "
+            "--witness ..."
+        )
     if len(signers) > 1:
         raise WitnessProblem(
             "the checkpoints are signed by different keys: "
@@ -202,22 +210,55 @@ def verify_witness(bundle: Path, where: str, signer: str) -> WitnessReport:
     """After the bundle itself verified (signed by `signer`): every checkpoint published in
     `where` is in its journal (the SQLite copy and the JSON Lines, the same hash at the same
     seq), and every event of the segments is the bundle's event of that seq."""
+
+    def sources() -> tuple[list[tuple[str, dict[int, str]]], str]:
+        jsonl_hashes, cutover = _jsonl_hashes(bundle / "events.jsonl")
+        sqlite_hashes = _sqlite_hashes(bundle / "journal.sqlite")
+        return [("journal.sqlite", sqlite_hashes), ("events.jsonl", jsonl_hashes)], cutover
+
+    return _verify_against(where, sources, signer)
+
+
+def verify_journal_witness(journal: Path, where: str) -> WitnessReport:
+    """`--witness` on a journal itself (no bundle, so no signature to hold the witness's to):
+    every checkpoint published in `where` is in the journal, and every archived event is the
+    journal's event of that seq. Its notes name the key that signed the checkpoints."""
+
+    def sources() -> tuple[list[tuple[str, dict[int, str]]], str]:
+        from ..journal import JournalReader
+
+        with JournalReader(journal) as reader:
+            hashes = {row.seq: row.hash for row in reader.raw_rows()}
+            first = next(reader.events(), None)
+            cutover = str(first.payload.get("cutover", "")) if first is not None else ""
+        return [(journal.name, hashes)], cutover
+
+    return _verify_against(where, sources, None)
+
+
+def _verify_against(
+    where: str,
+    sources: Callable[[], tuple[list[tuple[str, dict[int, str]]], str]],
+    signer: str | None,
+) -> WitnessReport:
     try:
         location = ArchiveLocation.parse(where)
         store = open_store(location)
-        sqlite_hashes = _sqlite_hashes(bundle / "journal.sqlite")
-        jsonl_hashes, cutover = _jsonl_hashes(bundle / "events.jsonl")
+        hashed, cutover = sources()
+        _name, sqlite_hashes = hashed[0]
         witnessed = read_checkpoints(
-            store, cutover=cutover, journal=jsonl_hashes.get(1), signer=signer
+            store, cutover=cutover, journal=hashed[-1][1].get(1), signer=signer
         )
         if not witnessed.checkpoints:
             raise WitnessProblem(f"{location} holds no checkpoint: nothing was witnessed there")
         head = len(sqlite_hashes)
         for checkpoint in witnessed.checkpoints:
-            _compare(checkpoint, head, sqlite_hashes, "journal.sqlite")
-            _compare(checkpoint, head, jsonl_hashes, "events.jsonl")
+            for source, hashes in hashed:
+                _compare(checkpoint, head, hashes, source)
         spans, notes = segment_objects(store)
         archived = _compare_segments(store, spans, sqlite_hashes)
+        if signer is None:
+            notes.append(f"the checkpoints are signed by {witnessed.signer}")
     except (WitnessRefused, WitnessProblem, ArchiveFault) as exc:
         return WitnessReport(False, inert(str(exc), limit=2000))
     latest = witnessed.latest

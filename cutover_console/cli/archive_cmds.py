@@ -195,13 +195,13 @@ class TabletopWitness:
 def tabletop_witness(
     journal: Path, plan: Plan, archive: str | None, clock: Clock
 ) -> TabletopWitness | None:
-    from ..archive.engine import DEFAULT_KEY
     from ..archive.publisher import ArchivePublisher
+    from ..keys import export_key_path
     from ..report.bundle import signing_key
 
     settings = archive_settings_for(plan, archive)
     if settings is None:
         return None
     return TabletopWitness(
-        ArchivePublisher(journal, settings, signing_key(DEFAULT_KEY), clock=clock)
+        ArchivePublisher(journal, settings, signing_key(export_key_path(journal)), clock=clock)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -61,7 +62,8 @@ def run(
     running = process.status(path)
     if running is None:
         witness = str(settings.location) if archive is not None and settings else None
-        process.start(path, engines=not no_engines, archive=witness)
+        with contextlib.suppress(process.ServiceAlreadyRunning):  # another start won: attach
+            process.start(path, engines=not no_engines, archive=witness)
     elif archive is not None:
         echo(
             f"note: attached to the running journal service (pid {running['pid']}); --archive "

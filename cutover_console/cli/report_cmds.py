@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC
 from pathlib import Path
 
@@ -101,24 +102,33 @@ def report(
 @click.option(
     "--sign-key",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("state/export_signing_key"),
-    show_default=True,
-    help="OpenSSH private key that signs the bundle (created once if absent).",
+    default=None,
+    help="OpenSSH private key that signs the bundle (default: export_signing_key in the "
+    "journal's folder, the witness publisher's key too; created once if absent).",
 )
-def export(journal: Path, output: Path, sign_key: Path) -> None:
+def export(journal: Path, output: Path, sign_key: Path | None) -> None:
     """Write the bundle a client keeps: journal copy, events, report, signed checkpoint."""
     from rich.progress import Progress
 
+    from ..keys import export_key_path
+    from ..report.bundle import BundleProblem, signing_key
     from ..report.bundle import export as write_bundle
-    from ..report.bundle import signing_key
 
-    key = signing_key(sign_key)
-    with Progress(transient=True) as progress:
-        task = progress.add_task("exporting", total=None)
+    key_path = sign_key if sign_key is not None else export_key_path(journal)
+    try:
+        key = signing_key(key_path)
+        with Progress(transient=True) as progress:
+            task = progress.add_task("exporting", total=None)
 
-        def tick(what: str, done: int, total: int) -> None:
-            progress.update(task, description=what, completed=done, total=total)
+            def tick(what: str, done: int, total: int) -> None:
+                progress.update(task, description=what, completed=done, total=total)
 
-        head = write_bundle(journal, output, key, tick)
+            head = write_bundle(journal, output, key, tick)
+    except BundleProblem as exc:
+        echo(f"error: {exc}", err=True)
+        sys.exit(2)
     echo(f"exported {output}: checkpoint {head}")
-    echo(f"signed by {key.get_fingerprint()} (give the client this fingerprint)")
+    echo(
+        f"signed by {key.get_fingerprint()} (give the client this fingerprint); "
+        f"key {key_path.resolve()}"
+    )

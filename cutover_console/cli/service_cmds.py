@@ -32,7 +32,11 @@ def start_command(journal: Path, no_engines: bool) -> None:
     if running is not None:
         echo(f"the journal service of {journal} already runs (pid {running['pid']})")
         return
-    pid = process.start(journal, engines=not no_engines)
+    try:
+        pid = process.start(journal, engines=not no_engines)
+    except process.ServiceAlreadyRunning as exc:  # another start won the race
+        echo(str(exc))
+        return
     echo(f"journal service of {journal} started (pid {pid})")
 
 

@@ -150,6 +150,8 @@ def _render_status(summary: dict[str, Any]) -> None:
         out.print(styled("blocked", "bold"))
         for step_id, why in blocked:
             out.print(Text.assemble(styled(f"  {step_id}", "bold"), styled(f" — {why}")))
+    for malformed in summary["malformed"]:
+        out.print(Text.assemble(styled("malformed ", "bold red"), styled(malformed)))
     head = summary["head"]
     out.print(Text.assemble("journal checkpoint ", (f"{head['seq']}:{head['hash']}", "bold")))
     witness = summary.get("archive")
@@ -198,9 +200,9 @@ def _worth_showing(blockers: list[str]) -> list[str]:
     "--witness",
     default=None,
     metavar="s3://BUCKET/PREFIX|DIR",
-    help="For a bundle: check it against every checkpoint published to this witness (or a "
-    "downloaded copy of its prefix): catches a rewritten, cut or extended history re-signed "
-    "with the real key.",
+    help="Check a bundle, or a journal itself, against every checkpoint published to this "
+    "witness (or a downloaded copy of its prefix): catches a rewritten, cut or extended history "
+    "re-signed with the real key.",
 )
 def verify(
     path: Path,
@@ -265,31 +267,40 @@ def verify(
             where = f"witness {inert(witness)}: " if witnessed is not None else ""
             click.echo(f"FAILED: {where}{inert(bundle.problem, limit=LINE_LIMIT)}", err=True)
         sys.exit(0 if bundle.ok else 2 if bundle.usage else 1)
-    if witness is not None:
-        raise click.BadParameter(
-            "--witness checks an exported bundle (cutover export), not a journal",
-            param_hint="--witness",
-        )
     signed = 0
     with JournalReader(path) as reader:
         report = reader.verify(expect, against_recorded_head=True)
         if report.ok:  # each signed sign-off, against the plan in force at its event
             from ..signoffs.verdict import KINDS, check_journal
 
-            found, problem = check_journal(reader.events_of(KINDS))
+            found, signoff_problem = check_journal(reader.events_of(KINDS))
             signed = len(found)
-            if problem is not None:
-                report.problem = f"signed sign-off at {problem}"
+            if signoff_problem is not None:
+                report.problem = f"signed sign-off at {signoff_problem}"
+    witnessed = None
+    if report.ok and witness is not None:
+        from ..archive.witness import verify_journal_witness
+
+        witnessed = verify_journal_witness(path, witness)
+    ok = report.ok and (witnessed is None or witnessed.ok)
+    problem = report.problem if witnessed is None or witnessed.ok else witnessed.problem
+    if witnessed is not None and not witnessed.ok and not as_json:
+        click.echo(
+            f"FAILED: witness {inert(witness)}: {inert(witnessed.problem, limit=LINE_LIMIT)}",
+            err=True,
+        )
+        sys.exit(1)
     if as_json:
         json_out(
             json.dumps(
                 {
-                    "ok": report.ok,
+                    "ok": ok,
                     "events": report.count,
                     "head": str(report.head) if report.head else None,
-                    "problem": report.problem,
+                    "problem": problem,
                     "seq": report.bad_seq,
                     "signed_signoffs": signed,
+                    **({"witness": _witness_json(witnessed)} if witnessed else {}),
                 }
             )  # ensure_ascii (the default) keeps a journal's text inert
         )
@@ -299,10 +310,12 @@ def verify(
             + (" matches the checkpoint" if expect else "")
             + (f"; {signed} signed sign-off(s), each by a key the plan lists" if signed else "")
         )
+        if witnessed is not None:
+            _echo_witness(witness or "", witnessed, what="the journal")
     else:
         where = "" if report.bad_seq is None else f" at event {report.bad_seq}"
         click.echo(f"FAILED{where}: {inert(report.problem, limit=LINE_LIMIT)}", err=True)
-    sys.exit(0 if report.ok else 1)
+    sys.exit(0 if ok else 1)
 
 
 def _witness_json(report: Any) -> dict[str, Any]:
@@ -318,14 +331,16 @@ def _witness_json(report: Any) -> dict[str, Any]:
     }
 
 
-def _echo_witness(where: str, report: Any) -> None:
+def _echo_witness(where: str, report: Any, what: str = "") -> None:
     latest = report.latest
+    extends = what or "the bundle"
+    sources = "" if what else " (journal.sqlite and events.jsonl)"
     click.echo(
         inert(
             f"OK: witness {where}: {report.checked} published checkpoint(s) checked, the latest "
-            f"{latest.seq}:{latest.hash} published at {latest.at}; the bundle extends every one "
-            f"(journal.sqlite and events.jsonl), and the {report.archived_to} archived event(s) "
-            "are the bundle's"
+            f"{latest.seq}:{latest.hash} published at {latest.at}; {extends} extends every "
+            f"one{sources}, and the {report.archived_to} archived event(s) are "
+            f"{'its' if what else 'the bundle' + chr(39) + 's'}"
             + (
                 f"; {report.unwitnessed} event(s) after the latest checkpoint are not witnessed"
                 if report.unwitnessed

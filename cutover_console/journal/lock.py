@@ -13,9 +13,9 @@ ends up *behind* this record and the readers can say so instead of verifying a s
 from __future__ import annotations
 
 import fcntl
-import getpass
 import json
 import os
+import pwd
 import re
 import socket
 import zlib
@@ -129,9 +129,11 @@ def _read_record(fd: int) -> dict[str, Any]:
 
 
 def _os_user() -> str:
+    """The account this process runs as, from its real uid: never $USER or $LOGNAME, which any
+    process sets as it likes (the journal service names its peers by SO_PEERCRED the same way)."""
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # a uid with no account (a container): the number is the truth
         return str(os.getuid())
 
 

@@ -35,7 +35,7 @@ from ..journal.chain import (
     verify_rows,
 )
 from ..journal.store import APPLICATION_ID
-from ..keys import load_or_create_key
+from ..keys import UnsafeKeyFile, check_own_key, load_or_create_key
 from ..runbook.archive_record import ArchiveRecord
 from ..runbook.fold import CutoverState
 from ..signoffs import sshsig
@@ -60,8 +60,31 @@ FILES = (
 
 
 def signing_key(path: Path) -> asyncssh.SSHKey:
-    """The exporter's key: an existing OpenSSH private key, or one generated once (0600)."""
-    return load_or_create_key(path, "cutover-console export key")
+    """The exporter's key: an existing OpenSSH private key of this user's (0600), or one generated
+    once. BundleProblem (a sentence) when it cannot be used."""
+    try:
+        check_own_key(path)
+        return load_or_create_key(path, "cutover-console export key")
+    except (UnsafeKeyFile, OSError, asyncssh.KeyImportError) as exc:
+        raise BundleProblem(f"cannot use the export key {path}: {exc}") from None
+
+
+def refuse_another_key(reader: JournalReader, key: asyncssh.SSHKey) -> None:
+    """A bundle is signed by the key that signed the checkpoints its witness holds (the journal
+    says which: its archive.published events), or it is not written: `verify --witness` could
+    only fail it, for a key and not for its history."""
+    rows = reader.conn.execute(
+        "SELECT DISTINCT json_extract(payload, '$.signer') FROM events WHERE kind = ?",
+        (ev.ARCHIVE_PUBLISHED,),
+    ).fetchall()
+    signers = {str(r[0]) for r in rows if isinstance(r[0], str)} - {str(key.get_fingerprint())}
+    if signers:
+        raise BundleProblem(
+            f"the witness's checkpoints were signed by {', '.join(sorted(signers))}; this export "
+            f"would be signed by {key.get_fingerprint()}: not mixing two keys. Export with the "
+            "key that signed them (by default the export_signing_key beside the journal), or "
+            "pass it with --sign-key"
+        )
 
 
 def sha256_file(path: Path) -> str:
@@ -88,6 +111,7 @@ def export(
     with JournalReader(journal) as reader:
         head = reader.head()
         assert head is not None
+        refuse_another_key(reader, key)
         copy = out / "journal.sqlite"
         # a stale -journal or -wal beside the copy would be applied to it (and refused by verify)
         for stale in (copy, *(out / f"journal.sqlite{s}" for s in ("-journal", "-wal", "-shm"))):

@@ -80,6 +80,9 @@ def build(
     """The report's content, in order; renderers only format it. With `rehearsal`, a section
     compares each step's time with the rehearsal's."""
     plan = state.plan
+    if state.malformed:  # named in their own section, never read as what they claim
+        skipped = {m.seq for m in state.malformed}
+        events = [e for e in events if e.seq not in skipped]
     as_of = state.last_at or state.created_at
     summary = status_summary(state, as_of)
     done, total = state.progress()
@@ -144,6 +147,8 @@ def build(
         )
         sections.append(_dns(state, events, brief=True))
         sections.append(_flows(state, events, brief=True))
+        if state.malformed:
+            sections.append(_malformed(state))
         return Document(title, subtitle, [s for s in sections if s.paragraphs or s.tables])
     if rehearsal is not None:
         paragraphs, rows = compare(state, rehearsal)
@@ -174,8 +179,18 @@ def build(
             ],
         )
     )
+    if state.malformed:
+        sections.append(_malformed(state))
     sections.append(_integrity(state))
     return Document(title, subtitle, sections)
+
+
+def _malformed(state: CutoverState) -> Section:
+    """Events whose payload does not fit their kind: in the chain for good, so named here."""
+    return Section(
+        "Malformed events",
+        [(Data(m.describe()),) for m in state.malformed],
+    )
 
 
 def _tasks(state: CutoverState, summary: dict[str, Any]) -> Section:

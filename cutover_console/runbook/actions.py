@@ -13,11 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from ..clock import Clock
-from ..journal import Actor, Event, JournalReader, JournalWriter, Replayed
+from ..journal import Actor, Event, JournalReader, JournalWriter, Replayed, payloads
 from ..journal import events as ev
 from ..plan import PlanDocument
 from ..plan.model import Person, Step
 from ..signoffs import Presented, signature_required
+from ..untrusted import quoted
 from . import signing
 from .fold import CutoverState
 from .rules import (
@@ -42,7 +43,7 @@ class ActionRefused(Exception):
         self.action = action
         self.step = step
         self.refusals = refusals
-        where = f" '{step}'" if step else ""
+        where = f" {quoted(step)}" if step else ""
         lines = [f"refused: {action}{where}"] + [f"  - {r.message}" for r in refusals]
         if refusals and all(r.overridable for r in refusals):
             lines.append("  a lead may override with --override REASON (marked forever)")
@@ -84,7 +85,7 @@ class Cutover:
             raise ActionRefused(
                 action,
                 step_id,
-                [Refusal("step", f"no step '{step_id}' in the plan (e.g. {known}, …)")],
+                [Refusal("step", f"no step {quoted(step_id)} in the plan (e.g. {known}, …)")],
             ) from None
 
     def _person(self, action: str, step_id: str | None, person_id: str) -> Person:
@@ -96,6 +97,7 @@ class Cutover:
     def _record(
         self, kind: str, person: str, payload: dict[str, Any], step: str | None, idem: str | None
     ) -> Event:
+        payloads.check(kind, payload)  # every path to the journal: the service, a direct write
         actor = Actor(person, self._os_user) if self._os_user else Actor.here(person)
         event = self.writer.append(kind, payload, actor=actor, step=step, idem=idem)
         with self.state_lock:
@@ -105,6 +107,8 @@ class Cutover:
 
     def record_many(self, items: list[tuple[str, dict[str, Any], Actor, str | None]]) -> int:
         """Engines' observations: one durable transaction, folded into the state at once."""
+        for kind, payload, _actor, _step in items:
+            payloads.check(kind, payload)
         events = self.writer.append_many(items)
         with self.state_lock:  # views read under this lock; the fsync above is outside it
             for event in events:
@@ -152,7 +156,8 @@ class Cutover:
                 [
                     Refusal(
                         "idempotency",
-                        f"the idempotency key '{idem}' already holds event {held.seq} "
+                        f"the idempotency key {quoted(idem, limit=200)} already holds event "
+                        f"{held.seq} "
                         f"({held.kind}{about} by {held.actor}); this {action} differs in "
                         f"{', '.join(differs)}: nothing recorded, use a new key",
                     )
@@ -408,7 +413,7 @@ class Cutover:
                 [
                     Refusal(
                         "gate",
-                        f"step '{step_id}' has no gate '{gate_id}' "
+                        f"step {quoted(step_id)} has no gate {quoted(gate_id)} "
                         f"(gates: {', '.join(map(str, gates)) or 'none'})",
                     )
                 ],

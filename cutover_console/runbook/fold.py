@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from ..clock import parse_ts
 from ..journal import events as ev
+from ..journal import payloads
 from ..journal.chain import Checkpoint, Event
 from ..journal.store import JournalError
 from ..plan import Plan, PlanDocument, load_plan_text
@@ -89,6 +90,18 @@ class Override:
 
 
 @dataclass
+class MalformedEvent:
+    """An event in the chain whose payload does not fit its kind: kept, named, not folded in."""
+
+    seq: int
+    kind: str
+    problem: str
+
+    def describe(self) -> str:
+        return f"event {self.seq} ({self.kind}) is malformed: {self.problem}; not shown"
+
+
+@dataclass
 class StepState:
     id: str
     status: Status = "pending"
@@ -122,6 +135,7 @@ class CutoverState:
     revisions: list[dict[str, Any]] = field(default_factory=list)
     watchers: list[dict[str, Any]] = field(default_factory=list)  # sessions over SSH
     recoveries: list[dict[str, Any]] = field(default_factory=list)
+    malformed: list[MalformedEvent] = field(default_factory=list)
     point_of_no_return_at: datetime | None = None
     signals: Signals = field(default_factory=Signals)
     archive: ArchiveRecord = field(default_factory=ArchiveRecord)  # the witness, as journaled
@@ -175,14 +189,17 @@ class CutoverState:
         return self.head_seq
 
     def apply(self, event: Event) -> None:
-        """Fold one event in. Events about unknown steps are kept in history, never dropped."""
-        try:
-            self._apply(event)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a damaged payload
-            raise JournalError(
-                f"event {event.seq} ({event.kind}) cannot be folded in: "
-                f"{type(exc).__name__}: {exc}; run `cutover verify`"
-            ) from exc
+        """Fold one event in. Events about unknown steps are kept in history, never dropped; an
+        event whose payload does not fit its kind is named in `malformed`, not folded in."""
+        problem = payloads.problem(event.kind, event.payload)
+        if problem is None:
+            try:
+                self._apply(event)
+                return
+            except Exception as exc:  # a payload that fits but still cannot be folded in
+                problem = f"it cannot be folded in ({type(exc).__name__})"
+        self.malformed.append(MalformedEvent(event.seq, event.kind, problem))
+        self._mark(event, parse_ts(event.ts))
 
     def _apply(self, event: Event) -> None:
         at = parse_ts(event.ts)
@@ -313,13 +330,13 @@ class CutoverState:
 
     def _action_ran(self, event: Event, step: StepState | None, at: datetime) -> None:
         if step:
-            step.actions.append({"seq": event.seq, "at": at, "by": event.actor, **event.payload})
+            step.actions.append({**event.payload, "seq": event.seq, "at": at, "by": event.actor})
 
     def _watcher(self, event: Event, step: StepState | None, at: datetime) -> None:
-        self.watchers.append({"seq": event.seq, "at": at, "kind": event.kind, **event.payload})
+        self.watchers.append({**event.payload, "seq": event.seq, "at": at, "kind": event.kind})
 
     def _recovered(self, event: Event, step: StepState | None, at: datetime) -> None:
-        self.recoveries.append({"seq": event.seq, "at": at, **event.payload})
+        self.recoveries.append({**event.payload, "seq": event.seq, "at": at})
 
     def plan_step_is_ponr(self, step_id: str) -> bool:
         try:

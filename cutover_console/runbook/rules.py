@@ -12,6 +12,7 @@ from datetime import datetime
 
 from ..plan.model import Person, SignOff, Step
 from ..plan.timeparse import format_duration
+from ..untrusted import quoted
 from .fold import FINISHED, CutoverState, StepState
 
 LEAD_ROLE = "lead"
@@ -32,7 +33,9 @@ def person_or_refusal(state: CutoverState, person_id: str) -> Person | Refusal:
         return state.plan.person(person_id)
     except KeyError:
         known = ", ".join(p.id for p in state.plan.people)
-        return Refusal("person", f"'{person_id}' is not a person in this plan (people: {known})")
+        return Refusal(
+            "person", f"{quoted(person_id)} is not a person in this plan (people: {known})"
+        )
 
 
 def is_lead(person: Person) -> bool:
@@ -153,7 +156,7 @@ def signoff_refusals(
     eligible = [r for r in person.roles if r in spec.roles]
     if role is not None:
         if role not in person.roles:
-            return [Refusal("role", f"{person.id} does not hold the role '{role}'")], ""
+            return [Refusal("role", f"{person.id} does not hold the role {quoted(role)}")], ""
         if role not in spec.roles:
             return [
                 Refusal(

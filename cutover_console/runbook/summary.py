@@ -133,6 +133,8 @@ def status_summary(state: CutoverState, now: datetime) -> dict[str, Any]:
         "recoveries": len(state.recoveries),
         "revisions": len(state.revisions),
         "archive": _archive(state),
+        # events in the chain whose payload does not fit their kind: named, not folded in
+        "malformed": [m.describe() for m in state.malformed],
         "steps": steps,
     }
 

@@ -3,7 +3,9 @@ answers or its refusals raised as the same exceptions a direct write raises."""
 
 from __future__ import annotations
 
+import errno
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +17,11 @@ from .address import ServiceAddress, UnsafeServiceDir, check_private
 from .protocol import FrameError, Request
 
 REQUEST_TIMEOUT = 120.0  # seconds: an fsync on a struggling disk, a long revision
+CONNECT_WAIT = 10.0  # seconds of retrying a connection the service's backlog turned away
+# a listener whose backlog is full (a connect flood): the connection is worth trying again
+_TRANSIENT = frozenset(
+    {errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR, errno.ENOBUFS, errno.ETIMEDOUT}
+)
 
 
 class ServiceUnavailable(JournalError):
@@ -49,20 +56,28 @@ class ServiceClient:
             check_private(address.directory)
         except UnsafeServiceDir as exc:
             raise JournalError(f"not using the journal service: {exc}") from None
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
-        try:
-            sock.connect(str(address.socket))
-        except (FileNotFoundError, ConnectionRefusedError):
-            sock.close()
-            return None
-        except OSError as exc:
-            sock.close()
-            raise JournalError(
-                f"cannot reach the journal service of {journal} at {address.socket}: "
-                f"{exc.strerror or exc}"
-            ) from None
-        return cls(sock, address)
+        deadline = time.monotonic() + CONNECT_WAIT
+        pause = 0.005
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            try:
+                sock.connect(str(address.socket))
+            except (FileNotFoundError, ConnectionRefusedError):
+                sock.close()
+                return None
+            except OSError as exc:
+                sock.close()
+                if exc.errno in _TRANSIENT and time.monotonic() < deadline:
+                    time.sleep(pause)  # turned away by a full backlog: its turn comes
+                    pause = min(pause * 2, 0.02)  # a flood retries at once: keep up
+                    continue
+                busy = " (busy: a connect flood?)" if exc.errno in _TRANSIENT else ""
+                raise JournalError(
+                    f"cannot reach the journal service of {journal} at {address.socket}{busy}: "
+                    f"{exc.strerror or exc}"
+                ) from None
+            return cls(sock, address)
 
     def call(
         self, op: str, args: dict[str, Any] | None = None, idem: str | None = None

@@ -167,7 +167,10 @@ class ServiceSession(WatchSession):
 
     def restart(self) -> int:
         """Start the service again (after it died); its pid."""
-        pid = process.start(self.journal)
+        try:
+            pid = process.start(self.journal)
+        except process.ServiceAlreadyRunning as exc:  # another console restarted it first
+            pid = exc.pid
         self.service_down = None
         self.engine_errors.clear()
         return pid

@@ -11,10 +11,15 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 from ..journal import Event, IdempotencyConflict, JournalError, JournalLocked, Replayed
+from ..journal.payloads import PayloadInvalid
 from ..plan import PlanInvalid, load_plan_text
 from ..runbook import ActionRefused, Cutover, Refusal
 from ..signoffs import Presented
+from ..untrusted import clip
 from .protocol import BadRequest, Request
+
+# characters of a refusal's message: a sentence quoting what a peer sent stays far below a frame
+MESSAGE_LIMIT = 20_000
 
 
 class PlanMismatch(Exception):
@@ -125,26 +130,26 @@ def error_body(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, ActionRefused):
         return {
             "type": "refused",
-            "message": str(exc),
+            "message": str(exc)[:MESSAGE_LIMIT],
             "action": exc.action,
-            "step": exc.step,
+            "step": None if exc.step is None else clip(exc.step, 200),
             "refusals": [
-                {"rule": r.rule, "message": r.message, "overridable": r.overridable}
-                for r in exc.refusals
+                {"rule": r.rule, "message": r.message[:MESSAGE_LIMIT], "overridable": r.overridable}
+                for r in exc.refusals[:20]
             ],
         }
     if isinstance(exc, IdempotencyConflict):
-        return {"type": "idempotency", "message": str(exc), "seq": exc.event.seq}
+        return {"type": "idempotency", "message": str(exc)[:MESSAGE_LIMIT], "seq": exc.event.seq}
     if isinstance(exc, PlanInvalid):
-        return {"type": "plan", "message": "\n".join(str(p) for p in exc.problems)}
+        return {"type": "plan", "message": "\n".join(str(p) for p in exc.problems)[:MESSAGE_LIMIT]}
     if isinstance(exc, PlanMismatch):
-        return {"type": "usage", "message": str(exc)}
+        return {"type": "usage", "message": str(exc)[:MESSAGE_LIMIT]}
     if isinstance(exc, JournalLocked):
-        return {"type": "locked", "message": str(exc)}
+        return {"type": "locked", "message": str(exc)[:MESSAGE_LIMIT]}
+    if isinstance(exc, PayloadInvalid | BadRequest):
+        return {"type": "bad_request", "message": str(exc)[:MESSAGE_LIMIT]}
     if isinstance(exc, JournalError):
-        return {"type": "journal", "message": str(exc)}
-    if isinstance(exc, BadRequest):
-        return {"type": "bad_request", "message": str(exc)}
+        return {"type": "journal", "message": str(exc)[:MESSAGE_LIMIT]}
     return {"type": "internal", "message": f"{type(exc).__name__}: {exc}"[:500]}
 
 

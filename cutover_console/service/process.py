@@ -8,10 +8,13 @@ starting (the journal is held by another writer, it is damaged…).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,38 @@ class ServiceStartFailed(JournalError):
     """The service process ended before it listened: its log says why."""
 
 
+class ServiceAlreadyRunning(JournalError):
+    """Another start won: this service runs already (its pid), and nothing was started."""
+
+    def __init__(self, journal: Path, pid: int) -> None:
+        super().__init__(f"the journal service of {journal} already runs (pid {pid})")
+        self.pid = pid
+
+
+@contextmanager
+def _one_start_at_a_time(address: ServiceAddress, timeout: float) -> Iterator[None]:
+    """Starts of one journal's service, one after the other (an flock in its private directory):
+    the second sees the first's service running instead of racing it to the journal's lock and
+    writing over its log."""
+    fd = os.open(address.directory / "start.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise ServiceStartFailed(
+                        "another start of this journal's service has not finished within "
+                        f"{timeout:.0f} s"
+                    ) from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def start(
     journal: Path,
     *,
@@ -39,6 +74,21 @@ def start(
     its publisher witnesses the journal (the command line's `--archive`, beating the plan)."""
     address = ServiceAddress.of(journal)
     address.prepare()
+    with _one_start_at_a_time(address, timeout + 5):
+        return _start(journal, address, engines, base, archive, timeout)
+
+
+def _start(
+    journal: Path,
+    address: ServiceAddress,
+    engines: bool,
+    base: Path | None,
+    archive: str | None,
+    timeout: float,
+) -> int:
+    running = status(journal)
+    if running is not None:  # a start that finished while this one waited for its turn
+        raise ServiceAlreadyRunning(journal, int(running["pid"]))
     holder = read_holder(journal)
     if holder is not None:  # refuse here, with the writer's own words
         raise JournalLocked(journal, holder)
@@ -52,6 +102,7 @@ def start(
         from ..archive.engine import ENVIRONMENT
 
         env[ENVIRONMENT] = archive
+    # no service of this journal runs and no other start is under way: the log is nobody's
     log = os.open(address.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         child = subprocess.Popen(
@@ -71,6 +122,9 @@ def start(
             raise ServiceStartFailed(_why(address, child.returncode))
         with ServiceClient.connect(journal) as client:
             if client is not None:
+                pid = int(client.call("status")["pid"])
+                if pid != child.pid:  # one started by hand (`service run`) won the journal
+                    raise ServiceAlreadyRunning(journal, pid)
                 return child.pid
         time.sleep(0.02)
     raise ServiceStartFailed(

@@ -14,10 +14,7 @@ import json
 import socket
 import struct
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import asyncio
+from typing import Any
 
 MAX_FRAME = 8 * 1024 * 1024  # a revised plan travels whole; the loader caps plans far below this
 _HEADER = struct.Struct(">I")
@@ -118,13 +115,50 @@ def parse_request(body: Any) -> Request:
             continue
         if type(value) is not kind:
             raise BadRequest(f"{op}: '{name}' must be a {_type_name(kind)}")
+    for name, value in args.items():
+        if not _encodable(value):
+            raise BadRequest(
+                f"{op}: '{name}' holds a lone surrogate (U+D800 to U+DFFF), which is not text"
+            )
+    _check_payload(op, args)
     idem = body.get("idem")
     if idem is not None:
         if op not in KEYED:
             raise BadRequest(f"{op} takes no idempotency key")
-        if type(idem) is not str or not idem or len(idem) > MAX_IDEM:
+        if type(idem) is not str or not idem or len(idem) > MAX_IDEM or not _encodable(idem):
             raise BadRequest(f"the idempotency key is a string of 1 to {MAX_IDEM} characters")
     return Request(op, {k: v for k, v in args.items() if v is not None}, idem)
+
+
+def _encodable(value: Any) -> bool:
+    """Whether every string in a decoded JSON value is text UTF-8 can carry: JSON's \\ud800
+    escapes decode to lone surrogates, which no journal, log or answer can encode."""
+    if type(value) is str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if type(value) is dict:
+        return all(_encodable(k) and _encodable(v) for k, v in value.items())
+    if type(value) is list:
+        return all(_encodable(v) for v in value)
+    return True
+
+
+def _check_payload(op: str, args: dict[str, Any]) -> None:
+    """The payloads a peer hands over whole, against their event kind's schema."""
+    from ..journal import payloads
+
+    if op == "record_watcher":
+        kind = "watcher.connected" if args["connected"] else "watcher.disconnected"
+        found = payloads.problem(kind, args["viewer"])
+    elif op == "record_action":
+        found = payloads.problem("action.ran", args["result"])
+    else:
+        return
+    if found is not None:
+        raise BadRequest(f"{op}: {found.removeprefix('its ')}")
 
 
 def _type_name(kind: type) -> str:
@@ -132,7 +166,12 @@ def _type_name(kind: type) -> str:
 
 
 def encode(body: dict[str, Any]) -> bytes:
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    """A frame for `body`; FrameError when it is over the limit. Never fails on text: a lone
+    surrogate (quoted from what a peer sent) goes as a JSON escape."""
+    try:
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        data = json.dumps(body, separators=(",", ":")).encode()
     if len(data) > MAX_FRAME:
         raise FrameError(f"a frame of {len(data)} bytes is over the limit of {MAX_FRAME}")
     return _HEADER.pack(len(data)) + data
@@ -144,25 +183,6 @@ def decode(data: bytes) -> Any:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BadRequest(f"a frame is not UTF-8 JSON ({type(exc).__name__})") from None
-
-
-async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
-    import asyncio  # here: the CLI's clients use the blocking frames only, and never load it
-
-    """The next frame's bytes, None when the peer closed between frames."""
-    try:
-        header = await reader.readexactly(_HEADER.size)
-    except asyncio.IncompleteReadError as exc:
-        if not exc.partial:
-            return None
-        raise FrameError("the peer left in the middle of a frame header") from None
-    (length,) = _HEADER.unpack(header)
-    if length > MAX_FRAME:
-        raise FrameError(f"a frame of {length} bytes is over the limit of {MAX_FRAME}")
-    try:
-        return await reader.readexactly(length)
-    except asyncio.IncompleteReadError:
-        raise FrameError("the peer left in the middle of a frame") from None
 
 
 def send_frame(sock: socket.socket, body: dict[str, Any]) -> None:

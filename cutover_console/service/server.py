@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import pwd
@@ -29,15 +30,19 @@ from ..clock import Clock, SystemClock
 from ..journal import JournalWriter
 from ..runbook import Cutover
 from ..runbook.snapshot import save_snapshot
-from . import protocol
+from . import intake, protocol
 from .address import SERVICE_COMMAND, ServiceAddress
 from .engines import run_engines
 from .operations import apply, error_body
 from .protocol import BadRequest, FrameError, Request
 
 COMMAND = SERVICE_COMMAND
-MAX_CLIENTS = 64
+BACKLOG = 1024  # connections the kernel queues before accept (capped by net.core.somaxconn)
+# connections accepted in one turn of the loop (asyncio's default is 100): a connect flood then
+# takes turns with the requests of connections already open, instead of a hundred at a time
+ACCEPT_BURST = 8
 JOURNAL_CHECK_EVERY = 2.0  # seconds
+MEMORY_CHECK_EVERY = 2.0  # seconds between two looks at what freed frames could give back
 SNAPSHOT_EVERY = 60.0  # seconds between two fold snapshots (when the journal moved)
 
 
@@ -48,7 +53,10 @@ def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
     return pid, uid, gid
 
 
+@functools.lru_cache(maxsize=64)
 def account_name(uid: int) -> str:
+    """The account's name (cached: a connect flood asks it for every connection, and each
+    lookup reads the password database)."""
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
@@ -81,6 +89,7 @@ class JournalService:
         self.requests = 0
         self._closed = False
         self._snapshot_at = 0
+        self.frames = intake.FrameBudgets()  # incomplete frames of all peers, together
 
     async def serve(self, ready: asyncio.Event | None = None) -> None:
         self.address.prepare()
@@ -93,8 +102,10 @@ class JournalService:
         finally:
             os.umask(old_mask)
         os.chmod(self.address.socket, 0o600)
-        listener.listen(MAX_CLIENTS)
-        server = await asyncio.start_unix_server(self._client, sock=listener, limit=1 << 16)
+        listener.listen(BACKLOG)
+        server = await asyncio.start_unix_server(
+            self._client, sock=listener, limit=1 << 16, backlog=ACCEPT_BURST
+        )
         self._write_info()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -104,6 +115,7 @@ class JournalService:
         engines = asyncio.create_task(self._run_engines()) if self.engines else None
         watchdog = asyncio.create_task(self._stop_when_the_journal_is_gone())
         snapshots = asyncio.create_task(self._save_snapshots())
+        trimming = asyncio.create_task(self._give_memory_back())
         if ready is not None:
             ready.set()
         try:
@@ -116,6 +128,7 @@ class JournalService:
                 self.address.info.unlink()
             watchdog.cancel()
             snapshots.cancel()
+            trimming.cancel()
             if engines is not None:
                 await engines
             if self.address.journal.exists():  # the next console starts from it
@@ -140,6 +153,12 @@ class JournalService:
         except Exception as exc:  # a snapshot is derived: never a reason to stop serving
             print(f"fold snapshot not saved: {type(exc).__name__}: {exc}", file=sys.stderr)
         self._snapshot_at = state.head_seq
+
+    async def _give_memory_back(self) -> None:
+        """What big frames held goes back to the system a moment after they are freed."""
+        while not self.stopping.is_set():
+            await asyncio.sleep(MEMORY_CHECK_EVERY)
+            intake.give_memory_back(self.frames)
 
     async def _stop_when_the_journal_is_gone(self) -> None:
         """A journal deleted (or its folder) leaves nothing to serve: stop, not linger."""
@@ -206,7 +225,7 @@ class JournalService:
         try:
             while not self.stopping.is_set():
                 try:
-                    frame = await protocol.read_frame(reader)
+                    frame = await intake.read_frame(reader, self.frames)
                 except FrameError as exc:  # too big, or cut: answer once and hang up
                     await self._answer(writer, {"ok": False, "error": error_body(BadRequest(exc))})
                     return
@@ -222,7 +241,12 @@ class JournalService:
                 writer.close()
 
     async def _answer(self, writer: asyncio.StreamWriter, body: dict[str, Any]) -> None:
-        writer.write(protocol.encode(body))
+        try:
+            frame = protocol.encode(body)
+        except FrameError as exc:  # an answer too big to send is a failure to say, not a hang-up
+            error = {"type": "internal", "message": f"the answer could not be sent: {exc}"}
+            frame = protocol.encode({"ok": False, "error": error})
+        writer.write(frame)
         await writer.drain()
 
     async def _handle(self, frame: bytes, os_user: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from cutover_console.archive.publisher import ArchivePublisher
 from cutover_console.archive.settings import ArchiveSettings
 from cutover_console.journal import JournalReader, JournalWriter
 from cutover_console.journal import events as ev
+from cutover_console.keys import export_key_path
 from cutover_console.report.bundle import signing_key
 
 pytestmark = pytest.mark.integration
@@ -61,7 +62,7 @@ def test_restore_then_resume_gives_the_same_head_and_chain_and_records_where_fro
     note = run_cli("note", "resumed on the spare laptop", "-j", str(target), "--by", "lena")
     assert note.returncode == 0, note.stderr
     settings = ArchiveSettings(ArchiveLocation.parse(where))
-    key = signing_key(tmp_path / "state" / "export_signing_key")
+    key = signing_key(export_key_path(journal))  # the key the tabletop's publisher signed with
     publisher = ArchivePublisher(target, settings, key)
     with JournalWriter.open(target) as writer:
         from cutover_console.runbook import Cutover

@@ -136,21 +136,6 @@ ROWS: dict[str, tuple[Callable[[Path], None], str, int | None]] = {
         "event 1 (journal.created) is damaged: its payload has no plan",
         1,
     ),
-    "gate without gate": (
-        _sql("""UPDATE events SET payload = '{"ok":true}' WHERE seq = 4"""),
-        "event 4 (gate.evaluated) is damaged: its payload has no 'gate'",
-        4,
-    ),
-    "flow without side": (
-        _sql("""UPDATE events SET payload = '{"flow":"uploads"}' WHERE seq = 5"""),
-        "event 5 (flow.state) is damaged: its payload has no 'side'",
-        5,
-    ),
-    "overrides not a list": (
-        _sql("""UPDATE events SET payload = '{"overrides":5}' WHERE seq = 2"""),
-        "event 2 (step.started) is damaged: its 'overrides' is not a list",
-        2,
-    ),
     "hash NULL": (
         _sql("UPDATE events SET hash = NULL WHERE seq = 3", loose=True),
         "event 3 (note.added) is damaged: its hash is missing",
@@ -198,6 +183,25 @@ ROWS: dict[str, tuple[Callable[[Path], None], str, int | None]] = {
         1,
     ),
     "no events at all": (_sql("DELETE FROM events"), "the journal holds no events", 1),
+}
+# A payload that is JSON but does not fit its kind (issue 20): every reading command shows the
+# rest of the journal and names the event as malformed; `verify` names the broken chain.
+MISFITS: dict[str, tuple[Callable[[Path], None], str, int]] = {
+    "gate without gate": (
+        _sql("""UPDATE events SET payload = '{"ok":true}' WHERE seq = 4"""),
+        "event 4 (gate.evaluated) is malformed: its payload has no 'gate'",
+        4,
+    ),
+    "flow without side": (
+        _sql("""UPDATE events SET payload = '{"flow":"uploads"}' WHERE seq = 5"""),
+        "event 5 (flow.state) is malformed: its payload has no 'side'",
+        5,
+    ),
+    "overrides not a list": (
+        _sql("""UPDATE events SET payload = '{"overrides":5}' WHERE seq = 2"""),
+        "event 2 (step.started) is malformed: its 'overrides' is not a list",
+        2,
+    ),
 }
 FILES: dict[str, tuple[Callable[[Path], None], str]] = {
     "text file": (_text_file, "not a Cutover Console journal (SQLite: file is not a database)"),
@@ -286,6 +290,23 @@ def test_damaged_rows_are_named_by_every_command(base: Path, tmp_path: Path, cas
     code, screen = run_watch(path)
     assert code == 2 and "Traceback" not in screen, screen
     assert sentence in " ".join(screen.split()), screen  # the terminal may wrap the line
+
+
+@pytest.mark.parametrize("case", list(MISFITS))
+def test_payloads_that_do_not_fit_are_named_malformed_and_the_rest_shown(
+    base: Path, tmp_path: Path, case: str
+) -> None:
+    damage, sentence, bad_seq = MISFITS[case]
+    path = _copy(base, tmp_path)
+    damage(path)
+    for name in ("note", *READERS):
+        result = run_cli(*_command(name, path))
+        _no_traceback(result)
+        assert result.returncode == 0, (name, result.stdout, result.stderr)
+    assert sentence in run_cli(*_command("status", path)).stdout
+    assert sentence in path.with_suffix(".md").read_text().replace("\\_", "_")
+    verify = run_cli("verify", str(path))
+    assert verify.returncode == 1 and f"FAILED at event {bad_seq}:" in verify.stderr
 
 
 @pytest.mark.parametrize("case", list(FILES))

@@ -151,7 +151,7 @@ def test_scripts_write_through_the_service_same_rules_messages_exit_codes_and_ke
     ]
     people = [e for e in served if e.actor != "system" and e.seq > 1]
     assert people and {e.os_user for e in people} == {ME}  # from SO_PEERCRED, not $USER
-    assert {e.os_user for e in written if e.seq > 1} == {"spoofed-user"}
+    assert {e.os_user for e in written if e.seq > 1} == {ME}  # the real uid too (issue 20)
 
 
 def test_a_second_writer_that_is_not_the_service_still_gets_exit_3(tmp_path: Path) -> None:

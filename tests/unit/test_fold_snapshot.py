@@ -63,7 +63,9 @@ def busy(c: Cutover) -> None:
         actor=ENGINE,
         step="dns-switch",
     )
-    c.record_watcher(True, {"fingerprint": "SHA256:x", "comment": "raj", "at": "payload's"})
+    c.record_watcher(True, {"fingerprint": "SHA256:x", "comment": "raj", "$t": "payload's"})
+    # an older writer's payload that claims the event's own time: kept as malformed (issue 20)
+    w.append("watcher.connected", {"comment": "raj", "at": "payload's"}, actor=ENGINE)
     w.append(
         "action.ran",
         {"kind": "command", "exit": 0, "tail": "done", "at": "the payload's own"},
