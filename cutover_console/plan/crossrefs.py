@@ -75,6 +75,11 @@ class _Checker:
         self.gates()
         self.probes()
         self.secrets(self.data, ())
+        steps = self.plan.steps
+        if self.plan.comms is not None or any(s.comms or s.kind == "comms" for s in steps):
+            from .comms_checks import check_comms
+
+            self.problems += check_comms(self.plan, self.source, self.error, self.did_you_mean)
         if not any(p.severity == "error" for p in self.problems):
             self.fit()
         return self.problems

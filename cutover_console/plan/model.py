@@ -26,6 +26,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from .comms import CommsSection, StepComms
 from .problems import clip
 from .timeparse import TimeSyntaxError, parse_duration, parse_time
 
@@ -63,7 +64,7 @@ GateCheck = Literal[
 ]
 GATE_CHECKS: tuple[str, ...] = GateCheck.__args__  # type: ignore[attr-defined]
 
-STEP_KINDS = ("task", "go_no_go", "milestone", "validation")
+STEP_KINDS = ("task", "go_no_go", "milestone", "validation", "comms")
 
 
 class Strict(BaseModel):
@@ -198,7 +199,7 @@ class Step(Strict):
     title: str
     phase: Ident
     owner: Ident
-    kind: Literal["task", "go_no_go", "milestone", "validation"] = "task"
+    kind: Literal["task", "go_no_go", "milestone", "validation", "comms"] = "task"
     duration: Duration
     depends_on: list[Ident] = Field(default_factory=list)
     not_before: WallTime | None = None
@@ -208,6 +209,7 @@ class Step(Strict):
     rollback: Markdown = ""
     point_of_no_return: bool = False
     action: Action | None = None
+    comms: StepComms | None = None  # kind: comms: the update it sends when completed
 
 
 class Resolver(Strict):
@@ -551,6 +553,7 @@ class Plan(Strict):
     reconcile: list[Reconciliation] = Field(default_factory=list)
     logs: list[LogSource] = Field(default_factory=list)
     archive: ArchiveSection | None = None
+    comms: CommsSection | None = None  # stakeholder updates (plan/comms.py)
     _step_index: tuple[list[Step], int, dict[str, Step]] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")

@@ -18,6 +18,7 @@ from ..journal import events as ev
 from ..plan import PlanDocument
 from ..plan.model import Person, Step
 from .fold import CutoverState
+from .outbox import decision_updates
 from .rules import (
     Refusal,
     completion_blockers,
@@ -94,11 +95,39 @@ class Cutover:
         self, kind: str, person: str, payload: dict[str, Any], step: str | None, idem: str | None
     ) -> Event:
         actor = Actor(person, self._os_user) if self._os_user else Actor.here(person)
-        event = self.writer.append(kind, payload, actor=actor, step=step, idem=idem)
+        seq = self.state.head_seq + 1  # the writer's head too: only this thread writes
+        then = [
+            (ev.COMMS_QUEUED, update, Actor.here("system"), step)
+            for update in decision_updates(self.state, kind, step, seq)
+        ]
+        event = self.writer.append(kind, payload, actor=actor, step=step, idem=idem, then=then)
+        chained = self.writer.last_appended if event.seq == seq and then else [event]
         with self.state_lock:
-            if event.seq > self.state.head_seq:
-                self.state.apply(event)
+            for item in chained:
+                if item.seq > self.state.head_seq:
+                    self.state.apply(item)
         return event
+
+    def queue_updates(self, updates: list[dict[str, Any]], by: str) -> list[Event]:
+        """Updates the lead or the schedule asked for (`comms.queued`, one transaction)."""
+        if by != "system":
+            self._person("send update", None, by)
+        actor = Actor(by, self._os_user) if self._os_user else Actor.here(by)
+        return self._apply_many([(ev.COMMS_QUEUED, u, actor, None) for u in updates])
+
+    def record_comms(self, kind: str, payload: dict[str, Any], by: str = "system") -> Event:
+        """The comms engine's report: a rendering, an attempt and its outcome, an overdue
+        update, an acknowledgement."""
+        return self._record(kind, by, payload, None, None)
+
+    def _apply_many(
+        self, items: list[tuple[str, dict[str, Any], Actor, str | None]]
+    ) -> list[Event]:
+        events = self.writer.append_many(items)
+        with self.state_lock:
+            for event in events:
+                self.state.apply(event)
+        return events
 
     def record_many(self, items: list[tuple[str, dict[str, Any], Actor, str | None]]) -> int:
         """Engines' observations: one durable transaction, folded into the state at once."""
