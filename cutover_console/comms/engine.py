@@ -41,7 +41,7 @@ from .render import FORMATS, Rendered, RenderError, format_of, render
 POLL = 0.2  # seconds between two looks at the journal's head (an int compare when idle)
 MAX_IN_FLIGHT = 32  # threads sending at once; a never-answering server holds one
 T = TypeVar("T")
-JournalWrite = Callable[[Callable[[], Any]], None]
+JournalWrite = Callable[[Callable[[], Any]], object]
 
 
 class CommsEngine:
@@ -60,6 +60,7 @@ class CommsEngine:
         self._settled: set[tuple[str, str]] = set()  # settled here, maybe not folded yet
         self._queued: set[tuple[str, str, str]] = set()  # (rule, audience, due) queued here
         self.errors: list[str] = []
+        self.schedule = True  # False: deliver only (a command's one-off run)
 
     # -- the loop ----------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -68,7 +69,8 @@ class CommsEngine:
                 await self._catch_up()
                 await self._render_new()
                 self._start_deliveries()
-                await self._schedule()
+                if self.schedule:
+                    await self._schedule()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), POLL)
         finally:

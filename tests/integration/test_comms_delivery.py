@@ -59,7 +59,7 @@ def drive(cutover: Cutover, until: Callable[[CommsLedger], bool], timeout: float
         stop = asyncio.Event()
         engine = CommsEngine(
             cutover, SystemClock(), lambda w: loop.run_in_executor(journal_thread, w)
-        )  # noqa: E501
+        )
         task = asyncio.create_task(engine.run(stop))
         start = time.monotonic()
         try:
