@@ -37,8 +37,8 @@ _LINK = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{1,20}):(?=//)")
 
 def _chat(value: str) -> str:
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    value = _LINK.sub(r"\1[:]", value)
     value = _MARKDOWN.sub(r"\\\1", value)
+    value = _LINK.sub(r"\1[:]", value)  # after the escaping: its brackets are ours
     return _MENTION.sub("@\u200b", value)
 
 
