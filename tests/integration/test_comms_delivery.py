@@ -245,3 +245,40 @@ def test_a_secret_in_a_channel_url_reaches_no_journal_row(
     finally:
         hook.stop()
         os.environ.pop("COMMS_TEST_MAIL", None)
+
+
+def test_a_late_cadence_update_is_journaled_overdue_once_and_no_change_counts(
+    tmp_path: Path, channels: Callable[[str, str], None]
+) -> None:
+    """An hourly update to a dead webhook: nothing is delivered, so once the hour and its grace
+    have passed (the window opened long ago), comms.overdue is journaled, and only once. A
+    delivered 'no change since' update then counts as the update."""
+    hook = Webhook("error")
+    try:
+        channels("json://127.0.0.1:1/none", hook.url())
+        text = PLAN.read_text().replace(
+            "  updates:\n",
+            "  updates:\n    - {id: hourly, every: 1h, grace: 5m, audiences: [support], "
+            "template: status}\n",
+        )
+        plan = tmp_path / "plan.yaml"
+        plan.write_text(text)
+        writer = create_journal(tmp_path / "j.sqlite", load_plan(plan))
+        cutover = Cutover(writer, SystemClock())
+        drive(cutover, lambda ledger: bool(ledger.overdue), timeout=20)
+        drive(cutover, lambda _ledger: time.sleep(0.5) is None)  # another engine, 0.5 s more
+        rows = kinds(writer.path)
+        overdue = [r[3] for r in rows if r[2] == "comms.overdue"]
+        assert len(overdue) == 1 and overdue[0]["rule"] == "hourly"
+        queued = [r[3] for r in rows if r[2] == "comms.queued"]
+        assert queued and queued[0]["rule"] == "hourly"  # the schedule queued the first one
+        hook.mode = "ok"
+        from cutover_console.comms.requests import queue_manual
+
+        queue_manual(cutover, "lena", audience="support", no_change=True)
+        drive(cutover, lambda ledger: ledger.last_delivered_at("support") is not None)
+        ledger = ledger_of(writer.path)
+        assert any(m.no_change_since for m in ledger.messages.values())
+        writer.close()
+    finally:
+        hook.stop()
