@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from typing import Any
 
 from servers import free_port
@@ -21,6 +21,7 @@ class Received:
     subject: str
     body: str
     headers: dict[str, str] = field(default_factory=dict)
+    html: str = ""  # an email's HTML part
 
 
 class SmtpSink:
@@ -47,15 +48,16 @@ class SmtpSink:
                 if sink.mode == "flaky" and sink.failures > 0:
                     sink.failures -= 1
                     return "421 4.3.2 try again later"
-                parsed = message_from_bytes(envelope.content)
-                part = next((p for p in parsed.walk() if not p.is_multipart()), parsed)
-                body = part.get_payload(decode=True) or b""
+                parsed: Any = message_from_bytes(envelope.content, policy=policy.default)
+                plain = parsed.get_body(preferencelist=("plain",))
+                html = parsed.get_body(preferencelist=("html",))
                 sink.received.append(
                     Received(
                         str(parsed.get("X-Cutover-Message", "")),
                         str(parsed.get("Subject", "")),
-                        body.decode("utf-8", "replace"),
+                        plain.get_content() if plain is not None else "",
                         {k: str(v) for k, v in parsed.items()},
+                        html.get_content() if html is not None else "",
                     )
                 )
                 return "250 2.0.0 queued as C0FFEE"

@@ -22,8 +22,8 @@ WAIT = 120.0  # seconds `send`/`test` wait for every target to settle
 
 
 def _ledger(journal: Path) -> Any:
-    from ..comms.ledger import CommsLedger
     from ..journal import JournalReader
+    from ..runbook.comms_ledger import CommsLedger
 
     with JournalReader(journal) as reader:
         return CommsLedger.of(reader.events())

@@ -30,12 +30,12 @@ from ..clock import Clock
 from ..journal import JournalReader
 from ..journal import events as ev
 from ..runbook import Cutover
+from ..runbook.comms_ledger import CommsLedger, Message, TargetState
 from ..runbook.outbox import queued_payload
 from ..secrets import REDACT
 from ..timestamps import format_ts
 from . import delivery
 from .context import template_context
-from .ledger import CommsLedger, Message, TargetState
 from .render import FORMATS, Rendered, RenderError, format_of, render
 
 POLL = 0.2  # seconds between two looks at the journal's head (an int compare when idle)

@@ -8,9 +8,9 @@ from typing import Any
 from ..journal import Event
 from ..journal import events as ev
 from ..runbook import ActionRefused, Cutover, Refusal
+from ..runbook.comms_ledger import CommsLedger
 from ..runbook.outbox import queued_payload
 from ..timestamps import format_ts
-from .ledger import CommsLedger
 
 
 def _refuse(message: str) -> ActionRefused:

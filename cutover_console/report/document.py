@@ -17,6 +17,7 @@ from ..journal import events as ev
 from ..plan.timeparse import format_duration
 from ..runbook.fold import FINISHED, CutoverState
 from ..runbook.summary import status_summary
+from .communications import communications
 from .inline import Data, Paragraph
 from .rehearsal import Rehearsal, compare
 
@@ -154,6 +155,9 @@ def build(
     sections.append(_deviations(state, events))
     sections.append(_dns(state, events))
     sections.append(_flows(state, events))
+    told, tables = communications(state, events)
+    if told:
+        sections.append(Section("Communications", told, [Table(h, r) for h, r in tables]))
     sections.append(_people(state))
     open_items = [s for s in plan.steps if state.steps[s.id].status not in FINISHED]
     sections.append(

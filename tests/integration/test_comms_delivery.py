@@ -20,10 +20,10 @@ from support import PLANS
 
 from cutover_console.clock import SystemClock
 from cutover_console.comms.engine import CommsEngine
-from cutover_console.comms.ledger import CommsLedger
 from cutover_console.journal import JournalReader
 from cutover_console.plan import load_plan
 from cutover_console.runbook import Cutover
+from cutover_console.runbook.comms_ledger import CommsLedger
 from cutover_console.service.lead import create_journal
 
 pytestmark = pytest.mark.integration
@@ -281,4 +281,36 @@ def test_a_late_cadence_update_is_journaled_overdue_once_and_no_change_counts(
         assert any(m.no_change_since for m in ledger.messages.values())
         writer.close()
     finally:
+        hook.stop()
+
+
+def test_hostile_step_titles_reach_email_and_webhook_inert(
+    tmp_path: Path, channels: Callable[[str, str], None]
+) -> None:
+    """The corpus, CR/LF and a header line in the go/no-go's title (it flows into the trigger and
+    the Subject): no header is injected, HTML email escapes it, escape sequences arrive shown."""
+    smtp, hook = SmtpSink(), Webhook()
+    try:
+        channels(smtp.url(), hook.url())
+        hostile = "GNG\\r\\nBcc: victim@evil.test\\nX-Injected: yes <script>alert(1)</script>"
+        hostile += " \\e]0;PWNED\\a @channel <!everyone>"
+        text = PLAN.read_text().replace("title: Go/no-go,", f'title: "{hostile}",')
+        plan = tmp_path / "plan.yaml"
+        plan.write_text(text)
+        cutover = Cutover(create_journal(tmp_path / "j.sqlite", load_plan(plan)), SystemClock())
+        cutover.start("gng", "lena")
+        cutover.complete("gng", "lena")
+        drive(cutover, settled)
+        mail = smtp.received[0]
+        assert "Bcc" not in mail.headers and "X-Injected" not in mail.headers
+        assert "\r" not in mail.subject and "\n" not in mail.subject
+        assert "GO (GNG Bcc: victim@evil.test X-Injected: yes" in mail.subject  # one line
+        assert "&lt;script&gt;" in mail.html and "<script>" not in mail.html
+        assert "\x1b" not in mail.html + mail.subject and "␛]0;PWNED␇" in mail.html
+        web = hook.received[0]
+        assert "\x1b" not in web.body + web.subject and "\n" not in web.subject
+        assert "␛]0;PWNED␇" in web.body
+        cutover.writer.close()
+    finally:
+        smtp.stop()
         hook.stop()

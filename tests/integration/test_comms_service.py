@@ -15,8 +15,8 @@ from commsbed import SmtpSink, Webhook
 from servers import CANARY
 from support import PLANS, run_cli
 
-from cutover_console.comms.ledger import CommsLedger
 from cutover_console.journal import JournalReader
+from cutover_console.runbook.comms_ledger import CommsLedger
 from cutover_console.service.address import ServiceAddress
 
 pytestmark = pytest.mark.integration
@@ -58,6 +58,26 @@ def test_comms_test_says_which_targets_worked_and_status_shows_no_secret(tmp_pat
         for output in (out, status.stdout, text.stdout, text.stderr):
             assert CANARY not in output
         assert CANARY.encode() not in journal.read_bytes()
+        # the report and the export: a Communications section with the exact text and its hash
+        ledger = ledger_of(journal)
+        client = next(m for m in ledger.messages.values() if m.audience == "client")
+        for name in ("r.md", "r.html"):
+            out_file = tmp_path / name
+            made = run_cli("report", "--journal", str(journal), "-o", str(out_file))
+            assert made.returncode == 0, made.stderr
+            document = out_file.read_text()
+            assert "Communications" in document and client.id in document
+            assert client.rendered["html"]["sha256"] in document
+            assert "SMTP 250" in document and CANARY not in document
+        bundle = tmp_path / "bundle"
+        made = run_cli("export", "--journal", str(journal), "-o", str(bundle),
+                       "--sign-key", str(tmp_path / "key"))  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        exported = (bundle / "report.md").read_text()
+        assert "Communications" in exported and client.id in exported
+        for path in bundle.iterdir():
+            assert CANARY.encode() not in path.read_bytes(), path
+        assert run_cli("verify", str(bundle)).returncode == 0
     finally:
         smtp.stop()
 

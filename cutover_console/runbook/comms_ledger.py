@@ -34,6 +34,7 @@ class TargetState:
     status: str = "queued"  # queued, sending, failed (will retry), delivered, abandoned
     attempts: int = 0
     url: str = ""  # Apprise's privacy-masked URL, once resolved
+    format: str = ""  # the text format it was sent (html, chat, sms, text)
     reply: str = ""  # what the server said when it accepted
     reason: str = ""  # why the last attempt failed
     retry_at: datetime | None = None
@@ -128,6 +129,7 @@ class CommsLedger:
         if event.kind == ev.COMMS_ATTEMPT:
             target.status, target.attempts = "sending", int(p.get("attempt", target.attempts + 1))
             target.url = str(p.get("url") or target.url)
+            target.format = str(p.get("format") or target.format)
         elif event.kind == ev.COMMS_DELIVERED:
             target.status, target.reply, target.retry_at = (
                 "delivered",
