@@ -110,46 +110,21 @@ def _previews(
     journal: Path, template: str | None, audience: str | None
 ) -> list[tuple[str, str, dict[str, str]]]:
     from ..clock import SystemClock
-    from ..comms.delivery import ChannelError, resolve_channel
-    from ..comms.engine import render_payload
-    from ..comms.render import format_of
+    from ..comms.preview import PreviewError, channel_formats, previews
     from ..journal import JournalReader
     from ..runbook import load_state
-    from ..runbook.outbox import queued_payload
 
     with JournalReader(journal) as reader:
         state = load_state(reader)
     comms = state.plan.comms
     if comms is None:
         raise click.UsageError("the plan has no `comms:` section")
-
-    class _View:  # render_payload reads a cutover's state under its lock
-        def __init__(self) -> None:
-            import contextlib
-
-            self.state, self.state_lock = state, contextlib.nullcontext()
-
-    out = []
-    template_id = template or comms.templates[0].id
-    for a in comms.audiences:
-        if audience not in (None, a.id):
-            continue
-        queued = queued_payload(
-            state.plan, state.head_seq + 1, "preview", a.id, template_id,
-            {"kind": "preview", "text": "Preview"},
-        )  # fmt: skip
-        payload = render_payload(_View(), SystemClock().now(), queued)  # type: ignore[arg-type]
-        if "error" in payload:
-            raise click.UsageError(payload["error"])
-        formats = set()
-        for channel in a.channels:
-            try:
-                formats.add(format_of(resolve_channel(channel)[0]))
-            except ChannelError:
-                formats.add("text")
-        for fmt in sorted(formats):
-            out.append((a.name or a.id, fmt, payload["formats"][fmt]))
-    return out
+    formats = {a.id: channel_formats(a.channels) for a in comms.audiences}
+    try:
+        found = previews(state, SystemClock().now(), template, audience, formats)
+    except PreviewError as exc:
+        raise click.UsageError(str(exc)) from None
+    return [(p.audience, p.format, {"title": p.title, "body": p.body}) for p in found]
 
 
 def _queue_and_wait(journal: Path, args: dict[str, Any], command: str) -> list[Any]:

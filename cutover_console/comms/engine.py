@@ -35,8 +35,8 @@ from ..runbook.outbox import queued_payload
 from ..secrets import REDACT
 from ..timestamps import format_ts
 from . import delivery
-from .context import template_context
-from .render import FORMATS, Rendered, RenderError, format_of, render
+from .preview import rendered_payload
+from .render import Rendered, format_of
 
 POLL = 0.2  # seconds between two looks at the journal's head (an int compare when idle)
 MAX_IN_FLIGHT = 32  # threads sending at once; a never-answering server holds one
@@ -309,26 +309,9 @@ def render_payload(
     cutover: Cutover, now: datetime, message: Message | dict[str, Any]
 ) -> dict[str, Any]:
     """A `comms.rendered` payload: the message's text in every format, or why it failed."""
-    comms = cutover.state.plan.comms
-    assert comms is not None
     queued = message if isinstance(message, dict) else _as_queued(message)
-    try:
-        template = comms.template(str(queued["template"]))
-    except StopIteration:
-        return {"message": queued["message"], "error": f"no template '{queued['template']}'"}
     with cutover.state_lock:
-        context = template_context(cutover.state, now, queued)
-    try:
-        formats = {
-            f: render(template.title, template.body, context, f).as_payload() for f in FORMATS
-        }
-    except RenderError as exc:
-        return {"message": queued["message"], "error": str(exc)[:300]}
-    if queued.get("test"):
-        for text in formats.values():
-            text["title"] = f"[TEST] {text['title']}"
-            text["sha256"] = Rendered(text["title"], text["body"]).sha256
-    return {"message": queued["message"], "formats": formats}
+        return rendered_payload(cutover.state, now, queued)
 
 
 def _as_queued(message: Message) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from .bindings import (
     read_settings,
 )
 from .commands import ActionCommands
+from .comms_actions import CommsActions
 from .dialogs import Picker
 from .help import HelpScreen, help_text
 from .lead_actions import LeadActions
@@ -55,6 +56,7 @@ from .views import (
     LogsPane,
     StepDetail,
 )
+from .views.comms import CommsFollower, CommsPane
 from .watcher_hosting import ServeOptions, WatcherHosting
 
 
@@ -89,6 +91,7 @@ class CutoverApp(App[None]):
         self.watchers = ""
         self._rendered: tuple[int, datetime] | None = None
         self._summary: CutoverView | None = None
+        self.comms = CommsFollower()  # the comms events, for the Comms pane and the clock bar
 
     def compose(self) -> ComposeResult:
         yield ClockBar(id="clock")
@@ -105,6 +108,9 @@ class CutoverApp(App[None]):
                 yield LogsPane()
             with TabPane(self._tab_title("pane-journal", "Journal"), id="journal"):
                 yield JournalPane()
+            if self.session.state.plan.comms is not None:  # stakeholder updates (issue 22)
+                with TabPane(self._tab_title("pane-comms", "Comms"), id="comms"):
+                    yield CommsPane()
         yield Footer(compact=True)
 
     def _tab_title(self, binding_id: str, title: str) -> str:
@@ -174,6 +180,8 @@ class CutoverApp(App[None]):
             if fresh:  # the forecast of every step: once per change or minute, not per second
                 self._summary = cutover_view(status_summary(state, now))
             assert self._summary is not None
+            self.comms.follow(state, self._reader)
+            self.query_one(ClockBar).comms_alert = self.comms.alert(state, now)
             self.query_one(ClockBar).render_state(state, now, self._summary, self.watchers)
             if fresh:
                 checklist = self.query_one(Checklist)
@@ -194,6 +202,8 @@ class CutoverApp(App[None]):
             self.query_one(FlowsPane).render_state(state, now, errors)
         elif active == "journal":
             self.query_one(JournalPane).catch_up()
+        elif active == "comms":
+            self.query_one(CommsPane).render_state(state, now, self.comms.ledger, errors)
 
     def tick(self) -> None:
         if not self.query(ClockBar):  # a tick that fires while the app shuts down
@@ -377,7 +387,7 @@ class WatchApp(CutoverApp):
             time.sleep(0.25)
 
 
-class LeadApp(LeadActions, WatcherHosting, CutoverApp):
+class LeadApp(CommsActions, LeadActions, WatcherHosting, CutoverApp):
     """`cutover run`: the lead drives the cutover; engines run in the background."""
 
     BINDINGS: ClassVar[list[BindingType]] = WRITE_BINDINGS + READ_BINDINGS + JOURNAL_BINDINGS
