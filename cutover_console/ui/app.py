@@ -203,7 +203,8 @@ class CutoverApp(App[None]):
         elif active == "journal":
             self.query_one(JournalPane).catch_up()
         elif active == "comms":
-            self.query_one(CommsPane).render_state(state, now, self.comms.ledger, errors)
+            pane = self.query_one(CommsPane)
+            pane.render_state(state, now, self.comms.ledger, errors, self.comms.version)
 
     def tick(self) -> None:
         if not self.query(ClockBar):  # a tick that fires while the app shuts down

@@ -7,8 +7,8 @@ since it last looked (an indexed read of the new rows, done only for plans with 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
+import time
+from datetime import datetime, timedelta, tzinfo
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -24,7 +24,10 @@ from ...untrusted import text as literal
 from ..table import KeyedTable
 from .shown import show
 
-SHOWN = 50  # the newest updates in the table
+SHOWN = 200  # updates kept in the table (the oldest leave it first)
+MESSAGE_COLUMNS = (("queued", 9), ("audience", 16), ("update", 16), ("title", 44), ("targets", 90))
+REDRAW_EVERY = 1.0  # seconds: the updates table is redrawn at most this often (a busy send
+# journals dozens of events a second; rebuilding 50 rows for each cost key presses 6x)
 STATUS_STYLE = {
     "delivered": "green",
     "failed": "bold yellow",
@@ -39,12 +42,15 @@ class CommsFollower:
 
     def __init__(self) -> None:
         self.ledger = CommsLedger()
+        self.version = 0  # bumps with every change to the comms
 
     def follow(self, state: CutoverState, reader: JournalReader) -> bool:
         """Fold the new events (True when something about comms changed)."""
         if state.plan.comms is None or state.head_seq <= self.ledger.head_seq:
             return False
-        return self.ledger.fold(reader.events(after=self.ledger.head_seq))
+        changed = self.ledger.fold(reader.events(after=self.ledger.head_seq))
+        self.version += changed
+        return changed
 
     def alert(self, state: CutoverState, now: datetime) -> str:
         """What the clock bar says about comms: overdue updates, abandoned deliveries."""
@@ -117,6 +123,9 @@ def _targets(message: Message) -> Text:
 
 class CommsPane(Vertical):
     send_hint = ""  # the lead's app: which key sends an update (watchers: none)
+    _drawn_version = -1
+    _drawn_at = float("-inf")
+    _pending: tuple[CutoverState, CommsLedger, int] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="comms-head")
@@ -127,19 +136,26 @@ class CommsPane(Vertical):
         self.query_one("#comms-audiences", KeyedTable).add_columns(
             "audience", "next update", "last delivered"
         )
-        self.query_one("#comms-messages", KeyedTable).add_columns(
-            "queued", "audience", "update", "title", "targets"
-        )
+        table = self.query_one("#comms-messages", KeyedTable)
+        # fixed widths: a changed cell never lays the screen out again
+        for name, width in MESSAGE_COLUMNS:
+            table.add_column(name, width=width, key=name)
+        self._rows: dict[str, tuple[str, ...]] = {}
 
     def render_state(
-        self, state: CutoverState, now: datetime, ledger: CommsLedger, errors: dict[str, str]
+        self,
+        state: CutoverState,
+        now: datetime,
+        ledger: CommsLedger,
+        errors: dict[str, str],
+        version: int = -2,
     ) -> None:
         head = self.query_one("#comms-head", Static)
         comms = state.plan.comms
         if comms is None:
             show(head, "This plan has no `comms:`.", fixed_size=True)
             return
-        messages = sorted(ledger.messages.values(), key=lambda m: m.seq, reverse=True)
+        messages = ledger.messages.values()
         delivered = sum(1 for m in messages for t in m.targets.values() if t.status == "delivered")
         abandoned = ledger.abandoned()
         error = errors.get("comms")
@@ -165,24 +181,58 @@ class CommsPane(Vertical):
                     (
                         literal(a.name or a.id, limit=40),
                         literal(next_due(state, ledger, a.id, now), limit=80),
-                        f"{day_time(last, zone)} ({ago(last, now)})" if last else "never",
+                        day_time(last, zone) if last else "never",
                     ),
                 )
             )
         self.query_one("#comms-audiences", KeyedTable).fill(audiences)
-        rows: list[tuple[str, Any]] = []
-        for m in messages[:SHOWN]:
+        self._draw_messages(state, ledger, version)
+
+    def _draw_messages(self, state: CutoverState, ledger: CommsLedger, version: int) -> None:
+        """The updates table, when the comms changed, at most every REDRAW_EVERY seconds (a
+        change within that is drawn by a timer at the end of it)."""
+        if version == self._drawn_version:
+            return
+        wait = self._drawn_at + REDRAW_EVERY - time.monotonic()
+        if wait > 0:
+            if self._pending is None:
+                self.set_timer(wait, self._draw_pending)
+            self._pending = (state, ledger, version)
+            return
+        self._pending = None
+        self._drawn_version, self._drawn_at = version, time.monotonic()
+        zone = state.plan.zone
+        table = self.query_one("#comms-messages", KeyedTable)
+        # oldest first, new updates added at the bottom, changed cells updated in place: a new
+        # update costs one row, not a rebuild of the table; one frame for all of it
+        with self.app.batch_update():
+            self._fill_messages(table, ledger, zone)
+
+    def _fill_messages(self, table: KeyedTable, ledger: CommsLedger, zone: tzinfo) -> None:
+        for m in sorted(ledger.messages.values(), key=lambda m: m.seq)[-SHOWN:]:
             title = (m.rendered.get("text") or {}).get("title", m.render_error or "…")
-            rows.append(
-                (
-                    m.id,
-                    (
-                        day_time(m.queued_at, zone),
-                        literal(m.audience, limit=30),
-                        literal(m.rule + (" [test]" if m.test else ""), limit=30),
-                        literal(title, limit=60),
-                        _targets(m),
-                    ),
-                )
+            cells = (
+                day_time(m.queued_at, zone),
+                literal(m.audience, limit=30),
+                literal(m.rule + (" [test]" if m.test else ""), limit=30),
+                literal(title, limit=60),
+                _targets(m),
             )
-        self.query_one("#comms-messages", KeyedTable).fill(rows)
+            text = tuple(str(c) for c in cells)
+            before = self._rows.get(m.id)
+            if before is None:
+                table.add_row(*cells, key=m.id)
+            elif before != text:
+                for (name, _w), value, old in zip(MESSAGE_COLUMNS, cells, before, strict=True):
+                    if str(value) != old:
+                        table.update_cell(m.id, name, value)
+            self._rows[m.id] = text
+        while len(self._rows) > SHOWN:
+            oldest = next(iter(self._rows))
+            table.remove_row(oldest)
+            del self._rows[oldest]
+
+    def _draw_pending(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None and self.is_attached:
+            self._draw_messages(*pending)
