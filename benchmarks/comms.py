@@ -139,6 +139,7 @@ async def keys(journal: Path) -> tuple[list[float], list[float]]:
             await asyncio.sleep(1.5)
             loaded = await presses(app, 40)
             sending.clear()
+            await pilot.pause(5.0)  # the last deliveries journaled before the console quits
     finally:
         done.set()
         sender.join()

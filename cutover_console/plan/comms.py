@@ -59,6 +59,8 @@ CommsTrigger = Literal[
     "step_failed",  # any step failed
     "gate_overridden",  # a lead overrode a gate
     "cutover_finished",  # the last open step finished
+    "dns_flipped",  # every record answers new on every healthy resolver (the DNS engine says)
+    "stragglers_drained",  # the last straggling site left the old side (the flow engine says)
 ]
 COMMS_TRIGGERS: tuple[str, ...] = CommsTrigger.__args__  # type: ignore[attr-defined]
 

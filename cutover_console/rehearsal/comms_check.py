@@ -20,6 +20,8 @@ DECISIONS = frozenset(
         "gate_overridden",
         "cutover_finished",
         "comms_step",
+        "dns_flipped",
+        "stragglers_drained",
     }
 )
 
@@ -32,6 +34,11 @@ def ledger_of(journal: Path) -> CommsLedger:
 def settled(journal: Path) -> bool:
     """Every queued update delivered or abandoned, to every target."""
     return all(m.settled for m in ledger_of(journal).messages.values())
+
+
+# the decisions every headless demo goes through (it never fails a step nor rolls back)
+EXPECTED = ("go_no_go", "step_done", "dns_flipped", "stragglers_drained", "point_of_no_return",
+            "cutover_finished")  # fmt: skip
 
 
 def comms_checks(journal: Path) -> dict[str, tuple[bool, str]]:
@@ -48,6 +55,8 @@ def comms_checks(journal: Path) -> dict[str, tuple[bool, str]]:
     scheduled = sum(1 for m in ledger.messages.values() if m.trigger.get("kind") == "every")
     if not decisions:
         return {"decision updates delivered": (False, "no decision update was queued")}
+    fired = {m.trigger.get("kind") for m in decisions}
+    missing += [f"no update at {kind}" for kind in EXPECTED if kind not in fired]
     return {
         "decision updates delivered": (
             not missing,

@@ -18,7 +18,7 @@ from ..journal import events as ev
 from ..plan import PlanDocument
 from ..plan.model import Person, Step
 from .fold import CutoverState
-from .outbox import decision_updates
+from .outbox import decision_updates, signal_updates
 from .rules import (
     Refusal,
     completion_blockers,
@@ -130,7 +130,12 @@ class Cutover:
         return events
 
     def record_many(self, items: list[tuple[str, dict[str, Any], Actor, str | None]]) -> int:
-        """Engines' observations: one durable transaction, folded into the state at once."""
+        """Engines' observations: one durable transaction, folded into the state at once (with
+        the stakeholder updates a transition among them causes: every resolver flipped, the
+        stragglers drained)."""
+        updates = signal_updates(self.state, items)
+        if updates:
+            items = [*items, *((ev.COMMS_QUEUED, u, Actor.here("system"), None) for u in updates)]
         events = self.writer.append_many(items)
         with self.state_lock:  # views read under this lock; the fsync above is outside it
             for event in events:

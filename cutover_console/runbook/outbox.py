@@ -107,3 +107,54 @@ def decision_updates(
             rule_id = f"step-{step.id}"
             out.append(queued_payload(plan, seq, rule_id, audience, step.comms.template, about))
     return out
+
+
+def signal_updates(
+    state: CutoverState, items: list[tuple[str, dict[str, Any], Any, str | None]]
+) -> list[dict[str, Any]]:
+    """The `comms.queued` payloads that an engine's batch of observations causes, judged as a
+    transition from the state before the batch to the state after it (so a restarted service,
+    whose state already shows the flip, never queues it again)."""
+    plan = state.plan
+    if plan.comms is None or not items:
+        return []
+    wanted = {r.on for r in plan.comms.updates}
+    seq = state.head_seq + len(items)  # the batch's last event
+    fired: list[tuple[str, str]] = []
+    signals = state.signals
+    kinds = {k for k, _p, _a, _s in items}
+    if "dns_flipped" in wanted and ev.DNS_RECORD in kinds and plan.dns and plan.dns.records:
+        after = dict(signals.dns_records)
+        after.update({p["record"]: p for k, p, _a, _s in items if k == ev.DNS_RECORD})
+        expected = {f"{n}/{r.type}" for r in plan.dns.records for n in r.expanded()}
+
+        def flipped(records: dict[str, dict[str, Any]]) -> bool:
+            return set(records) >= expected and all(
+                records[name].get("percent_new") == 100 for name in expected
+            )
+
+        if flipped(after) and not flipped(signals.dns_records):
+            fired.append(("dns_flipped", "Every resolver answers the new address"))
+    if (
+        "stragglers_drained" in wanted
+        and ev.FLOW_SITE in kinds
+        and state.dns_switched_at() is not None
+    ):
+        after_sites = dict(signals.flow_sites)
+        after_sites.update(
+            {(p["flow"], p["site"]): p for k, p, _a, _s in items if k == ev.FLOW_SITE}
+        )
+
+        def straggling(sites: dict[tuple[str, str], dict[str, Any]]) -> bool:
+            return any(p.get("status") == "straggler" for p in sites.values())
+
+        if straggling(signals.flow_sites) and not straggling(after_sites):
+            fired.append(("stragglers_drained", "The last straggling site left the old side"))
+    out: list[dict[str, Any]] = []
+    for trigger, text in fired:
+        for rule in plan.comms.updates:
+            if rule.on == trigger:
+                about = {"kind": trigger, "seq": seq, "text": text}
+                for audience in rule.audiences:
+                    out.append(queued_payload(plan, seq, rule.id, audience, rule.template, about))
+    return out
