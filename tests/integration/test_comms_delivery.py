@@ -314,3 +314,31 @@ def test_hostile_step_titles_reach_email_and_webhook_inert(
     finally:
         smtp.stop()
         hook.stop()
+
+
+def test_a_daily_update_goes_out_once_a_day(
+    tmp_path: Path, channels: Callable[[str, str], None]
+) -> None:
+    """`daily: "00:00"` (the plan's zone is UTC): today's update is queued and delivered once,
+    and a second engine run (a restarted service) does not queue it again."""
+    hook = Webhook()
+    try:
+        channels("json://127.0.0.1:1/none", hook.url())
+        text = PLAN.read_text().replace(
+            "  updates:\n",
+            '  updates:\n    - {id: support-day, daily: "00:00", audiences: [support], '
+            "template: status}\n",
+        )
+        plan = tmp_path / "plan.yaml"
+        plan.write_text(text)
+        writer = create_journal(tmp_path / "j.sqlite", load_plan(plan))
+        cutover = Cutover(writer, SystemClock())
+        drive(cutover, lambda ledger: ledger.last_delivered_at("support") is not None)
+        drive(cutover, lambda _ledger: time.sleep(1.0) is None)
+        rows = [r[3] for r in kinds(writer.path) if r[2] == "comms.queued"]
+        assert len(rows) == 1 and rows[0]["rule"] == "support-day"
+        assert rows[0]["trigger"]["day"] == SystemClock().now().date().isoformat()
+        assert [r.message_id for r in hook.received] == [rows[0]["message"]]
+        writer.close()
+    finally:
+        hook.stop()
