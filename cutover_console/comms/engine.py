@@ -220,8 +220,8 @@ class CommsEngine:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a journal that cannot be written: shown, never a crash
-            self.errors.append(REDACT(f"{type(exc).__name__}: {exc}")[:300])
-            self._settled.discard(key)
+            self.errors = [*self.errors[-19:], REDACT(f"{type(exc).__name__}: {exc}")[:300]]
+            await asyncio.sleep(self.comms.backoff.total_seconds())  # then tried again
 
     async def _record(self, kind: str, payload: dict[str, Any]) -> None:
         def write() -> None:
