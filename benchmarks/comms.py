@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from commsbed import SilentServer, SmtpSink, Webhook
 from console import p95, presses
 from support import run_cli
+from textual.widgets import DataTable
 
 from cutover_console.service.client import ServiceClient
 from cutover_console.service.console_session import ServiceSession
@@ -138,10 +139,15 @@ async def keys(journal: Path) -> tuple[list[float], list[float]]:
             await pilot.pause(1.0)
             quiet: list[float] = []
             loaded: list[float] = []
+            steps = app.query_one("#steps", DataTable)
             for _round in range(ROUNDS):  # alternated, so the machine's load hits both alike
+                steps.move_cursor(row=0)  # 20 presses down (the plan has 21 steps)
+                await pilot.pause(0.3)
                 quiet += await presses(app, 20)
                 sending.set()
                 await asyncio.sleep(1.5)
+                steps.move_cursor(row=0)
+                await pilot.pause(0.3)
                 loaded += await presses(app, 20)
                 sending.clear()
                 await pilot.pause(3.0)  # the last deliveries journaled before the next round

@@ -342,3 +342,43 @@ def test_a_daily_update_goes_out_once_a_day(
         writer.close()
     finally:
         hook.stop()
+
+
+def test_an_attempt_without_outcome_is_sent_again_with_the_same_id(
+    tmp_path: Path, channels: Callable[[str, str], None]
+) -> None:
+    """The documented duplicate window: a service died after journaling comms.attempt (and
+    perhaps after the server accepted) but before its outcome. The next engine sends that target
+    again, with the same X-Cutover-Message id for the receiver to drop; targets that were
+    delivered are not sent again."""
+    from cutover_console.comms.engine import render_payload
+    from cutover_console.journal import events as ev
+
+    smtp, hook = SmtpSink(), Webhook()
+    try:
+        channels(smtp.url(), hook.url())
+        cutover = new_cutover(tmp_path)
+        cutover.start("gng", "lena")
+        cutover.complete("gng", "lena")
+        ledger = ledger_of(cutover.writer.path)
+        mail = next(m for m in ledger.messages.values() if m.audience == "client")
+        web = next(m for m in ledger.messages.values() if m.audience == "support")
+        for m in (mail, web):
+            cutover.record_comms(ev.COMMS_RENDERED, render_payload(cutover, cutover.now, m))
+        (mail_target,) = mail.targets
+        (web_target,) = web.targets
+        # as the killed service left it: mail in doubt, the webhook delivered
+        doubt = {"message": mail.id, "target": mail_target, "attempt": 1, "format": "html"}
+        cutover.record_comms(ev.COMMS_ATTEMPT, doubt)
+        done = {"message": web.id, "target": web_target, "attempt": 1, "reply": "HTTP 200 OK"}
+        cutover.record_comms(ev.COMMS_DELIVERED, done)
+        drive(cutover, settled)
+        attempts = [r[3]["attempt"] for r in kinds(cutover.writer.path)
+                    if r[2] == "comms.attempt" and r[3]["message"] == mail.id]  # fmt: skip
+        assert attempts == [1, 2]
+        assert [r.message_id for r in smtp.received] == [mail.id]
+        assert hook.received == []  # delivered before the "crash": never sent again
+        cutover.writer.close()
+    finally:
+        smtp.stop()
+        hook.stop()
