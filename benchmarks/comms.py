@@ -1,5 +1,5 @@
 """Stakeholder updates (issue 22), on the real path: the journal service (its own process, with
-its comms engine) sends to a real SMTP server (aiosmtpd) and webhooks in this process, on loopback.
+its comms engine) sends to a real SMTP server (aiosmtpd) and webhooks, on loopback.
 
 - decision -> SMTP delivery: a step is failed through the service (the outbox queues the update
   in the decision's transaction); measured from the service's answer to the SMTP server's DATA
@@ -12,14 +12,19 @@ its comms engine) sends to a real SMTP server (aiosmtpd) and webhooks in this pr
   events followed by the console), alternated in 3 rounds of 20 presses in the same run: p95 of
   the 60 presses of each. Target: ratio <= 1.2.
 
+The receivers run in a process of their own (they stand for remote servers; in the console's
+process their threads would compete with it for the GIL).
+
 `python benchmarks/comms.py [RUNS]` (default 3).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -75,22 +80,48 @@ steps:
 """
 
 
-class Stamped:
-    """Receipt times (monotonic) by message id, from the sinks' lists."""
+def serve_receivers(directory: Path) -> None:
+    """The receivers in a process of their own (they stand for remote servers: in the
+    console's process their threads would compete with it for the GIL). Writes their URLs to
+    `urls.json`, then each receipt as `sink message-id monotonic-time` to `received.txt`
+    (CLOCK_MONOTONIC is the machine's, comparable across processes), until killed."""
+    smtp, hook_a, hook_b, silent = SmtpSink(), Webhook(), Webhook(), SilentServer()
+    urls = {
+        "BENCH_MAIL": smtp.url(),
+        "BENCH_HOOK_A": hook_a.url(),
+        "BENCH_HOOK_B": hook_b.url(),
+        "BENCH_SILENT": f"mailto://127.0.0.1:{silent.port}?from=a@b.test&to=c@d.test",
+    }
+    (directory / "urls.json").write_text(json.dumps(urls))
+    seen = {"mail": 0, "a": 0, "b": 0}
+    sinks: dict[str, SmtpSink | Webhook] = {"mail": smtp, "a": hook_a, "b": hook_b}
+    with (directory / "received.txt").open("a") as out:
+        while True:
+            now = time.monotonic()
+            for name, sink in sinks.items():
+                for r in sink.received[seen[name] :]:
+                    out.write(f"{name} {r.message_id} {now}\n")
+                seen[name] = len(sink.received)
+            out.flush()
+            time.sleep(0.002)
 
-    def __init__(self, sink: SmtpSink | Webhook) -> None:
-        self.sink, self.times, self._seen = sink, {}, 0  # type: ignore[var-annotated]
 
-    def poll(self) -> None:
-        now = time.monotonic()
-        for r in self.sink.received[self._seen :]:
-            self.times.setdefault(r.message_id, now)
-        self._seen = len(self.sink.received)
+class Receipts:
+    """When each receiver got each message (read from the receivers' process)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "received.txt"
+        self.times: dict[tuple[str, str], float] = {}
+
+    def get(self, sink: str, message: str) -> float | None:
+        if (sink, message) not in self.times and self.path.exists():
+            for line in self.path.read_text().splitlines():
+                name, mid, at = line.split()
+                self.times.setdefault((name, mid), float(at))
+        return self.times.get((sink, message))
 
 
-def deliveries(
-    journal: Path, env: dict[str, str], sinks: dict[str, Stamped]
-) -> tuple[list[float], list[float]]:
+def deliveries(journal: Path, receipts: Receipts) -> tuple[list[float], list[float]]:
     client = ServiceClient.open(journal)
     assert client is not None
     latency, delay = [], []
@@ -103,14 +134,15 @@ def deliveries(
             ids = {a: f"comms-bench.{seq}.failed.{a}" for a in ("mail", "quick", "blocked")}
             deadline = t0 + 30
             while time.monotonic() < deadline:
-                for s in sinks.values():
-                    s.poll()
-                if (ids["mail"] in sinks["mail"].times and ids["quick"] in sinks["a"].times
-                        and ids["blocked"] in sinks["b"].times):  # fmt: skip
+                got = (receipts.get("mail", ids["mail"]), receipts.get("a", ids["quick"]),
+                       receipts.get("b", ids["blocked"]))  # fmt: skip
+                if all(t is not None for t in got):
                     break
-                time.sleep(0.002)
-            latency.append(sinks["mail"].times[ids["mail"]] - t0)
-            delay.append(sinks["b"].times[ids["blocked"]] - sinks["a"].times[ids["quick"]])
+                time.sleep(0.01)
+            mail, quick, blocked = got
+            assert mail is not None and quick is not None and blocked is not None, ids
+            latency.append(mail - t0)
+            delay.append(blocked - quick)
             time.sleep(0.5)
     finally:
         client.close()
@@ -160,29 +192,30 @@ async def keys(journal: Path) -> tuple[list[float], list[float]]:
 
 
 def one_run(tmp: Path) -> dict[str, float]:
-    smtp, hook_a, hook_b, silent = SmtpSink(), Webhook(), Webhook(), SilentServer()
-    env = {
-        "BENCH_MAIL": smtp.url(),
-        "BENCH_HOOK_A": hook_a.url(),
-        "BENCH_HOOK_B": hook_b.url(),
-        "BENCH_SILENT": f"mailto://127.0.0.1:{silent.port}?from=a@b.test&to=c@d.test",
-    }
-    os.environ.update(env)
-    plan = tmp / "plan.yaml"
-    plan.write_text(plan_text())
-    journal = tmp / "j.sqlite"
-    assert run_cli("init", str(plan), "-j", str(journal), "--by", "lena").returncode == 0
-    assert run_cli("service", "start", "-j", str(journal)).returncode == 0
+    receivers = subprocess.Popen(
+        [sys.executable, __file__, "--receivers", str(tmp)], start_new_session=True
+    )
     try:
-        sinks = {"mail": Stamped(smtp), "a": Stamped(hook_a), "b": Stamped(hook_b)}
-        latency, delay = deliveries(journal, env, sinks)
-        quiet, loaded = asyncio.run(keys(journal))
+        deadline = time.monotonic() + 60
+        while not (tmp / "urls.json").exists():
+            if receivers.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the receivers did not start")
+            time.sleep(0.05)
+        time.sleep(0.2)
+        os.environ.update(json.loads((tmp / "urls.json").read_text()))
+        plan = tmp / "plan.yaml"
+        plan.write_text(plan_text())
+        journal = tmp / "j.sqlite"
+        assert run_cli("init", str(plan), "-j", str(journal), "--by", "lena").returncode == 0
+        assert run_cli("service", "start", "-j", str(journal)).returncode == 0
+        try:
+            latency, delay = deliveries(journal, Receipts(tmp))
+            quiet, loaded = asyncio.run(keys(journal))
+        finally:
+            run_cli("service", "stop", "-j", str(journal))
     finally:
-        run_cli("service", "stop", "-j", str(journal))
-        smtp.stop()
-        hook_a.stop()
-        hook_b.stop()
-        silent.stop()
+        receivers.kill()
+        receivers.wait()
     return {
         "delivery_p95": p95(latency),
         "delivery_median": statistics.median(latency),
@@ -213,4 +246,7 @@ def main(runs: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
+    if len(sys.argv) > 2 and sys.argv[1] == "--receivers":
+        serve_receivers(Path(sys.argv[2]))
+    else:
+        main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
