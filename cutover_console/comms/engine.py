@@ -154,7 +154,6 @@ class CommsEngine:
         self._tasks.pop(key, None)
 
     async def _deliver(self, message: Message, target: TargetState) -> None:
-        key = (message.id, target.target)
         base = {"message": message.id, "target": target.target}
         try:
             if message.render_error:
@@ -297,7 +296,7 @@ class CommsEngine:
             rule = next(r for r in self.comms.updates if r.id == rule_id)
             about = {"kind": "every" if rule.every else "daily", "seq": seq, **trigger}
             updates.append(queued_payload(plan, seq, rule_id, audience, rule.template, about))
-        self.cutover.queue_updates(updates, "system")
+        self.cutover.queue_updates(updates, "engine:comms")
 
 
 def _every(delta: timedelta) -> str:

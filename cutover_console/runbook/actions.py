@@ -32,6 +32,10 @@ from .rules import (
 )
 from .snapshot import resume_state
 
+# The comms engine's own events (an outbox entry, a delivery) are an engine's, not a person's:
+# the Journal pane shows them with the other engines' (key e), not among people's decisions.
+COMMS_ENGINE = Actor("engine:comms", "cutover")
+
 
 class ActionRefused(Exception):
     """The action broke a rule. `refusals` says which; overridable ones name how to override."""
@@ -97,7 +101,7 @@ class Cutover:
         actor = Actor(person, self._os_user) if self._os_user else Actor.here(person)
         seq = self.state.head_seq + 1  # the writer's head too: only this thread writes
         then = [
-            (ev.COMMS_QUEUED, update, Actor.here("system"), step)
+            (ev.COMMS_QUEUED, update, COMMS_ENGINE, step)
             for update in decision_updates(self.state, kind, step, seq)
         ]
         event = self.writer.append(kind, payload, actor=actor, step=step, idem=idem, then=then)
@@ -110,12 +114,12 @@ class Cutover:
 
     def queue_updates(self, updates: list[dict[str, Any]], by: str) -> list[Event]:
         """Updates the lead or the schedule asked for (`comms.queued`, one transaction)."""
-        if by != "system":
+        if by != COMMS_ENGINE.person:
             self._person("send update", None, by)
         actor = Actor(by, self._os_user) if self._os_user else Actor.here(by)
         return self._apply_many([(ev.COMMS_QUEUED, u, actor, None) for u in updates])
 
-    def record_comms(self, kind: str, payload: dict[str, Any], by: str = "system") -> Event:
+    def record_comms(self, kind: str, payload: dict[str, Any], by: str = "engine:comms") -> Event:
         """The comms engine's report: a rendering, an attempt and its outcome, an overdue
         update, an acknowledgement."""
         return self._record(kind, by, payload, None, None)
@@ -135,7 +139,7 @@ class Cutover:
         stragglers drained)."""
         updates = signal_updates(self.state, items)
         if updates:
-            items = [*items, *((ev.COMMS_QUEUED, u, Actor.here("system"), None) for u in updates)]
+            items = [*items, *((ev.COMMS_QUEUED, u, COMMS_ENGINE, None) for u in updates)]
         events = self.writer.append_many(items)
         with self.state_lock:  # views read under this lock; the fsync above is outside it
             for event in events:

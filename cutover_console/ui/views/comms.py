@@ -44,10 +44,16 @@ class CommsFollower:
         self.ledger = CommsLedger()
         self.version = 0  # bumps with every change to the comms
 
+    _followed_at = float("-inf")
+
     def follow(self, state: CutoverState, reader: JournalReader) -> bool:
-        """Fold the new events (True when something about comms changed)."""
+        """Fold the new events (True when something about comms changed), at most every
+        REDRAW_EVERY seconds: a busy send journals dozens of events a second."""
         if state.plan.comms is None or state.head_seq <= self.ledger.head_seq:
             return False
+        if time.monotonic() - self._followed_at < REDRAW_EVERY:
+            return False  # the next refresh (the clock ticks every second) catches up
+        self._followed_at = time.monotonic()
         changed = self.ledger.fold(reader.events(after=self.ledger.head_seq))
         self.version += changed
         return changed
@@ -150,6 +156,9 @@ class CommsPane(Vertical):
         errors: dict[str, str],
         version: int = -2,
     ) -> None:
+        if version == self._drawn_version and now.minute == getattr(self, "_minute", None):
+            return  # nothing new since the last draw: the head and due times stand
+        self._minute = now.minute
         head = self.query_one("#comms-head", Static)
         comms = state.plan.comms
         if comms is None:
