@@ -22,6 +22,7 @@ from .. import __version__
 COMMANDS = {
     "action": "journal_cmds",
     "check": "plan_cmds",
+    "comms": "comms_cmds",
     "demo": "demo_cmd",
     "dns": "dns_cmd",
     "events": "status_cmds",

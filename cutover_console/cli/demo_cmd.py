@@ -168,7 +168,8 @@ def _interactive(prepared: DemoSetup, operator: str | None, serve: ServeOptions 
                 f"the old and the new side; its clock runs x{prepared.clock.speed:g}. You are "
                 f"{me.name} ({', '.join(me.roles)}). Saturday: stand the new side up. "
                 "↑/↓ move between steps, s starts the focused step, c completes it, g signs "
-                "off, a runs its action, 1-4 switch panes, ? lists every key."
+                "off, a runs its action, 1-5 switch panes (5: the stakeholder updates), ? lists "
+                "every key."
             )
             app = LeadApp(session, operator=operator, engines=True, serve=serve, welcome=welcome)
 

@@ -31,6 +31,15 @@ WATCHER_DISCONNECTED = "watcher.disconnected"
 ACTION_RAN = "action.ran"  # a step's automated action ran (what, exit status, output tail)
 ARCHIVE_PUBLISHED = "archive.published"  # checkpoints (and segments) reached the witness
 ARCHIVE_FAULT = "archive.fault"  # publishing to the witness failed, or works again
+# Stakeholder updates (cutover_console/comms): the outbox and each target's delivery
+COMMS_QUEUED = "comms.queued"  # an update to send, journaled with the decision that caused it
+COMMS_RENDERED = "comms.rendered"  # its exact text, per channel format, before the first attempt
+COMMS_ATTEMPT = "comms.attempt"  # one target is being sent to (journaled before it is)
+COMMS_DELIVERED = "comms.delivered"  # the target's server accepted it (its reply)
+COMMS_FAILED = "comms.failed"  # an attempt failed (the reason, and when it is tried again)
+COMMS_ABANDONED = "comms.abandoned"  # the last retry failed: shown until acknowledged
+COMMS_ACKNOWLEDGED = "comms.acknowledged"  # the lead saw an abandoned delivery
+COMMS_OVERDUE = "comms.overdue"  # a cadence update is late (once per gap)
 
 # The payload version each kind is written with today. Bump it when a payload changes shape, and
 # register an upgrader from the previous version so that old journals still fold.

@@ -536,6 +536,7 @@ class JournalWriter(JournalReader):
         self.clock = clock
         self._heads: HeadFile | None = None
         self._checkpointed_at = float("-inf")
+        self.last_appended: list[Event] = []  # what the last `append` committed (with `then`)
         try:
             super().__init__(path)
             with _guarded(self.path, writing=True):
@@ -771,10 +772,13 @@ class JournalWriter(JournalReader):
         actor: Actor,
         step: str | None = None,
         idem: str | None = None,
+        then: list[tuple[str, dict[str, Any], Actor, str | None]] | None = None,
     ) -> Event:
         """Durably append one event (one fsync'd transaction). A repeated `idem` returns the
         event recorded the first time, if it is this same event; a key that holds another event
-        raises IdempotencyConflict."""
+        raises IdempotencyConflict. `then`: events that follow it in the same transaction (the
+        outbox: an update queued with the decision that causes it); read them with
+        `last_appended`."""
         payload = _redacted(kind, payload)
         if idem is not None:
             existing = self.by_idem(idem)
@@ -801,7 +805,25 @@ class JournalWriter(JournalReader):
             "",
         )
         event.hash = body_hash(event.body())
-        self._commit([event])
+        chained, prev = [event], event.hash
+        for kind_, payload_, actor_, step_ in then or ():
+            follower = Event(
+                event.seq + len(chained),
+                event.ts,
+                actor_.person,
+                actor_.os_user,
+                kind_,
+                step_,
+                _redacted(kind_, payload_),
+                ev.version_for(kind_),
+                None,
+                prev,
+                "",
+            )
+            follower.hash = prev = body_hash(follower.body())
+            chained.append(follower)
+        self._commit(chained)
+        self.last_appended = chained
         return event
 
     def append_log_lines(self, lines: list[tuple[str, str, str, str, str]]) -> None:

@@ -78,6 +78,11 @@ class _Checker:
         self.secrets(self.data, ())
         for path, text in find_placeholders(self.data):
             self.warn(path, f"placeholder left to fill in: {clip(text)}", "replace it")
+        steps = self.plan.steps
+        if self.plan.comms is not None or any(s.comms or s.kind == "comms" for s in steps):
+            from .comms_checks import check_comms
+
+            self.problems += check_comms(self.plan, self.source, self.error, self.did_you_mean)
         if not any(p.severity == "error" for p in self.problems):
             self.fit()
         return self.problems

@@ -26,6 +26,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from .comms import CommsSection, StepComms
 from .problems import clip
 from .timeparse import TimeSyntaxError, parse_duration, parse_time
 from .vantage import VantageSection, check_budget
@@ -67,7 +68,7 @@ GATE_CHECKS: tuple[str, ...] = GateCheck.__args__  # type: ignore[attr-defined]
 
 SignOffMode = Literal["recorded", "signed"]
 
-STEP_KINDS = ("task", "go_no_go", "milestone", "validation")
+STEP_KINDS = ("task", "go_no_go", "milestone", "validation", "comms")
 
 
 class Strict(BaseModel):
@@ -206,7 +207,7 @@ class Step(Strict):
     title: str
     phase: Ident
     owner: Ident
-    kind: Literal["task", "go_no_go", "milestone", "validation"] = "task"
+    kind: Literal["task", "go_no_go", "milestone", "validation", "comms"] = "task"
     duration: Duration
     depends_on: list[Ident] = Field(default_factory=list)
     not_before: WallTime | None = None
@@ -217,6 +218,7 @@ class Step(Strict):
     rollback: Markdown = ""
     point_of_no_return: bool = False
     action: Action | None = None
+    comms: StepComms | None = None  # kind: comms: the update it sends when completed
 
 
 class Resolver(Strict):
@@ -567,6 +569,7 @@ class Plan(Strict):
     reconcile: list[Reconciliation] = Field(default_factory=list)
     logs: list[LogSource] = Field(default_factory=list)
     archive: ArchiveSection | None = None
+    comms: CommsSection | None = None  # stakeholder updates (plan/comms.py)
     _step_index: tuple[list[Step], int, dict[str, Step]] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")

@@ -152,6 +152,14 @@ async def drive(
         until = session.clock.now() + settle
         while session.clock.now() < until and not final_ok(session.state):
             await asyncio.sleep(0.05)
+        if session.state.plan.comms is not None:  # the last updates reach their inboxes
+            from .comms_check import settled
+
+            deadline = time.monotonic() + COMMS_SETTLE_S
+            while time.monotonic() < deadline and not await asyncio.to_thread(
+                settled, session.writer.path
+            ):
+                await asyncio.sleep(0.2)
     finally:
         stop_pilot.set()
         stop_engines.set()
@@ -164,6 +172,7 @@ async def drive(
     return result
 
 
+COMMS_SETTLE_S = 30.0  # real seconds the headless run waits for the last updates to settle
 SKIP_AT_LEAST = timedelta(minutes=20)  # shorter waits are lived through, not skipped
 
 
@@ -287,6 +296,10 @@ def run_headless(
             result = asyncio.run(drive(session, say))
             state = session.state
             checks = final_checks(state)
+            if state.plan.comms is not None:
+                from .comms_check import comms_checks
+
+                checks.update(comms_checks(session.writer.path))
         finally:
             session.close()
         if witness is not None:

@@ -23,6 +23,7 @@ from typing import Any
 from ..clock import ScaledClock, real_seconds
 from .apps import AppServer, LogFile, SyncJob
 from .dnsservers import AuthoritativeServer, CachingResolver, ResolverBehaviour, ZoneData
+from .inboxes import Inboxes
 from .route53 import Route53World
 from .shops import ShopFleet, make_shops
 
@@ -85,6 +86,7 @@ class World:
         self._thread: threading.Thread | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.zone_errors = 0
+        self.inboxes = Inboxes(directory)  # the stakeholders' mail server and webhooks
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self, timeout: float = 60.0) -> None:
@@ -139,6 +141,7 @@ class World:
         )
         for app in self.apps.values():
             app.start()
+        await asyncio.to_thread(self.inboxes.start)
         self.sync = SyncJob(d / "old.db", d / "new.db", self.logs["sync"], self.clock)
         await asyncio.to_thread(self.route53.start)
         records = [(f"{r}.{ZONE}", "A", OLD_TTL, [OLD_SERVER]) for r in RECORDS]
@@ -184,6 +187,7 @@ class World:
             self.authority.close()
         for app in self.apps.values():
             await asyncio.to_thread(app.stop)
+        await asyncio.to_thread(self.inboxes.stop)
         await asyncio.to_thread(self.route53.stop)
         for log in self.logs.values():
             log.close()
@@ -232,6 +236,7 @@ class World:
             "upload_errors": sum(s.errors for s in shops),
             "sync_runs": self.sync.runs if self.sync else 0,
             "dns_queries": {r.behaviour.name: r.queries for r in self.resolvers},
+            "updates_received": len(self.inboxes.received),
         }
 
 

@@ -17,6 +17,7 @@ from ..journal import events as ev
 from ..plan.timeparse import format_duration
 from ..runbook.fold import FINISHED, CutoverState
 from ..runbook.summary import status_summary
+from .communications import communications
 from .inline import Data, Paragraph
 from .rehearsal import Rehearsal, compare
 
@@ -166,6 +167,9 @@ def build(
             Section("Propagation by country and ISP", paragraphs, [Table(h, r) for h, r in tables])
         )
     sections.append(_flows(state, events))
+    told, tables = communications(state, events)
+    if told:
+        sections.append(Section("Communications", told, [Table(h, r) for h, r in tables]))
     sections.append(_people(state))
     open_items = [s for s in plan.steps if state.steps[s.id].status not in FINISHED]
     sections.append(

@@ -21,6 +21,7 @@ from ..signoffs import Presented, signature_required
 from ..untrusted import quoted
 from . import signing
 from .fold import CutoverState
+from .outbox import decision_updates, signal_updates
 from .rules import (
     Refusal,
     completion_blockers,
@@ -34,6 +35,10 @@ from .rules import (
 )
 from .signing import frozen_evidence
 from .snapshot import resume_state
+
+# The comms engine's own events (an outbox entry, a delivery) are an engine's, not a person's:
+# the Journal pane shows them with the other engines' (key e), not among people's decisions.
+COMMS_ENGINE = Actor("engine:comms", "cutover")
 
 
 class ActionRefused(Exception):
@@ -99,16 +104,49 @@ class Cutover:
     ) -> Event:
         payloads.check(kind, payload)  # every path to the journal: the service, a direct write
         actor = Actor(person, self._os_user) if self._os_user else Actor.here(person)
-        event = self.writer.append(kind, payload, actor=actor, step=step, idem=idem)
+        seq = self.state.head_seq + 1  # the writer's head too: only this thread writes
+        then = [
+            (ev.COMMS_QUEUED, update, COMMS_ENGINE, step)
+            for update in decision_updates(self.state, kind, step, seq)
+        ]
+        event = self.writer.append(kind, payload, actor=actor, step=step, idem=idem, then=then)
+        chained = self.writer.last_appended if event.seq == seq and then else [event]
         with self.state_lock:
-            if event.seq > self.state.head_seq:
-                self.state.apply(event)
+            for item in chained:
+                if item.seq > self.state.head_seq:
+                    self.state.apply(item)
         return event
 
+    def queue_updates(self, updates: list[dict[str, Any]], by: str) -> list[Event]:
+        """Updates the lead or the schedule asked for (`comms.queued`, one transaction)."""
+        if by != COMMS_ENGINE.person:
+            self._person("send update", None, by)
+        actor = Actor(by, self._os_user) if self._os_user else Actor.here(by)
+        return self._apply_many([(ev.COMMS_QUEUED, u, actor, None) for u in updates])
+
+    def record_comms(self, kind: str, payload: dict[str, Any], by: str = "engine:comms") -> Event:
+        """The comms engine's report: a rendering, an attempt and its outcome, an overdue
+        update, an acknowledgement."""
+        return self._record(kind, by, payload, None, None)
+
+    def _apply_many(
+        self, items: list[tuple[str, dict[str, Any], Actor, str | None]]
+    ) -> list[Event]:
+        events = self.writer.append_many(items)
+        with self.state_lock:
+            for event in events:
+                self.state.apply(event)
+        return events
+
     def record_many(self, items: list[tuple[str, dict[str, Any], Actor, str | None]]) -> int:
-        """Engines' observations: one durable transaction, folded into the state at once."""
+        """Engines' observations: one durable transaction, folded into the state at once (with
+        the stakeholder updates a transition among them causes: every resolver flipped, the
+        stragglers drained)."""
         for kind, payload, _actor, _step in items:
             payloads.check(kind, payload)
+        updates = signal_updates(self.state, items)
+        if updates:
+            items = [*items, *((ev.COMMS_QUEUED, u, COMMS_ENGINE, None) for u in updates)]
         events = self.writer.append_many(items)
         with self.state_lock:  # views read under this lock; the fsync above is outside it
             for event in events:

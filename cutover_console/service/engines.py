@@ -112,6 +112,17 @@ def log_engine(
     return follower.run(stop)
 
 
+def comms_engine(
+    cutover: Cutover, clock: Clock, journal: JournalWrite, stop: asyncio.Event, base: Path | None
+) -> Engine | None:
+    """Stakeholder updates: the outbox sent target by target, the schedule, overdue updates."""
+    if cutover.state.plan.comms is None:
+        return None
+    from ..comms.engine import CommsEngine
+
+    return CommsEngine(cutover, clock, journal, base).run(stop)
+
+
 EngineStarter = Callable[[Cutover, Clock, JournalWrite, asyncio.Event, Path | None], Engine | None]
 
 # Every engine a cutover runs, by the name its errors are reported under. The archive publisher
@@ -123,6 +134,7 @@ ENGINES: dict[str, EngineStarter] = {
     "flows": flow_engine,
     "logs": log_engine,
     "archive": archive_engine,
+    "comms": comms_engine,
 }
 
 

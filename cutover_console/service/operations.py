@@ -79,6 +79,20 @@ def run(cutover: Cutover, request: Request) -> Event | None:
         event = cutover.record_action(a["step"], a["by"], a["result"])
     elif op == "record_watcher":
         event = cutover.record_watcher(a["connected"], a["viewer"])
+    elif op in ("comms_send", "comms_ack"):
+        from ..comms.requests import acknowledge, queue_manual
+
+        if op == "comms_ack":
+            return acknowledge(cutover, a["message"], a["target"], a["by"])
+        queued = queue_manual(
+            cutover,
+            a["by"],
+            a.get("template"),
+            a.get("audience"),
+            test=bool(a.get("test")),
+            no_change=bool(a.get("no_change")),
+        )
+        event = queued[-1] if queued else None
     elif op == "revise":
         document = load_plan_text(a["plan_text"], a["plan_file"], key_files=True)
         journal_id, plan_id = cutover.state.plan.cutover.id, document.plan.cutover.id

@@ -50,6 +50,15 @@ OPERATIONS: dict[str, dict[str, tuple[type, bool]]] = {
         "reason": (str, False),
     },
     "record_watcher": {"connected": (bool, True), "viewer": (dict, True)},
+    # stakeholder updates (issue 22): queue one now (the service's comms engine sends it)
+    "comms_send": {
+        "by": (str, True),
+        "template": (str, False),
+        "audience": (str, False),
+        "test": (bool, False),
+        "no_change": (bool, False),
+    },
+    "comms_ack": {"message": (str, True), "target": (str, True), "by": (str, True)},
     "status": {},
     "stop": {},
 }

@@ -40,6 +40,7 @@ from .bindings import (
     read_settings,
 )
 from .commands import ActionCommands
+from .comms_actions import CommsActions
 from .dialogs import Picker
 from .help import HelpScreen, help_text
 from .last_words import ReportsLastWords
@@ -57,6 +58,7 @@ from .views import (
     LogsPane,
     StepDetail,
 )
+from .views.comms import CommsFollower, CommsPane
 from .watcher_hosting import ServeOptions, WatcherHosting
 
 
@@ -91,6 +93,7 @@ class CutoverApp(App[None]):
         self.watchers = ""
         self._rendered: tuple[int, datetime] | None = None
         self._summary: CutoverView | None = None
+        self.comms = CommsFollower()  # the comms events, for the Comms pane and the clock bar
 
     def compose(self) -> ComposeResult:
         yield ClockBar(id="clock")
@@ -107,6 +110,9 @@ class CutoverApp(App[None]):
                 yield LogsPane()
             with TabPane(self._tab_title("pane-journal", "Journal"), id="journal"):
                 yield JournalPane()
+            if self.session.state.plan.comms is not None:  # stakeholder updates (issue 22)
+                with TabPane(self._tab_title("pane-comms", "Comms"), id="comms"):
+                    yield CommsPane()
         yield Footer(compact=True)
 
     def _tab_title(self, binding_id: str, title: str) -> str:
@@ -176,6 +182,8 @@ class CutoverApp(App[None]):
             if fresh:  # the forecast of every step: once per change or minute, not per second
                 self._summary = cutover_view(status_summary(state, now))
             assert self._summary is not None
+            self.comms.follow(state, self._reader)
+            self.query_one(ClockBar).comms_alert = self.comms.alert(state, now)
             self.query_one(ClockBar).render_state(state, now, self._summary, self.watchers)
             if fresh:
                 checklist = self.query_one(Checklist)
@@ -196,6 +204,9 @@ class CutoverApp(App[None]):
             self.query_one(FlowsPane).render_state(state, now, errors)
         elif active == "journal":
             self.query_one(JournalPane).catch_up()
+        elif active == "comms":
+            pane = self.query_one(CommsPane)
+            pane.render_state(state, now, self.comms.ledger, errors, self.comms.version)
 
     def _mounted(self, kind: type[Any]) -> bool:
         """Whether a `kind` widget is mounted (not while the app shuts down). `query_one` is
@@ -387,7 +398,7 @@ class WatchApp(ReportsLastWords, CutoverApp):
             time.sleep(0.25)
 
 
-class LeadApp(LeadActions, WatcherHosting, CutoverApp):
+class LeadApp(CommsActions, LeadActions, WatcherHosting, CutoverApp):
     """`cutover run`: the lead drives the cutover; engines run in the background."""
 
     BINDINGS: ClassVar[list[BindingType]] = WRITE_BINDINGS + READ_BINDINGS + JOURNAL_BINDINGS

@@ -19,6 +19,7 @@ READ_BINDINGS: list[BindingType] = [
     Binding("2", "show_pane('flows')", "Flows", show=False, id="pane-flows"),
     Binding("3", "show_pane('logs')", "Logs", show=False, id="pane-logs"),
     Binding("4", "show_pane('journal')", "Journal", show=False, id="pane-journal"),
+    Binding("5", "show_pane('comms')", "Comms", show=False, id="pane-comms"),
     Binding("m", "toggle_maximize", "Maximize", show=False, id="maximize"),
     Binding("q", "quit", "Quit", id="quit"),
 ]
@@ -33,6 +34,7 @@ WRITE_BINDINGS: list[BindingType] = [
     Binding("v", "override_gate", "Override", id="override"),
     Binding("a", "run_action", "Action", id="action"),
     Binding("r", "rollback_step", "Roll back", id="rollback"),
+    Binding("u", "send_update", "Update", id="send-update"),
 ]
 
 JOURNAL_BINDINGS: list[BindingType] = [

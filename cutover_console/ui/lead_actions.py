@@ -259,6 +259,9 @@ class LeadActions(_AppBase):
             return
         state = self.lead_session.state
         event: Event | None
+        preview = getattr(self, "preview_comms_step", None)  # a kind: comms step (issue 22)
+        if state.plan.step(step).kind == "comms" and preview and not await preview(step):
+            return
         if state.plan.step(step).point_of_no_return and state.point_of_no_return_at is None:
             event = await self._complete_past_ponr(step)
         else:

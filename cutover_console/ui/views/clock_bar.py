@@ -58,6 +58,7 @@ class ClockBar(Static):
     """Now (client and local), the window, the forecast end, the point of no return, the head."""
 
     journal: Path | None = None  # whose witness publisher to show, if one runs in this process
+    comms_alert: str = ""  # overdue updates, deliveries abandoned (views/comms.py)
 
     def render_state(
         self, state: CutoverState, now: datetime, view: CutoverView, watchers: str = ""
@@ -108,6 +109,8 @@ class ClockBar(Static):
         witness = witness_text(view.archive, self.journal)
         if witness:
             line2.append(f" · {witness}", style="bold red" if "FAULT" in witness else "green")
+        if self.comms_alert:
+            line2.append(f" · {inert(self.comms_alert, limit=120)}", style="bold white on red")
         if watchers:
             line2.append(f" · {inert(watchers, limit=80)}", style="italic")
         show(self, Text("\n").join([line1, line2]), fixed_size=True)  # two lines, always

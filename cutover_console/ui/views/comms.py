@@ -1,0 +1,247 @@
+"""The Comms pane: for each audience the next scheduled update and when it is due; the last
+updates, with delivered or failed for each target (the masked channel, the server's words);
+abandoned deliveries until the lead acknowledges them. Read-only (the lead sends from a dialog).
+
+The pane reads the comms events through `CommsFollower`, which folds what the journal added
+since it last looked (an indexed read of the new rows, done only for plans with `comms:`)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, tzinfo
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from ...journal import JournalReader
+from ...runbook.comms_ledger import CommsLedger, Message
+from ...runbook.fold import CutoverState
+from ...timestamps import ago, day_time, short_duration
+from ...untrusted import LINE_LIMIT
+from ...untrusted import text as literal
+from ..table import KeyedTable
+from .shown import show
+
+SHOWN = 200  # updates kept in the table (the oldest leave it first)
+MESSAGE_COLUMNS = (("queued", 9), ("audience", 16), ("update", 16), ("title", 44), ("targets", 90))
+REDRAW_EVERY = 1.0  # seconds: the updates table is redrawn at most this often (a busy send
+# journals dozens of events a second; rebuilding 50 rows for each cost key presses 6x)
+STATUS_STYLE = {
+    "delivered": "green",
+    "failed": "bold yellow",
+    "sending": "cyan",
+    "queued": "dim",
+    "abandoned": "bold red",
+}
+
+
+class CommsFollower:
+    """The comms ledger of a journal, kept up to date as its head moves."""
+
+    def __init__(self) -> None:
+        self.ledger = CommsLedger()
+        self.version = 0  # bumps with every change to the comms
+
+    _followed_at = float("-inf")
+
+    def follow(self, state: CutoverState, reader: JournalReader) -> bool:
+        """Fold the new events (True when something about comms changed), at most every
+        REDRAW_EVERY seconds: a busy send journals dozens of events a second."""
+        if state.plan.comms is None or state.head_seq <= self.ledger.head_seq:
+            return False
+        if time.monotonic() - self._followed_at < REDRAW_EVERY:
+            return False  # the next refresh (the clock ticks every second) catches up
+        self._followed_at = time.monotonic()
+        changed = self.ledger.fold(reader.events(after=self.ledger.head_seq))
+        self.version += changed
+        return changed
+
+    def alert(self, state: CutoverState, now: datetime) -> str:
+        """What the clock bar says about comms: overdue updates, abandoned deliveries."""
+        if state.plan.comms is None:
+            return ""
+        parts = []
+        for audience, since in open_overdue(self.ledger):
+            parts.append(f"UPDATE OVERDUE to {audience} (nothing since {ago(since, now)})")
+        abandoned = self.ledger.abandoned()
+        if abandoned:
+            parts.append(f"{len(abandoned)} UPDATE(S) NOT DELIVERED")
+        return " · ".join(parts)
+
+
+def open_overdue(ledger: CommsLedger) -> list[tuple[str, datetime]]:
+    """(audience, last delivered) of each overdue gap not closed by a delivery since."""
+    out: dict[str, datetime] = {}
+    for o in ledger.overdue:
+        audience, since = str(o.get("audience", "")), str(o.get("since", ""))
+        last = ledger.last_delivered_at(audience)
+        try:
+            gap_from = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if last is None or last <= gap_from:
+            out[audience] = gap_from
+    return sorted(out.items())
+
+
+def next_due(state: CutoverState, ledger: CommsLedger, audience: str, now: datetime) -> str:
+    """When `audience` gets its next scheduled update, and by which rule."""
+    comms = state.plan.comms
+    assert comms is not None
+    window, zone = state.plan.cutover.window, state.plan.zone
+    found: list[tuple[datetime, str]] = []
+    for rule in comms.updates:
+        if audience not in rule.audiences:
+            continue
+        last = ledger.last_queued(rule.id, audience)
+        if rule.every is not None and now <= window.end:
+            when = last.queued_at + rule.every if last else window.start
+            found.append((max(when, now), f"{rule.id} (every {short_duration(rule.every)})"))
+        if rule.daily is not None:
+            local = now.astimezone(zone)
+            at = datetime.combine(local.date(), rule.daily, tzinfo=zone)
+            if at <= now and last is not None and last.trigger.get("day") == str(local.date()):
+                at += timedelta(days=1)
+            found.append((max(at, window.start), f"{rule.id} (daily {rule.daily:%H:%M})"))
+    if not found:
+        decisions = [r.on for r in comms.updates if r.on and audience in r.audiences]
+        return f"on decisions: {', '.join(dict.fromkeys(decisions))}" if decisions else "—"
+    when, rule_name = min(found)
+    due = "due now" if when <= now else f"in {short_duration(when - now)}"
+    return f"{day_time(when, zone)} ({due}) · {rule_name}"
+
+
+def _targets(message: Message) -> Text:
+    out = Text()
+    for i, t in enumerate(message.targets.values()):
+        if i:
+            out.append(" | ")
+        said = t.reply if t.status == "delivered" else t.reason
+        out.append(t.status, STATUS_STYLE.get(t.status, ""))
+        # the channel's reference, never its URL (the report keeps Apprise's masked one)
+        out.append_text(literal(f" {t.channel}: {said}", limit=100))
+        if t.acknowledged_by:
+            out.append(f" (ack {t.acknowledged_by})", "dim")
+    return out
+
+
+class CommsPane(Vertical):
+    send_hint = ""  # the lead's app: which key sends an update (watchers: none)
+    _drawn_version = -1
+    _drawn_at = float("-inf")
+    _pending: tuple[CutoverState, CommsLedger, int] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="comms-head")
+        yield KeyedTable(id="comms-audiences", cursor_type="row")
+        yield KeyedTable(id="comms-messages", cursor_type="row")
+
+    def on_mount(self) -> None:
+        self.query_one("#comms-audiences", KeyedTable).add_columns(
+            "audience", "next update", "last delivered"
+        )
+        table = self.query_one("#comms-messages", KeyedTable)
+        # fixed widths: a changed cell never lays the screen out again
+        for name, width in MESSAGE_COLUMNS:
+            table.add_column(name, width=width, key=name)
+        self._rows: dict[str, tuple[str, ...]] = {}
+
+    def render_state(
+        self,
+        state: CutoverState,
+        now: datetime,
+        ledger: CommsLedger,
+        errors: dict[str, str],
+        version: int = -2,
+    ) -> None:
+        if version == self._drawn_version and now.minute == getattr(self, "_minute", None):
+            return  # nothing new since the last draw: the head and due times stand
+        self._minute = now.minute
+        head = self.query_one("#comms-head", Static)
+        comms = state.plan.comms
+        if comms is None:
+            show(head, "This plan has no `comms:`.", fixed_size=True)
+            return
+        messages = ledger.messages.values()
+        delivered = sum(1 for m in messages for t in m.targets.values() if t.status == "delivered")
+        abandoned = ledger.abandoned()
+        error = errors.get("comms")
+        summary = (
+            f"{len(messages)} update(s), {delivered} deliveries accepted"
+            + (f", {len(abandoned)} ABANDONED until acknowledged" if abandoned else "")
+            + (f" · {self.send_hint}" if self.send_hint else "")
+        )
+        show(
+            head,
+            literal(f"comms engine stopped: {error}", "bold red", limit=LINE_LIMIT)
+            if error
+            else literal(summary, "bold red" if abandoned else "", limit=LINE_LIMIT),
+            fixed_size=True,
+        )
+        zone = state.plan.zone
+        audiences = []
+        for a in comms.audiences:
+            last = ledger.last_delivered_at(a.id)
+            audiences.append(
+                (
+                    a.id,
+                    (
+                        literal(a.name or a.id, limit=40),
+                        literal(next_due(state, ledger, a.id, now), limit=80),
+                        day_time(last, zone) if last else "never",
+                    ),
+                )
+            )
+        self.query_one("#comms-audiences", KeyedTable).fill(audiences)
+        self._draw_messages(state, ledger, version)
+
+    def _draw_messages(self, state: CutoverState, ledger: CommsLedger, version: int) -> None:
+        """The updates table, when the comms changed, at most every REDRAW_EVERY seconds (a
+        change within that is drawn by a timer at the end of it)."""
+        if version == self._drawn_version:
+            return
+        wait = self._drawn_at + REDRAW_EVERY - time.monotonic()
+        if wait > 0:
+            if self._pending is None:
+                self.set_timer(wait, self._draw_pending)
+            self._pending = (state, ledger, version)
+            return
+        self._pending = None
+        self._drawn_version, self._drawn_at = version, time.monotonic()
+        zone = state.plan.zone
+        table = self.query_one("#comms-messages", KeyedTable)
+        # oldest first, new updates added at the bottom, changed cells updated in place: a new
+        # update costs one row, not a rebuild of the table; one frame for all of it
+        with self.app.batch_update():
+            self._fill_messages(table, ledger, zone)
+
+    def _fill_messages(self, table: KeyedTable, ledger: CommsLedger, zone: tzinfo) -> None:
+        for m in sorted(ledger.messages.values(), key=lambda m: m.seq)[-SHOWN:]:
+            title = (m.rendered.get("text") or {}).get("title", m.render_error or "…")
+            cells = (
+                day_time(m.queued_at, zone),
+                literal(m.audience, limit=30),
+                literal(m.rule + (" [test]" if m.test else ""), limit=30),
+                literal(title, limit=60),
+                _targets(m),
+            )
+            text = tuple(str(c) for c in cells)
+            before = self._rows.get(m.id)
+            if before is None:
+                table.add_row(*cells, key=m.id)
+            elif before != text:
+                for (name, _w), value, old in zip(MESSAGE_COLUMNS, cells, before, strict=True):
+                    if str(value) != old:
+                        table.update_cell(m.id, name, value)
+            self._rows[m.id] = text
+        while len(self._rows) > SHOWN:
+            oldest = next(iter(self._rows))
+            table.remove_row(oldest)
+            del self._rows[oldest]
+
+    def _draw_pending(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None and self.is_attached:
+            self._draw_messages(*pending)
