@@ -137,3 +137,57 @@ def test_refused_key_missing_dig_dead_and_hanging_hosts_each_named(
     assert "ssh:good" not in faults  # the others' failures cost the good host nothing
     statuses = {r["point"]: r["status"] for r in snapshot["points"]}
     assert statuses["ssh:good"] == "old"
+
+
+def forced_key(server: Sshd, name: str, script: str) -> Path:
+    """A key whose sessions run `script` (a hostile host's `dig`) whatever they ask for."""
+    key = server.root / f"{name}_key"
+    program = server.root / f"{name}.sh"
+    program.write_text("#!/bin/sh\n" + script, encoding="utf-8")
+    program.chmod(0o755)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    with (server.root / "authorized_keys").open("a") as keys:
+        keys.write(f'command="{program}" ' + (server.root / f"{name}_key.pub").read_text())
+    return key
+
+
+def test_a_hostile_hosts_dig_output_arrives_inert_and_bounded(
+    dnsbed: DnsBed, sshd: Sshd, tmp_path: Path
+) -> None:
+    """What a vantage host prints is data from outside: answers carrying every class of the
+    corpus reach `cutover dns --once` (table and JSON) inert, and a host that floods its output
+    is cut at the limit and named, while the good host still answers."""
+    from hostile import HOSTILE, forbidden_in
+
+    lines = "".join(
+        f"upload.collision-bi.test. 300 IN A {text}\n".replace("'", "'\\''") for text in HOSTILE
+    )
+    liar = forced_key(
+        sshd,
+        "liar",
+        "printf '%s\\n' ';; ->>HEADER<<- opcode: QUERY, status: NOERROR, id: 1'\n"
+        f"printf '%s' '{lines}'\n",
+    )
+    flood = forced_key(sshd, "flood", "head -c 50000000 /dev/zero | tr '\\000' A\n")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        plan_for([host("good", sshd), host("liar", sshd, key=liar), host("flood", sshd, key=flood)])
+    )
+    from support import run_cli
+
+    table = run_cli("dns", str(plan), "--once")
+    assert table.returncode == 0, table.stderr
+    assert forbidden_in(table.stdout + table.stderr) == []
+    as_json = run_cli("dns", str(plan), "--once", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert forbidden_in(as_json.stdout) == []
+    import json
+
+    vantage = json.loads(as_json.stdout)["vantage"]
+    points = {p["point"]: p for p in vantage["points"]}
+    assert points["ssh:good"]["status"] == "old"
+    assert points["ssh:liar"]["status"] == "other"  # answers that are not the old or new address
+    shown = json.dumps(points["ssh:liar"]["answers"], ensure_ascii=False)
+    assert "titleword" in shown and "\x1b" not in shown
+    assert "more than 64 KiB" in vantage["faults"]["ssh:flood"]
+    assert "liar" in table.stdout and "flood" in table.stdout

@@ -14,6 +14,7 @@ import shlex
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from ...clock import Clock
 from ...plan.vantage import SshVantageHost
@@ -27,7 +28,7 @@ _RECORD = re.compile(r"^(\S+)\s+(\d+)\s+IN\s+([A-Z0-9]+)\s+(.+)$")
 
 @dataclass(frozen=True)
 class HostFault:
-    kind: str  # "down", "host-key", "key-refused", "no-dig", "hangs", "key-unreadable"
+    kind: str  # "down", "host-key", "key-refused", "no-dig", "hangs", "key-unreadable", "output"
     message: str
 
 
@@ -75,6 +76,27 @@ def parse_dig(output: str, record: TrackedRecord, observed_at: datetime) -> Verd
     return classify_answers(answers, record, observed_at, status.group(1))
 
 
+OUTPUT_LIMIT = 64 * 1024  # dig's answer for one name is a few KiB; a host that sends more is cut
+
+
+async def _run_bounded(conn: Any, command: str) -> tuple[str | None, int | None]:
+    """A command's stdout (None past OUTPUT_LIMIT: the rest is never read) and exit status."""
+    async with conn.create_process(command, encoding="utf-8", errors="replace") as process:
+        chunks: list[str] = []
+        size = 0
+        while True:
+            chunk = await process.stdout.read(OUTPUT_LIMIT)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > OUTPUT_LIMIT:
+                process.close()
+                return None, None
+        await process.wait(check=False)
+        return "".join(chunks), process.exit_status
+
+
 async def ask_host(
     host: SshVantageHost,
     records: list[TrackedRecord],
@@ -112,9 +134,16 @@ async def ask_host(
         ) as conn:
             out: dict[str, Verdict] = {}
             for record in records:
-                result = await conn.run(dig_command(host, record), check=False)
-                stdout = str(result.stdout or "")
-                if result.exit_status == 127:
+                stdout, exit_status = await _run_bounded(conn, dig_command(host, record))
+                if stdout is None:
+                    raise SshHostError(
+                        HostFault(
+                            "output",
+                            f"{host.name} sent more than {OUTPUT_LIMIT // 1024} KiB for one "
+                            "dig: not read further",
+                        )
+                    )
+                if exit_status == 127:
                     raise SshHostError(
                         HostFault("no-dig", f"dig is not installed on {host.name} (exit 127)")
                     )
