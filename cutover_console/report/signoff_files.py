@@ -19,9 +19,9 @@ from datetime import UTC, timedelta
 
 from ..journal import events as ev
 from ..journal.chain import Event
-from ..plan.keys import parse_key
+from ..plan.keys import KeySyntaxError, parse_key
 from ..signoffs.statement import NAMESPACE
-from ..signoffs.verdict import SignedSignOff, check_journal, plan_keys
+from ..signoffs.verdict import SignedSignOff, check_journal, plan_keys, plan_of
 from ..timestamps import parse_ts
 
 FOLDER = "signoffs"
@@ -67,9 +67,13 @@ def allowed_signers(events: Iterable[Event]) -> str:
         if event.kind not in (ev.JOURNAL_CREATED, ev.PLAN_REVISED):
             continue
         now: set[bytes] = set()
-        for person, lines in plan_keys(event.payload["plan"]).items():
+        plan = plan_of(event)
+        for person, lines in (plan_keys(plan) if plan is not None else {}).items():
             for line in lines:
-                blob = parse_key(line).blob
+                try:
+                    blob = parse_key(line).blob
+                except KeySyntaxError:
+                    continue  # a recorded key that does not parse verifies nothing
                 now.add(blob)
                 if blob not in keys:
                     keys[blob] = (person, line)

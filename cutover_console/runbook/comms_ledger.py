@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..journal import Event
+from ..journal import Event, payloads
 from ..journal import events as ev
 from ..timestamps import parse_ts
 
@@ -72,6 +72,7 @@ class CommsLedger:
     messages: dict[str, Message] = field(default_factory=dict)
     overdue: list[dict[str, Any]] = field(default_factory=list)  # comms.overdue payloads + at
     head_seq: int = 0
+    malformed: list[int] = field(default_factory=list)  # comms events that did not fit, skipped
 
     @classmethod
     def of(cls, events: Iterable[Event]) -> CommsLedger:
@@ -86,8 +87,11 @@ class CommsLedger:
             if event.seq <= self.head_seq:
                 continue
             self.head_seq = event.seq
-            if event.kind in KINDS:
-                self._apply(event)
+            if event.kind in KINDS and payloads.problem(event.kind, event.payload) is None:
+                try:
+                    self._apply(event)
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    self.malformed.append(event.seq)  # a payload the engine never writes
                 changed = True
         return changed
 

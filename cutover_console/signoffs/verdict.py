@@ -18,8 +18,9 @@ from datetime import datetime
 from typing import Any
 
 from ..journal import events as ev
+from ..journal import payloads
 from ..journal.chain import Event
-from ..plan import load_plan_text
+from ..plan import PlanInvalid, load_plan_text
 from ..plan.keys import PublicKey, parse_key
 from . import sshsig
 from .nonces import LIFETIME, issued_here
@@ -167,6 +168,15 @@ class SignedSignOff:
 KINDS = (ev.JOURNAL_CREATED, ev.PLAN_REVISED, ev.STEP_SIGNED_OFF)  # what check_journal reads
 
 
+def plan_of(event: Event) -> dict[str, Any] | None:
+    """The plan a journal.created / plan.revised event puts in force; None when its payload is
+    malformed (a chain may hold one: it is named elsewhere, and puts no key in force)."""
+    if payloads.problem(event.kind, event.payload) is not None:
+        return None
+    plan: dict[str, Any] = event.payload["plan"]
+    return plan
+
+
 def plan_keys(plan: dict[str, Any]) -> dict[str, list[str]]:
     """The keys a plan event puts in force. The journal records them with the plan (`keys`:
     inline and `file:` ones alike, as resolved when it was journaled), so a verifier need not
@@ -178,7 +188,10 @@ def plan_keys(plan: dict[str, Any]) -> dict[str, list[str]]:
             for person, lines in recorded.items()
             if isinstance(lines, list)
         }
-    document = load_plan_text(str(plan["text"]), str(plan.get("file", "<journal>")))
+    try:
+        document = load_plan_text(str(plan["text"]), str(plan.get("file", "<journal>")))
+    except PlanInvalid:
+        return {}  # a plan the journal holds but that no longer loads lists no key
     return {person: list(lines) for person, lines in document.keys.items()}
 
 
@@ -240,9 +253,9 @@ def check_journal(events: Iterable[Event]) -> tuple[list[SignedSignOff], str | N
     for event in events:
         if event.kind == ev.JOURNAL_CREATED:
             cutover, journal = str(event.payload.get("cutover", "")), event.hash
-            plan, holders = event.payload["plan"], None
+            plan, holders = plan_of(event) or {}, None
         elif event.kind == ev.PLAN_REVISED:
-            plan, holders = event.payload["plan"], None
+            plan, holders = plan_of(event) or {}, None
         elif event.kind == ev.STEP_SIGNED_OFF and "signed" in event.payload:
             if holders is None:
                 holders = owners(plan_keys(plan)) if plan else {}
