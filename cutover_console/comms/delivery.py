@@ -28,13 +28,12 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
-import re
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..secrets import REDACT
 from .render import Rendered
@@ -135,11 +134,18 @@ def _remember_secrets(url: str) -> None:
     service = apprise.Apprise.instantiate(url)
     shown = service.url(privacy=True) if service is not None else ""
     try:
-        password = urlsplit(url).password
+        split = urlsplit(url)
+        password = split.password
+        host = split.hostname or ""
     except ValueError:
-        password = None
-    parts = {password} if password else set()
-    parts |= {p for p in re.split(r"[/?&=:@,#]", url) if len(p) >= 4}
+        return REDACT.remember(url)  # not a URL we can take apart: all of it is secret
+    # the values a URL carries (the password, a token as host or path segment, query values),
+    # never its scheme or its query's keys: a key such as 'token' blanked everywhere would
+    # blank the name the key=value rule finds secrets by
+    values = {password or "", host, split.fragment}
+    values |= set(split.path.split("/"))
+    values |= {value for _key, value in parse_qsl(split.query, keep_blank_values=True)}
+    parts = {v for v in values if len(v) >= 4} | ({password} if password else set())
     for part in parts:
         for form in {part, unquote(part)}:
             if form not in shown or form == password:

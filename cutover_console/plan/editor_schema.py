@@ -20,7 +20,7 @@ from typing import Any
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from . import model, vantage
+from . import comms, model, vantage
 from .model import Plan
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
@@ -80,10 +80,18 @@ RETENTION_SCHEMA: dict[str, Any] = {
     "description": "A retention in whole days or years: 90d, 400d, 7y",
     "examples": ["90d", "7y"],
 }
+CLOCK_TIME_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+    "description": 'A time of day, quoted: "08:00"',
+    "examples": ["08:00"],
+}
 # The validators behind our annotated types, and what each accepts as text.
 _PARSED_BY: dict[object, dict[str, Any]] = {
     model._duration: DURATION_SCHEMA,
     vantage._duration: DURATION_SCHEMA,  # the same parser; vantage.py cannot import model.py
+    comms._duration: DURATION_SCHEMA,  # likewise
+    comms._clock_time: CLOCK_TIME_SCHEMA,
     model._time: TIME_SCHEMA,
     model._retention_days: RETENTION_SCHEMA,
 }

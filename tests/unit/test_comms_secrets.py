@@ -42,3 +42,15 @@ def test_an_apprise_config_file_is_a_channel(tmp_path, monkeypatch: pytest.Monke
     urls = resolve_channel(f"file:{config}")
     assert len(urls) == 2 and urls[0].startswith("json://")
     assert CANARY not in REDACT(" ".join(urls))
+
+
+def test_a_query_key_is_not_taken_for_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A channel URL's query keys ('token', 'apikey') are names, not secrets: blanking the word
+    'token' everywhere would hide the name the key=value rule finds a secret by, and
+    `token=abc123` in a note would then reach the journal."""
+    url = f"json://hooks.example.test/path?token={CANARY}&apikey={CANARY}x&format=markdown"
+    monkeypatch.setenv("COMMS_SECRET_TEST", url)
+    resolve_channel("env:COMMS_SECRET_TEST")
+    said = REDACT("also token=abc123 and apikey: xyz789 here")
+    assert "abc123" not in said and "xyz789" not in said and "token=" in said
+    assert CANARY not in REDACT(url)

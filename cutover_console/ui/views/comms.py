@@ -18,7 +18,7 @@ from textual.widgets import Static
 from ...journal import JournalReader
 from ...runbook.comms_ledger import CommsLedger, Message
 from ...runbook.fold import CutoverState
-from ...timestamps import ago, day_time, short_duration
+from ...timestamps import ago, day_time, parse_iso, short_duration
 from ...untrusted import LINE_LIMIT
 from ...untrusted import text as literal
 from ..table import KeyedTable
@@ -78,7 +78,7 @@ def open_overdue(ledger: CommsLedger) -> list[tuple[str, datetime]]:
         audience, since = str(o.get("audience", "")), str(o.get("since", ""))
         last = ledger.last_delivered_at(audience)
         try:
-            gap_from = datetime.fromisoformat(since.replace("Z", "+00:00"))
+            gap_from = parse_iso(since)
         except ValueError:
             continue
         if last is None or last <= gap_from:
