@@ -30,6 +30,16 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 SWITCH = NOW - timedelta(minutes=30)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def now() -> None:
+    """The data's "minutes ago" count from when this module's tests start, not from when the
+    suite was collected: a longer suite reached them 10 minutes later, and shop-c's upload "five
+    minutes ago" had drained by then."""
+    global NOW, SWITCH
+    NOW = datetime.now(UTC).replace(microsecond=0)
+    SWITCH = NOW - timedelta(minutes=30)
+
+
 def ts(minutes_ago: float) -> str:
     return (NOW - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%d %H:%M:%S")
 
