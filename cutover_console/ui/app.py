@@ -170,6 +170,8 @@ class CutoverApp(App[None]):
     def refresh_views(self, *, panes: bool = True) -> None:
         """Re-render from the state. Only the pane on screen is rendered (the others catch up
         when shown); the lock is held only while reading, never across a journal write."""
+        if not self._mounted(ClockBar):  # a message handled while the app shuts down
+            return
         state = self.session.state
         now = self.now()
         with self.session.lock:
