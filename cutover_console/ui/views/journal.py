@@ -88,6 +88,8 @@ class JournalPane(Vertical):
             self.refilter(follow=True)
 
     def add_events(self, state: CutoverState, events: list[Any]) -> None:
+        if not self.query("#journal-head"):  # its children are gone while the app shuts down
+            return
         zone = state.plan.zone
         fresh: list[JournalRow] = []
         for event in events:
