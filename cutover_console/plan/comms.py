@@ -15,8 +15,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from .durations import Duration
 from .problems import clip
-from .timeparse import TimeSyntaxError, parse_duration
 
 
 class _Strict(BaseModel):
@@ -24,13 +24,6 @@ class _Strict(BaseModel):
 
 
 _Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
-
-
-def _duration(value: object) -> timedelta:
-    try:
-        return parse_duration(value)
-    except TimeSyntaxError as exc:
-        raise PydanticCustomError("plan", str(exc)) from None
 
 
 def _clock_time(value: object) -> time:
@@ -46,7 +39,7 @@ def _clock_time(value: object) -> time:
     return time(int(match.group(1)), int(match.group(2)))
 
 
-_Duration = Annotated[timedelta, BeforeValidator(_duration)]
+_Duration = Duration
 ClockTime = Annotated[time, BeforeValidator(_clock_time)]
 
 # The decisions an update can follow (`on:`). Each is recognised in the event that records it,

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from . import comms, model, vantage
+from . import comms, durations, model
 from .model import Plan
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
@@ -88,9 +88,7 @@ CLOCK_TIME_SCHEMA: dict[str, Any] = {
 }
 # The validators behind our annotated types, and what each accepts as text.
 _PARSED_BY: dict[object, dict[str, Any]] = {
-    model._duration: DURATION_SCHEMA,
-    vantage._duration: DURATION_SCHEMA,  # the same parser; vantage.py cannot import model.py
-    comms._duration: DURATION_SCHEMA,  # likewise
+    durations._duration: DURATION_SCHEMA,
     comms._clock_time: CLOCK_TIME_SCHEMA,
     model._time: TIME_SCHEMA,
     model._retention_days: RETENTION_SCHEMA,

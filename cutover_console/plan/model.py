@@ -27,16 +27,10 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from .comms import CommsSection, StepComms
+from .durations import Duration
 from .problems import clip
-from .timeparse import TimeSyntaxError, parse_duration, parse_time
+from .timeparse import TimeSyntaxError, parse_time
 from .vantage import VantageSection, check_budget
-
-
-def _duration(value: object) -> timedelta:
-    try:
-        return parse_duration(value)
-    except TimeSyntaxError as exc:
-        raise PydanticCustomError("plan", str(exc)) from None
 
 
 def _time(value: object) -> datetime:
@@ -46,7 +40,6 @@ def _time(value: object) -> datetime:
         raise PydanticCustomError("plan", str(exc)) from None
 
 
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
 WallTime = Annotated[datetime, BeforeValidator(_time)]
 Ident = Annotated[
     str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", strip_whitespace=False)

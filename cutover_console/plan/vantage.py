@@ -12,13 +12,13 @@ import ipaddress
 import math
 import re
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from .durations import Duration
 from .problems import clip
-from .timeparse import TimeSyntaxError, parse_duration
 
 GLOBALPING_API = "https://api.globalping.io"
 # Globalping's published limits (its OpenAPI description): tests an hour, probes a measurement.
@@ -34,14 +34,7 @@ _HOSTNAME = re.compile(
 _REFERENCE = re.compile(r"^(env|file):\S+$")
 
 
-def _duration(value: object) -> timedelta:
-    try:
-        return parse_duration(value)
-    except TimeSyntaxError as exc:
-        raise PydanticCustomError("plan", str(exc)) from None
-
-
-Cadence = Annotated[timedelta, BeforeValidator(_duration)]
+Cadence = Duration
 
 
 class _Strict(BaseModel):
