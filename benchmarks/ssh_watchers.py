@@ -247,8 +247,9 @@ def run_issue21(mode: str) -> dict[str, Any]:
             spy = os.environ.get("BENCH_PYSPY")  # a py-spy binary: where the CPU goes
             if spy:
                 subprocess.Popen(
-                    [spy, "record", "-d", "15", "-r", "50", "-f", "raw", "-o",
-                     os.environ.get("BENCH_PYSPY_OUT", "/dev/null"), "--pid", str(viewers[0])],
+                    [spy, "record", "-d", os.environ.get("BENCH_PYSPY_SECONDS", "15"), "-r", "50", "-f", "raw", "-o",
+                     os.environ.get("BENCH_PYSPY_OUT", "/dev/null"), "--pid", str(viewers[0]),
+                     *os.environ.get("BENCH_PYSPY_ARGS", "").split()],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )  # fmt: skip
             time.sleep(20.0)

@@ -140,7 +140,7 @@ class CutoverState:
     signals: Signals = field(default_factory=Signals)
     archive: ArchiveRecord = field(default_factory=ArchiveRecord)  # the witness, as journaled
     journal_id: str = ""  # the hash of journal.created: what sign-off statements name
-    runbook_version: int = 0  # bumps on every event that is not a live signal
+    runbook_version: int = 0  # bumps on every event that changes the steps (see _ASIDES)
     head_seq: int = 0
     head_hash: str = ""
     last_at: datetime | None = None
@@ -209,7 +209,8 @@ class CutoverState:
         handler = _HANDLERS.get(event.kind)
         if handler is not None:
             handler(self, event, step, at)
-            self.runbook_version += 1  # the steps (not only the live signals) changed
+            if step is not None or event.kind not in _ASIDES:
+                self.runbook_version += 1  # the steps (not only the live signals) changed
         elif event.kind in _SIGNAL_KINDS:
             self.signals.apply(event, at)
         elif event.kind in ARCHIVE_KINDS:
@@ -389,6 +390,10 @@ _HANDLERS: dict[str, _Handler] = {
     ev.WATCHER_CONNECTED: CutoverState._watcher,
     ev.WATCHER_DISCONNECTED: CutoverState._watcher,
 }
+# Kept in the state, but without a step they change nothing a step's status, forecast or the
+# checklist shows: a teammate's note to all, a watcher arriving. The console re-renders the
+# checklist when `runbook_version` moves; twenty SSH watchers did that for every such note.
+_ASIDES = frozenset({ev.NOTE_ADDED, ev.WATCHER_CONNECTED, ev.WATCHER_DISCONNECTED})
 _SIGNAL_KINDS = frozenset(
     {
         ev.DNS_VERDICT,

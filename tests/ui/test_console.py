@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from support import ROOT, SMALL, require_binary, run_cli
+from textual.widgets import DataTable, Static
 
 from cutover_console.clock import ManualClock
 from cutover_console.journal import Actor, JournalReader, JournalWriter
@@ -311,6 +312,45 @@ def test_watcher_shows_a_new_event_within_a_second(tmp_path: Path) -> None:
                 await pilot.pause(0.05)
                 assert time.monotonic() - start < 1.0
             assert app.session.state.head_seq == event.seq
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        session.close()
+
+
+def test_journal_pane_catches_up_on_what_came_while_hidden(tmp_path: Path) -> None:
+    """While another pane is in front, the Journal pane neither adds rows nor redraws its
+    checkpoint (a hidden widget updated made Textual map the whole screen again, per event,
+    in every watcher: issue 21); shown, it has every event and the newest checkpoint."""
+    journal = tmp_path / "j.sqlite"
+    journal_with_history(journal)
+    session = WatchSession(journal)
+    app = WatchApp(session)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause(0.3)
+            pane = app.query_one(JournalPane)
+            head = app.query_one("#journal-head", Static)
+            before = str(head.render())
+            writer = JournalWriter.open(journal)
+            for n in range(3):
+                last = writer.append(
+                    "note.added", {"text": f"while hidden {n}"}, actor=Actor("lena", "test")
+                )
+            writer.close()
+            start = time.monotonic()
+            while pane.shown < last.seq:
+                await pilot.pause(0.05)
+                assert time.monotonic() - start < 5.0
+            assert str(head.render()) == before  # hidden: not redrawn
+            await pilot.press("4")
+            await pilot.pause(0.3)
+            assert f"{last.seq}:{last.hash}" in str(head.render())
+            table = app.query_one("#events", DataTable)
+            shown = [str(table.get_row_at(i)[5]) for i in range(table.row_count)]
+            assert shown[-3:] == [f"while hidden {n}" for n in range(3)]
 
     try:
         asyncio.run(scenario())

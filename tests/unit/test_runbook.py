@@ -301,3 +301,17 @@ def test_old_event_versions_are_upgraded_on_read(cutover: Cutover) -> None:
         assert JournalReader(cutover.writer.path).verify().ok  # the stored v1 row is untouched
     finally:
         ev._UPGRADERS.pop(("note.added", 1))
+
+
+def test_a_note_to_all_leaves_the_steps_version_alone(cutover: Cutover) -> None:
+    """The console re-renders the checklist, the step detail and the forecast when
+    `runbook_version` moves: a note to all (or a watcher arriving) changes none of them, and
+    twenty SSH watchers re-rendered all of it for every teammate's note (issue 21). A note on
+    a step is in that step's detail: it moves the version."""
+    version = cutover.state.runbook_version
+    cutover.note("bridge call started", "lena")
+    assert cutover.state.runbook_version == version
+    assert [n.text for n in cutover.state.notes] == ["bridge call started"]
+    cutover.note("backup looks slow", "lena", step_id="backup")
+    assert cutover.state.runbook_version == version + 1
+    assert [n.text for n in cutover.state.steps["backup"].notes] == ["backup looks slow"]

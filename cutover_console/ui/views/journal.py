@@ -11,6 +11,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
@@ -83,12 +84,17 @@ class JournalPane(Vertical):
         return True
 
     def catch_up(self) -> None:
-        """The pane is shown again: its table gets the rows kept while it was hidden."""
+        """The pane is shown again: its table and head get what came while it was hidden."""
         if self._behind:
             self.refilter(follow=True)
+            state = getattr(self, "_state", None)
+            if state is not None:
+                self._show_head(state)
 
     def add_events(self, state: CutoverState, events: list[Any]) -> None:
-        if not self.query("#journal-head"):  # its children are gone while the app shuts down
+        try:  # its children are gone while the app shuts down (query_one is cached; a
+            self.query_one("#journal-head", Static)  # query walked them on every event)
+        except NoMatches:
             return
         zone = state.plan.zone
         fresh: list[JournalRow] = []
@@ -133,6 +139,13 @@ class JournalPane(Vertical):
         del self.rows[:-KEPT]
         if fresh:
             self._append(fresh)
+        self._state = state
+        if self._displayed():  # hidden, its head waits for `catch_up`: a hidden widget
+            self._show_head(state)  # updated made Textual map the whole screen again
+        else:
+            self._behind = True
+
+    def _show_head(self, state: CutoverState) -> None:
         head = state.head
         if head is not None:
             show(
