@@ -78,6 +78,7 @@ class WarmParent:
         self.app_name = app
         self.app_class: Any = None
         self.state: CutoverState | None = None
+        self.styles: tuple[dict[str, str], Any] | None = None  # the rehearsal's, see below
         self.children: dict[int, bool] = {}  # pid -> exit already reported
         self.wake_r, self.wake_w = os.pipe()
         self.selector = selectors.DefaultSelector()
@@ -124,6 +125,7 @@ class WarmParent:
                 app = self.app_class(session)
                 async with app.run_test(size=(160, 45), headless=True) as pilot:
                     await pilot.pause(0.2)
+                    self.styles = (app.get_css_variables(), app.stylesheet)
             finally:
                 session.close()
 
@@ -137,6 +139,19 @@ class WarmParent:
                 if thread is not threading.main_thread():
                     thread.join(timeout=5)
         return threading.active_count() == 1
+
+    def share_stylesheet(self, app: Any) -> None:
+        """Give a viewer the rehearsal's stylesheet, already parsed and indexed, when it has
+        the same CSS variables (the theme): each viewer parsed the app's and every widget's CSS
+        again and rebuilt the index of its rules, a fifth of the CPU before its first frame.
+        Textual adds a source it already has as nothing, so nothing is parsed again; a theme
+        set later re-parses as usual."""
+        if self.styles is None:
+            return
+        variables, stylesheet = self.styles
+        with contextlib.suppress(Exception):  # (a probe app in the tests may have none)
+            if app.get_css_variables() == variables:
+                app.stylesheet = stylesheet
 
     def refresh(self) -> None:
         """Catch the fold up with the journal (through a connection closed again: a child must
@@ -310,6 +325,7 @@ class WarmParent:
             return 2
         try:
             app = self.app_class(session)
+            self.share_stylesheet(app)
             app.run()
             with contextlib.suppress(AttributeError):  # (a probe app in the tests has none)
                 app.report_last_words()

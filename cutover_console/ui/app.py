@@ -95,6 +95,15 @@ class CutoverApp(App[None]):
         self._summary: CutoverView | None = None
         self.comms = CommsFollower()  # the comms events, for the Comms pane and the clock bar
 
+    def get_default_screen(self) -> Screen[Any]:
+        """The screen, born with the classes it would otherwise be given once its widgets are
+        mounted (a live cutover's frame, the width's breakpoint): adding a class to a mounted
+        screen restyles every widget on it, twice per viewer before its first frame."""
+        classes = [] if self.session.state.rehearsal else ["live"]
+        width = self.size.width
+        classes += [name for edge, name in self.HORIZONTAL_BREAKPOINTS if width >= edge][-1:]
+        return Screen(id="_default", classes=" ".join(classes))
+
     def compose(self) -> ComposeResult:
         yield ClockBar(id="clock")
         yield FinishedBanner(id="finished")

@@ -15,11 +15,13 @@ import os
 import pty
 import select
 import signal
+import socket
 import struct
 import subprocess
 import termios
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +38,15 @@ from test_ssh_watch import (
     warm_parent_of,
 )
 
+from cutover_console.runbook.session import WatchSession
+from cutover_console.settings import Settings
 from cutover_console.sshwatch.forkserver import ViewerForkServer
 from cutover_console.sshwatch.server import child_environment
+from cutover_console.sshwatch.zygote import WarmParent
+from cutover_console.ui.app import WatchApp
 
 HERE = Path(__file__).resolve().parent
+NOW = datetime(2026, 3, 14, 21, 0, tzinfo=UTC)  # the screens compared must show one time
 
 
 def stat_of(pid: int) -> list[str]:
@@ -267,3 +274,37 @@ def test_viewers_still_start_when_the_warm_parent_dies(tmp_path: Path) -> None:
             time.sleep(0.1)
         assert viewers_of(served.proc.pid) == []
         assert "the warm parent has gone" in (served.root / "serve.log").read_text()
+
+
+def test_a_viewer_starts_from_the_rehearsals_parsed_stylesheet(journal: Path) -> None:
+    """The warm parent's rehearsal parsed the app's CSS and indexed its rules; a viewer with
+    the same theme starts from that stylesheet instead of parsing it again (a fifth of its
+    CPU before the first frame, issue 21), and draws the same screen. Another theme gets its
+    own."""
+    control, _server_end = socket.socketpair()
+    parent = WarmParent(journal, control, "cutover_console.ui.app:WatchApp")
+    assert parent.warm()["rehearsed"]
+    assert parent.styles is not None
+    _variables, rehearsed = parent.styles
+
+    async def screen_of(app: Any) -> str:
+        given = app.stylesheet
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause(0.3)
+            assert (app.stylesheet is rehearsed) == (given is rehearsed)  # never parsed again
+            return str(app.export_screenshot())
+
+    session = WatchSession(journal, state=parent.state)
+    try:
+        shared = WatchApp(session, clock=lambda: NOW)
+        parent.share_stylesheet(shared)
+        assert shared.stylesheet is rehearsed
+        own = WatchApp(session, clock=lambda: NOW)
+        assert own.stylesheet is not rehearsed
+        assert asyncio.run(screen_of(shared)) == asyncio.run(screen_of(own))
+        themed = WatchApp(session, clock=lambda: NOW, settings=Settings(theme="nord"))
+        parent.share_stylesheet(themed)
+        assert themed.stylesheet is not rehearsed
+        asyncio.run(screen_of(themed))
+    finally:
+        session.close()

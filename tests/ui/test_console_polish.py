@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from console_world import fill_journal
 from support import run_cli
+from textual.dom import DOMNode
+from textual.screen import Screen
 from textual.widgets import Input
 
 from cutover_console.journal import JournalReader
@@ -414,3 +416,36 @@ def test_the_mouse_on_every_table(tmp_path: Path, pane: str, table_id: str, y: i
         asyncio.run(scenario())
     finally:
         session.close()
+
+
+@pytest.mark.parametrize("width, breakpoint", [(100, "-narrow"), (160, "-normal")])
+def test_the_screen_is_born_with_its_classes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, width: int, breakpoint: str
+) -> None:
+    """A live cutover's frame and the width's breakpoint are the screen's classes from the
+    start: added once the widgets were mounted, each restyled every widget on the screen
+    (twice per SSH viewer before its first frame, issue 21)."""
+    app, session = watcher(tmp_path)
+    changed: list[tuple[str, ...]] = []  # the screen's classes, each time they changed
+    restyle = DOMNode.update_node_styles
+
+    def spy(node: DOMNode, animate: bool = True) -> None:
+        if isinstance(node, Screen) and node.is_mounted:
+            classes = tuple(sorted(node.classes))
+            if not changed or changed[-1] != classes:
+                changed.append(classes)
+        restyle(node, animate)
+
+    monkeypatch.setattr(DOMNode, "update_node_styles", spy)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(width, 30)) as pilot:
+            await pilot.pause(0.2)
+            assert breakpoint in app.screen.classes
+            assert ("live" in app.screen.classes) == (not session.state.rehearsal)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        session.close()
+    assert len(changed) <= 1, changed  # styled once as it is shown, never for a class
