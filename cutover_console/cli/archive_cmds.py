@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import cli
-from .output import echo
+from .output import NOTES_SHOWN, echo
 
 if TYPE_CHECKING:
     from ..archive.publisher import ArchivePublisher
@@ -156,8 +156,10 @@ def restore(
     except RestoreRefused as exc:
         echo(f"REFUSED: {exc}", err=True, limit=4000)
         sys.exit(1)
-    for note in done.notes[:20]:
+    for note in done.notes[:NOTES_SHOWN]:
         echo(f"note: {note}", err=True)
+    if len(done.notes) > NOTES_SHOWN:
+        echo(f"note: … and {len(done.notes) - NOTES_SHOWN:,} more like these", err=True)
     latest = f"{done.latest.seq}:{done.latest.hash}" if done.latest else "none"
     if done.complete:
         echo(

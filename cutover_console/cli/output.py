@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from rich.text import Text
 
 
+NOTES_SHOWN = 20  # notes printed after a restore or a verify; the rest are counted
+
 _json_stdout: TextIO | None = None
 
 

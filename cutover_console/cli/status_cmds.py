@@ -19,7 +19,7 @@ from ..runbook.summary import STATUS_STYLE
 from ..untrusted import LINE_LIMIT, inert, json_text
 from . import cli
 from .options import journal_option
-from .output import cells, console, json_out, styled
+from .output import NOTES_SHOWN, cells, console, json_out, styled
 
 
 @cli.command()
@@ -349,8 +349,10 @@ def _echo_witness(where: str, report: Any, what: str = "") -> None:
             limit=LINE_LIMIT,
         )
     )
-    for note in report.notes[:20]:
+    for note in report.notes[:NOTES_SHOWN]:
         click.echo(f"note: {inert(note, limit=LINE_LIMIT)}", err=True)
+    if len(report.notes) > NOTES_SHOWN:
+        click.echo(f"note: … and {len(report.notes) - NOTES_SHOWN:,} more like these", err=True)
 
 
 @cli.command()
