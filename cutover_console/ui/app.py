@@ -215,6 +215,8 @@ class CutoverApp(App[None]):
             self.query_one(FlowsPane).render_state(state, now, errors)
         elif active == "journal":
             self.query_one(JournalPane).catch_up()
+        elif active == "logs":
+            self.query_one(LogsPane).catch_up()
         elif active == "comms":
             pane = self.query_one(CommsPane)
             pane.render_state(state, now, self.comms.ledger, errors, self.comms.version)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from support import ROOT, SMALL, require_binary, run_cli
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
 from cutover_console.clock import ManualClock
 from cutover_console.journal import Actor, JournalReader, JournalWriter
@@ -26,7 +26,7 @@ from cutover_console.ui.dialogs import (
     TypedConfirmDialog,
 )
 from cutover_console.ui.table import KeyedTable
-from cutover_console.ui.views import Checklist, JournalPane, StepDetail
+from cutover_console.ui.views import Checklist, JournalPane, LogsPane, StepDetail
 
 SATURDAY = datetime(2026, 12, 5, 13, 0, tzinfo=UTC)  # 07:00 in Chicago
 SUNDAY = datetime(2026, 12, 6, 12, 30, tzinfo=UTC)  # 06:30
@@ -500,6 +500,42 @@ def test_a_flood_of_megabyte_log_lines_freezes_no_key(tmp_path: Path) -> None:
             assert len(shown) == 20 and all("more characters]" in s for s in shown)
             assert max(len(s) for s in shown) < 3000
             assert slowest < 1.0, f"a key press took {slowest:.2f} s"
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        app.lead_session.close()
+
+
+def test_log_lines_that_came_while_the_pane_was_hidden_are_shown_with_it(tmp_path: Path) -> None:
+    """While another pane is in front, the Logs pane keeps the lines without writing them to
+    its log (a hidden widget updated made Textual map the whole screen again, for each batch
+    of engine log lines, in every watcher: issue 21); shown, it has them all, filtered."""
+    journal = tmp_path / "j.sqlite"
+    clock = ManualClock(SATURDAY)
+    app = lead_app(journal, clock)
+    rows = [(SATURDAY.isoformat(), "dns-engine", "new", "INFO", f"sweep {i}") for i in range(5)]
+
+    async def scenario() -> None:
+        async with app.run_test(size=(160, 45)) as pilot:
+            log = app.query_one("#log")
+            written: list[object] = []
+            write = log.write  # type: ignore[attr-defined]
+            log.write = lambda *a, **k: (written.append(a), write(*a, **k))[1]  # type: ignore[attr-defined]
+            await app.lead_session.act(lambda c: c.writer.append_log_lines(rows))
+            deadline = time.monotonic() + 5.0  # the console's log follower picks them up
+            while app.query_one(LogsPane).last_id == 0 and time.monotonic() < deadline:
+                await pilot.pause(0.1)
+            assert app.query_one(LogsPane).last_id > 0
+            assert written == []  # kept, not written, while hidden
+            await pilot.press("3")
+            await pilot.pause(0.3)
+            shown = [strip.text for strip in log.lines]  # type: ignore[attr-defined]
+            assert [line.split()[-1] for line in shown] == ["0", "1", "2", "3", "4"]
+            app.query_one("#log-filter", Input).value = "sweep 3"
+            await pilot.pause(0.3)
+            shown = [strip.text for strip in log.lines]  # type: ignore[attr-defined]
+            assert len(shown) == 1 and shown[0].endswith("sweep 3")
 
     try:
         asyncio.run(scenario())

@@ -12,7 +12,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.css.query import NoMatches
-from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from ...archive.live import witness_detail
@@ -21,7 +20,7 @@ from ...runbook.fold import CutoverState
 from ...timestamps import parse_ts
 from ...untrusted import text as literal
 from ..table import KeyedTable
-from .shown import FILTER_LIMIT, show
+from .shown import FILTER_LIMIT, displayed, show
 
 SUBJECT_KEYS = ("gate", "flow", "site", "reconciliation", "resolver", "record")
 ENGINE_KINDS = frozenset(
@@ -74,14 +73,6 @@ class JournalPane(Vertical):
         self.engine = False  # people's events only, until the key says otherwise
         self.rows: list[JournalRow] = []
         self._behind = False  # rows kept while the pane was hidden, not yet in its table
-
-    def _displayed(self) -> bool:
-        node: Any = self
-        while isinstance(node, Widget):
-            if not node.display:
-                return False
-            node = node.parent
-        return True
 
     def catch_up(self) -> None:
         """The pane is shown again: its table and head get what came while it was hidden."""
@@ -140,7 +131,7 @@ class JournalPane(Vertical):
         if fresh:
             self._append(fresh)
         self._state = state
-        if self._displayed():  # hidden, its head waits for `catch_up`: a hidden widget
+        if displayed(self):  # hidden, its head waits for `catch_up`: a hidden widget
             self._show_head(state)  # updated made Textual map the whole screen again
         else:
             self._behind = True
@@ -185,7 +176,7 @@ class JournalPane(Vertical):
         (under an engine flood this is a comparison per event, not a redraw of the table).
         While the pane is hidden (another tab in front) they wait for `catch_up`: a table that
         grows lays the whole screen out again, once per event."""
-        if not self._displayed():
+        if not displayed(self):
             self._behind = True
             return
         words = self.query_one("#journal-filter", Input).value.lower().split()

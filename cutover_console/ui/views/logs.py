@@ -13,7 +13,7 @@ from textual.widgets import Input, RichLog
 from ...timestamps import clock_time
 from ...untrusted import LINE_LIMIT
 from ...untrusted import text as literal
-from .shown import FILTER_LIMIT
+from .shown import FILTER_LIMIT, displayed
 
 
 class LogsPane(Vertical):
@@ -30,21 +30,34 @@ class LogsPane(Vertical):
     def on_mount(self) -> None:
         self.lines: list[tuple[Any, ...]] = []
         self.last_id = 0
+        self._behind = False  # lines kept while the pane was hidden, not yet in its log
 
     def add_lines(self, rows: list[tuple[Any, ...]]) -> None:
         self.lines.extend(rows)
         self.lines = self.lines[-5000:]
         if rows:
             self.last_id = rows[-1][0]
+        if not displayed(self):  # shown by `catch_up` (an engine logs every few seconds)
+            self._behind = True
+            return
         log = self.query_one(RichLog)
+        words = self._words()
         for row in rows:
-            if self._matches(row):
+            if self._matches(row, words):
                 log.write(self._line(row))
 
-    def _matches(self, row: tuple[Any, ...]) -> bool:
-        text = self.query_one("#log-filter", Input).value.strip()
+    def catch_up(self) -> None:
+        """The pane is shown again: its log gets the lines kept while it was hidden."""
+        if self._behind:
+            self.refilter()
+
+    def _words(self) -> list[str]:
+        return self.query_one("#log-filter", Input).value.strip().split()
+
+    @staticmethod
+    def _matches(row: tuple[Any, ...], words: list[str]) -> bool:
         _id, _at, source, _side, level, line = row
-        for word in text.split():
+        for word in words:
             if word.startswith("source:") and source != word[7:]:
                 return False
             if word.startswith("level:") and level != word[6:].upper():
@@ -63,8 +76,10 @@ class LogsPane(Vertical):
         return literal(f"{shown} {side:<3} {source:<18} {level:<5} {line}", style, limit=LINE_LIMIT)
 
     def refilter(self) -> None:
+        self._behind = False
         log = self.query_one(RichLog)
         log.clear()
+        words = self._words()
         for row in self.lines:
-            if self._matches(row):
+            if self._matches(row, words):
                 log.write(self._line(row))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
+from textual.widget import Widget
 from textual.widgets import Static
 
 # The longest filter or search a pane's Input takes: each key typed into an Input costs time in
@@ -46,4 +47,16 @@ def show(widget: Static, content: Any, *, fixed_size: bool = False) -> bool:
         return False
     widget._shown_key = key  # type: ignore[attr-defined]
     widget.update(content, layout=not fixed_size)
+    return True
+
+
+def displayed(widget: Widget) -> bool:
+    """Whether `widget` is on screen (no ancestor hidden, e.g. by another tab in front). A
+    hidden widget that is updated makes Textual map the whole screen again at its next frame:
+    panes keep what arrives while hidden and show it when they are shown."""
+    node: Any = widget
+    while isinstance(node, Widget):
+        if not node.display:
+            return False
+        node = node.parent
     return True
