@@ -84,6 +84,8 @@ def test_the_console_publishes_a_checkpoint_at_the_leads_decision(
             await pilot.pause(1.2)  # the clock bar's next tick
             clock_bar = str(app.query_one("#clock").render())
             assert "witness ok" in clock_bar and "lag" in clock_bar
+            await pilot.press("4")  # the Journal pane, shown: it draws what came while hidden
+            await pilot.pause(0.3)
             pane = str(app.query_one("#journal-witness").render())
             assert f"witness s3://{bucket}/console: events archived to" in pane
 
