@@ -59,6 +59,7 @@ from .views import (
     StepDetail,
 )
 from .views.comms import CommsFollower, CommsPane
+from .views.lazy import LazyPane
 from .watcher_hosting import ServeOptions, WatcherHosting
 
 
@@ -261,9 +262,12 @@ class CutoverApp(App[None]):
                 self._render_pane(self.now())
 
     @on(TabbedContent.TabActivated)
-    def pane_shown(self, _event: TabbedContent.TabActivated) -> None:
-        if not self.query(ClockBar):  # while the app shuts down
+    async def pane_shown(self, event: TabbedContent.TabActivated) -> None:
+        if not self._mounted(ClockBar):  # while the app shuts down
             return
+        for pane in event.pane.children:  # made the first time it is shown (views/lazy.py)
+            if isinstance(pane, LazyPane):
+                await pane.build()
         with self.session.lock:
             self._render_pane(self.now())
         self.update_footer()

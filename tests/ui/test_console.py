@@ -332,6 +332,10 @@ def test_journal_pane_catches_up_on_what_came_while_hidden(tmp_path: Path) -> No
         async with app.run_test(size=(120, 36)) as pilot:
             await pilot.pause(0.3)
             pane = app.query_one(JournalPane)
+            assert not pane.built  # made the first time it is shown (views/lazy.py)
+            await pilot.press("4", "1")  # shown once, then hidden behind the DNS pane
+            await pilot.pause(0.3)
+            assert pane.built
             head = app.query_one("#journal-head", Static)
             before = str(head.render())
             writer = JournalWriter.open(journal)
@@ -518,6 +522,9 @@ def test_log_lines_that_came_while_the_pane_was_hidden_are_shown_with_it(tmp_pat
 
     async def scenario() -> None:
         async with app.run_test(size=(160, 45)) as pilot:
+            assert not app.query_one(LogsPane).built  # made the first time it is shown
+            await pilot.press("3", "1")  # shown once, then hidden behind the DNS pane
+            await pilot.pause(0.3)
             log = app.query_one("#log")
             written: list[object] = []
             write = log.write  # type: ignore[attr-defined]

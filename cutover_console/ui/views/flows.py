@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.widget import Widget
 from textual.widgets import Static
 
 from ...runbook.fold import CutoverState
@@ -15,6 +15,7 @@ from ...untrusted import LINE_LIMIT
 from ...untrusted import text as literal
 from ..model import flows_view
 from ..table import KeyedTable
+from .lazy import LazyPane
 from .shown import show
 
 
@@ -24,13 +25,13 @@ def switch_text(switched: Any, now: datetime, state: CutoverState) -> str:
     return f"{day_time(switched, state.plan.zone)} ({ago(switched, now)})"
 
 
-class FlowsPane(Vertical):
-    def compose(self) -> ComposeResult:
+class FlowsPane(LazyPane):
+    def parts(self) -> Iterable[Widget]:
         yield Static("", id="flows-head")
         yield KeyedTable(id="flows", cursor_type="row")
         yield KeyedTable(id="sites", cursor_type="row")
 
-    def on_mount(self) -> None:
+    def on_built(self) -> None:
         self.query_one("#flows", KeyedTable).add_columns(
             "flow", "old side", "new side", "old last seen", "new last seen", "stragglers"
         )
@@ -39,6 +40,8 @@ class FlowsPane(Vertical):
         )
 
     def render_state(self, state: CutoverState, now: datetime, errors: dict[str, str]) -> None:
+        if not self.built:
+            return
         sig = state.signals
         head = self.query_one("#flows-head", Static)
         if not state.plan.flows:

@@ -4,14 +4,14 @@ decisions must not scroll away under them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Vertical
 from textual.css.query import NoMatches
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from ...archive.live import witness_detail
@@ -20,6 +20,7 @@ from ...runbook.fold import CutoverState
 from ...timestamps import parse_ts
 from ...untrusted import text as literal
 from ..table import KeyedTable
+from .lazy import LazyPane
 from .shown import FILTER_LIMIT, displayed, show
 
 SUBJECT_KEYS = ("gate", "flow", "site", "reconciliation", "resolver", "record")
@@ -52,10 +53,18 @@ def is_engine_event(event: Any) -> bool:
     return str(event.actor).startswith("engine:") or event.kind in ENGINE_KINDS
 
 
-class JournalPane(Vertical):
+class JournalPane(LazyPane):
     journal: Path | None = None  # whose witness publisher to show, if one runs in this process
 
-    def compose(self) -> ComposeResult:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.shown = 0
+        self.engine = False  # people's events only, until the key says otherwise
+        self.rows: list[JournalRow] = []
+        self._state: CutoverState | None = None
+        self._behind = False  # rows kept while the pane was hidden, not yet in its table
+
+    def parts(self) -> Iterable[Widget]:
         yield Static("", id="journal-head")
         witness = Static("", id="journal-witness")
         witness.display = False  # until the journal names a witness
@@ -67,26 +76,19 @@ class JournalPane(Vertical):
         )
         yield KeyedTable(id="events", cursor_type="row")
 
-    def on_mount(self) -> None:
+    def on_built(self) -> None:
         self.query_one(KeyedTable).add_columns("seq", "time", "who", "kind", "step", "detail")
-        self.shown = 0
-        self.engine = False  # people's events only, until the key says otherwise
-        self.rows: list[JournalRow] = []
-        self._behind = False  # rows kept while the pane was hidden, not yet in its table
+        self._behind = True
+        self.catch_up()
 
     def catch_up(self) -> None:
         """The pane is shown again: its table and head get what came while it was hidden."""
-        if self._behind:
+        if self._behind and self.built:
             self.refilter(follow=True)
-            state = getattr(self, "_state", None)
-            if state is not None:
-                self._show_head(state)
+            if self._state is not None:
+                self._show_head(self._state)
 
     def add_events(self, state: CutoverState, events: list[Any]) -> None:
-        try:  # its children are gone while the app shuts down (query_one is cached; a
-            self.query_one("#journal-head", Static)  # query walked them on every event)
-        except NoMatches:
-            return
         zone = state.plan.zone
         fresh: list[JournalRow] = []
         for event in events:
@@ -128,13 +130,18 @@ class JournalPane(Vertical):
             self.rows.append(row)
             fresh.append(row)
         del self.rows[:-KEPT]
-        if fresh:
-            self._append(fresh)
         self._state = state
-        if displayed(self):  # hidden, its head waits for `catch_up`: a hidden widget
-            self._show_head(state)  # updated made Textual map the whole screen again
-        else:
+        # Hidden, the rows and the head wait for `catch_up`: a hidden widget updated made
+        # Textual map the whole screen again, and a table that grows lays it all out again.
+        if not self.built or not displayed(self):
             self._behind = True
+            return
+        try:
+            if fresh:
+                self._append(fresh)
+            self._show_head(state)
+        except NoMatches:  # its parts are gone while the app shuts down
+            return
 
     def _show_head(self, state: CutoverState) -> None:
         head = state.head
@@ -173,12 +180,7 @@ class JournalPane(Vertical):
 
     def _append(self, rows: list[JournalRow]) -> None:
         """New events at the bottom: only the ones that pass are added, the oldest shown go
-        (under an engine flood this is a comparison per event, not a redraw of the table).
-        While the pane is hidden (another tab in front) they wait for `catch_up`: a table that
-        grows lays the whole screen out again, once per event."""
-        if not displayed(self):
-            self._behind = True
-            return
+        (under an engine flood this is a comparison per event, not a redraw of the table)."""
         words = self.query_one("#journal-filter", Input).value.lower().split()
         passing = [r for r in rows if self._visible(r, words)][-SHOWN:]
         if not passing:
@@ -193,6 +195,8 @@ class JournalPane(Vertical):
 
     def refilter(self, *, follow: bool = False) -> None:
         """Show the newest rows that pass the engine switch and the filter."""
+        if not self.built:
+            return
         words = self.query_one("#journal-filter", Input).value.lower().split()
         wanted = [r for r in self.rows if self._visible(r, words)][-SHOWN:]
         self._behind = False

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import tzinfo
 from typing import Any
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.widget import Widget
 from textual.widgets import Input, RichLog
 
 from ...timestamps import clock_time
 from ...untrusted import LINE_LIMIT
 from ...untrusted import text as literal
+from .lazy import LazyPane
 from .shown import FILTER_LIMIT, displayed
 
 
-class LogsPane(Vertical):
-    def compose(self) -> ComposeResult:
+class LogsPane(LazyPane):
+    zone: tzinfo | None = None  # the cutover's: set by the app, like every pane's times
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lines: list[tuple[Any, ...]] = []
+        self.last_id = 0
+        self._behind = False  # lines kept while the pane was hidden, not yet in its log
+
+    def parts(self) -> Iterable[Widget]:
         yield Input(
             placeholder="filter: text, source:NAME, level:ERROR",
             id="log-filter",
@@ -25,20 +34,16 @@ class LogsPane(Vertical):
         )
         yield RichLog(id="log", max_lines=2000, wrap=False, markup=False)
 
-    zone: tzinfo | None = None  # the cutover's: set by the app, like every pane's times
-
-    def on_mount(self) -> None:
-        self.lines: list[tuple[Any, ...]] = []
-        self.last_id = 0
-        self._behind = False  # lines kept while the pane was hidden, not yet in its log
+    def on_built(self) -> None:
+        self.refilter()
 
     def add_lines(self, rows: list[tuple[Any, ...]]) -> None:
         self.lines.extend(rows)
         self.lines = self.lines[-5000:]
         if rows:
             self.last_id = rows[-1][0]
-        if not displayed(self):  # shown by `catch_up` (an engine logs every few seconds)
-            self._behind = True
+        if not self.built or not displayed(self):  # shown by `catch_up` (an engine logs
+            self._behind = True  # every few seconds)
             return
         log = self.query_one(RichLog)
         words = self._words()
@@ -48,7 +53,7 @@ class LogsPane(Vertical):
 
     def catch_up(self) -> None:
         """The pane is shown again: its log gets the lines kept while it was hidden."""
-        if self._behind:
+        if self._behind and self.built:
             self.refilter()
 
     def _words(self) -> list[str]:
@@ -76,6 +81,8 @@ class LogsPane(Vertical):
         return literal(f"{shown} {side:<3} {source:<18} {level:<5} {line}", style, limit=LINE_LIMIT)
 
     def refilter(self) -> None:
+        if not self.built:
+            return
         self._behind = False
         log = self.query_one(RichLog)
         log.clear()
