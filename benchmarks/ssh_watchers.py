@@ -13,6 +13,9 @@ Issue 21's conditions (`tmux` on the command line, the default since issue 21): 
 the real `ssh` in a tmux pane of 160x45, the plan is the shipped collision-bi-weekend.yaml, notes
 come from separate `cutover note` processes once a second (no journal service: `cutover serve`
 alone), and CPU and memory are measured over 20 s starting 2 s after the last first frame.
+`BENCH_BASELINE=DIR` (another checkout, e.g. `git worktree add DIR COMMIT`) runs those
+conditions alternately with that code and this, `BENCH_ROUNDS` times each (default 3), and
+prints the ratios of the medians: this machine's load moves more between runs than a change does.
 `pty` keeps issue 14's conditions (a bare PTY per client, the small plan, in-process writes).
 
 `python benchmarks/ssh_watchers.py [spawn] [fork] [tmux|pty]`: each way of starting viewers
@@ -192,17 +195,22 @@ class TmuxClient:
         tmux("kill-session", "-t", self.name)
 
 
-def note_process(journal: Path, text: str) -> None:
+def note_process(journal: Path, text: str, code: Path = ROOT) -> None:
     """One note by a separate `cutover note` process, as a teammate's shell would write it."""
     subprocess.run(
         [sys.executable, "-m", "cutover_console", "note", text, "-j", str(journal), "--by",
          "dana-whitfield"],
-        cwd=ROOT, capture_output=True, check=True,
+        cwd=code, capture_output=True, check=True, env=code_env(code),
     )  # fmt: skip
 
 
-def run_issue21(mode: str) -> dict[str, Any]:
-    """Issue 21's conditions (see the module's docstring)."""
+def code_env(code: Path) -> dict[str, str]:
+    """The environment that runs `cutover` from the checkout `code` (this one, or a baseline's)."""
+    return {**os.environ, "PYTHONPATH": str(code)}
+
+
+def run_issue21(mode: str, code: Path = ROOT) -> dict[str, Any]:
+    """Issue 21's conditions (see the module's docstring), with `cutover` from `code`."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         subprocess.run(
@@ -214,15 +222,15 @@ def run_issue21(mode: str) -> dict[str, Any]:
         subprocess.run(
             [sys.executable, "-m", "cutover_console", "init", str(SHIPPED), "--journal",
              str(journal)],
-            cwd=ROOT, capture_output=True, check=True,
+            cwd=code, capture_output=True, check=True, env=code_env(code),
         )  # fmt: skip
         port = free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "cutover_console", "serve", "--journal", str(journal),
              "--port", str(port), "--authorized-keys", str(root / "authorized_keys"),
              "--host-key", str(root / "host_key"), "--max-per-key", "50", "--viewers", mode],
-            stdout=(root / "serve.log").open("wb"), stderr=subprocess.STDOUT, cwd=ROOT,
-            start_new_session=True,
+            stdout=(root / "serve.log").open("wb"), stderr=subprocess.STDOUT, cwd=code,
+            start_new_session=True, env=code_env(code),
         )  # fmt: skip
         wait_port("127.0.0.1", port)
         known = subprocess.run(
@@ -239,7 +247,7 @@ def run_issue21(mode: str) -> dict[str, Any]:
             while not stop_notes.is_set():
                 started = time.monotonic()
                 n += 1
-                note_process(journal, f"tick {n}")
+                note_process(journal, f"tick {n}", code)
                 stop_notes.wait(max(0.0, 1.0 - (time.monotonic() - started)))
 
         writer = threading.Thread(target=notes, daemon=True)
@@ -278,6 +286,8 @@ def run_issue21(mode: str) -> dict[str, Any]:
             load = os.getloadavg()[0]
         finally:
             stop_notes.set()
+            if writer.is_alive():  # its last note is written before the folder goes
+                writer.join(timeout=10)
             for c in clients:
                 c.kill()
             os.killpg(server.pid, signal.SIGTERM)
@@ -492,28 +502,53 @@ def main_issue21(modes: list[str]) -> None:
         "a `cutover note` process a second, no journal service; measured over 20 s from 2 s "
         "after the last first frame"
     )
+    # BENCH_BASELINE=DIR: another checkout (the code before a change), run alternately with
+    # this one, BENCH_ROUNDS times each: this machine's load moves between runs more than a
+    # change does, so a change is judged by the ratio of medians from the same run.
+    baseline = os.environ.get("BENCH_BASELINE")
+    rounds = int(os.environ.get("BENCH_ROUNDS", "3" if baseline else "1"))
+    codes = [("this", ROOT)] + ([("baseline", Path(baseline))] if baseline else [])
     for mode in modes:
-        r = run_issue21(mode)
-        print(f"--viewers {r['mode']} (load average {r['load']:.1f} on {os.cpu_count()} cores):")
-        print(
-            f"  first frame: median {r['frame_median']:.2f} s, p95 {r['frame_p95']:.2f} s, "
-            f"max {r['frame_max']:.2f} s (target p95 <= 1 s)"
-        )
-        print(
-            "  in order of arrival: " + " ".join(f"{f:.1f}" for f in r["frames"]) + " s; the "
-            f"machine {r['arrival_busy'] * 100:.0f} % busy while they arrived, the SSH server "
-            f"{r['arrival_server']:.1f} CPU-s"
-        )
-        print(
-            f"  memory per watcher: RSS median {r['rss']:.1f} MiB; unique (USS) median "
-            f"{r['uss']:.1f} MiB, max {r['uss_max']:.1f} MiB (target <= 20 MiB); "
-            f"warm parent unique {r['parent_uss']:.1f} MiB"
-        )
-        print(
-            f"  CPU of all {r['viewers']} watchers: {r['cpu'] * 100:.1f} % of one core "
-            f"({r['cpu_seconds']:.1f} CPU-s in 20 s), + warm parent "
-            f"{r['parent_cpu'] * 100:.1f} % (target <= 25 %)"
-        )
+        results: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in codes}
+        for _ in range(rounds):
+            for name, code in codes:
+                r = run_issue21(mode, code)
+                results[name].append(r)
+                report_issue21(r, name if baseline else "")
+        if baseline:
+            print(f"--viewers {mode}: medians of {rounds} rounds, this / baseline")
+            for key, label in (
+                ("frame_p95", "first frame p95 (s)"),
+                ("uss", "unique memory per viewer (MiB)"),
+                ("cpu", "CPU of all viewers (share of a core)"),
+            ):
+                this = statistics.median(r[key] for r in results["this"])
+                base = statistics.median(r[key] for r in results["baseline"])
+                print(f"  {label}: {this:.3f} / {base:.3f} = {this / base:.2f}")
+
+
+def report_issue21(r: dict[str, Any], name: str) -> None:
+    which = f"{name}: " if name else ""
+    print(f"{which}--viewers {r['mode']} (load average {r['load']:.1f} on {os.cpu_count()} cores):")
+    print(
+        f"  first frame: median {r['frame_median']:.2f} s, p95 {r['frame_p95']:.2f} s, "
+        f"max {r['frame_max']:.2f} s (target p95 <= 1 s)"
+    )
+    print(
+        "  in order of arrival: " + " ".join(f"{f:.1f}" for f in r["frames"]) + " s; the "
+        f"machine {r['arrival_busy'] * 100:.0f} % busy while they arrived, the SSH server "
+        f"{r['arrival_server']:.1f} CPU-s"
+    )
+    print(
+        f"  memory per watcher: RSS median {r['rss']:.1f} MiB; unique (USS) median "
+        f"{r['uss']:.1f} MiB, max {r['uss_max']:.1f} MiB (target <= 20 MiB); "
+        f"warm parent unique {r['parent_uss']:.1f} MiB"
+    )
+    print(
+        f"  CPU of all {r['viewers']} watchers: {r['cpu'] * 100:.1f} % of one core "
+        f"({r['cpu_seconds']:.1f} CPU-s in 20 s), + warm parent "
+        f"{r['parent_cpu'] * 100:.1f} % (target <= 25 %)"
+    )
 
 
 if __name__ == "__main__":
