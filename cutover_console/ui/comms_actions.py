@@ -18,7 +18,7 @@ from ..runbook.fold import CutoverState
 from ..service.surface import ConsoleSession
 from .bindings import WRITE_BINDINGS, key_label, keys_of
 from .dialogs import ConfirmDialog, Picker
-from .views.comms import CommsFollower, CommsPane
+from .views.comms import CommsPane
 
 if TYPE_CHECKING:
     _AppBase = App[None]
@@ -41,7 +41,6 @@ class CommsActions(_AppBase):
 
     lead_session: ConsoleSession
     operator: str
-    comms: CommsFollower
 
     if TYPE_CHECKING:
 
@@ -108,7 +107,8 @@ class CommsActions(_AppBase):
             return
         choices = [(f"t:{t.id}", f"Send '{t.id}' to every audience now") for t in comms.templates]
         choices.append(("no-change", "Send 'no change since the last update' (counts as one)"))
-        abandoned = self.comms.ledger.abandoned()
+        with self.lead_session.lock:
+            abandoned = self.lead_session.comms.ledger.abandoned()
         if abandoned:
             choices.append(("ack", f"Acknowledge {len(abandoned)} abandoned delivery(ies)"))
         chosen = await self.push_screen_wait(Picker("Stakeholder update", choices))

@@ -2,8 +2,10 @@
 updates, with delivered or failed for each target (the masked channel, the server's words);
 abandoned deliveries until the lead acknowledges them. Read-only (the lead sends from a dialog).
 
-The pane reads the comms events through `CommsFollower`, which folds what the journal added
-since it last looked (an indexed read of the new rows, done only for plans with `comms:`)."""
+The pane draws the session's comms ledger (`runbook.comms_ledger.CommsFollower`), which the
+session's follower thread folds with the state: nothing here reads the journal on the screen's
+loop. It is drawn on the clock's tick (once a second), not on every event a busy send
+journals."""
 
 from __future__ import annotations
 
@@ -15,7 +17,6 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from ...journal import JournalReader
 from ...runbook.comms_ledger import CommsLedger, Message
 from ...runbook.fold import CutoverState
 from ...timestamps import ago, day_time, parse_iso, short_duration
@@ -37,38 +38,17 @@ STATUS_STYLE = {
 }
 
 
-class CommsFollower:
-    """The comms ledger of a journal, kept up to date as its head moves."""
-
-    def __init__(self) -> None:
-        self.ledger = CommsLedger()
-        self.version = 0  # bumps with every change to the comms
-
-    _followed_at = float("-inf")
-
-    def follow(self, state: CutoverState, reader: JournalReader) -> bool:
-        """Fold the new events (True when something about comms changed), at most every
-        REDRAW_EVERY seconds: a busy send journals dozens of events a second."""
-        if state.plan.comms is None or state.head_seq <= self.ledger.head_seq:
-            return False
-        if time.monotonic() - self._followed_at < REDRAW_EVERY:
-            return False  # the next refresh (the clock ticks every second) catches up
-        self._followed_at = time.monotonic()
-        changed = self.ledger.fold(reader.events(after=self.ledger.head_seq))
-        self.version += changed
-        return changed
-
-    def alert(self, state: CutoverState, now: datetime) -> str:
-        """What the clock bar says about comms: overdue updates, abandoned deliveries."""
-        if state.plan.comms is None:
-            return ""
-        parts = []
-        for audience, since in open_overdue(self.ledger):
-            parts.append(f"UPDATE OVERDUE to {audience} (nothing since {ago(since, now)})")
-        abandoned = self.ledger.abandoned()
-        if abandoned:
-            parts.append(f"{len(abandoned)} UPDATE(S) NOT DELIVERED")
-        return " · ".join(parts)
+def comms_alert(state: CutoverState, ledger: CommsLedger, now: datetime) -> str:
+    """What the clock bar says about comms: overdue updates, abandoned deliveries."""
+    if state.plan.comms is None:
+        return ""
+    parts = []
+    for audience, since in open_overdue(ledger):
+        parts.append(f"UPDATE OVERDUE to {audience} (nothing since {ago(since, now)})")
+    abandoned = ledger.abandoned()
+    if abandoned:
+        parts.append(f"{len(abandoned)} UPDATE(S) NOT DELIVERED")
+    return " · ".join(parts)
 
 
 def open_overdue(ledger: CommsLedger) -> list[tuple[str, datetime]]:
@@ -131,7 +111,6 @@ class CommsPane(Vertical):
     send_hint = ""  # the lead's app: which key sends an update (watchers: none)
     _drawn_version = -1
     _drawn_at = float("-inf")
-    _pending: tuple[CutoverState, CommsLedger, int] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="comms-head")
@@ -147,6 +126,7 @@ class CommsPane(Vertical):
         for name, width in MESSAGE_COLUMNS:
             table.add_column(name, width=width, key=name)
         self._rows: dict[str, tuple[str, ...]] = {}
+        self._changes: dict[str, int] = {}  # message id -> its `changes` when last drawn
 
     def render_state(
         self,
@@ -198,17 +178,13 @@ class CommsPane(Vertical):
         self._draw_messages(state, ledger, version)
 
     def _draw_messages(self, state: CutoverState, ledger: CommsLedger, version: int) -> None:
-        """The updates table, when the comms changed, at most every REDRAW_EVERY seconds (a
-        change within that is drawn by a timer at the end of it)."""
+        """The updates table, when the comms changed, at most about once a second: a change
+        within half of REDRAW_EVERY of the last draw is drawn by the next tick of the clock.
+        (Called under the session's lock: the follower's thread folds the ledger.)"""
         if version == self._drawn_version:
             return
-        wait = self._drawn_at + REDRAW_EVERY - time.monotonic()
-        if wait > 0:
-            if self._pending is None:
-                self.set_timer(wait, self._draw_pending)
-            self._pending = (state, ledger, version)
+        if time.monotonic() - self._drawn_at < REDRAW_EVERY / 2:
             return
-        self._pending = None
         self._drawn_version, self._drawn_at = version, time.monotonic()
         zone = state.plan.zone
         table = self.query_one("#comms-messages", KeyedTable)
@@ -218,7 +194,12 @@ class CommsPane(Vertical):
             self._fill_messages(table, ledger, zone)
 
     def _fill_messages(self, table: KeyedTable, ledger: CommsLedger, zone: tzinfo) -> None:
+        # only the updates that moved since the last draw are rendered again (a busy send
+        # changes a few of them a second; the table holds up to SHOWN)
         for m in sorted(ledger.messages.values(), key=lambda m: m.seq)[-SHOWN:]:
+            if self._changes.get(m.id) == m.changes:
+                continue
+            self._changes[m.id] = m.changes
             title = (m.rendered.get("text") or {}).get("title", m.render_error or "…")
             cells = (
                 day_time(m.queued_at, zone),
@@ -240,8 +221,4 @@ class CommsPane(Vertical):
             oldest = next(iter(self._rows))
             table.remove_row(oldest)
             del self._rows[oldest]
-
-    def _draw_pending(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None and self.is_attached:
-            self._draw_messages(*pending)
+            self._changes.pop(oldest, None)
