@@ -5,6 +5,7 @@ real journal: key 5 shows it, an update is sent only after its preview (Cancel t
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,10 +14,12 @@ from support import PLANS
 from test_console import goto, pick, until
 
 from cutover_console.clock import ManualClock
+from cutover_console.comms.engine import CommsEngine
 from cutover_console.journal import JournalReader
 from cutover_console.plan import load_plan
+from cutover_console.runbook import Cutover
 from cutover_console.runbook.session import WatchSession
-from cutover_console.service.lead import LeadSession
+from cutover_console.service.lead import LeadSession, create_journal
 from cutover_console.ui.app import LeadApp, WatchApp
 from cutover_console.ui.dialogs import ConfirmDialog, Picker
 from cutover_console.ui.table import KeyedTable
@@ -123,3 +126,60 @@ def test_watchers_see_the_comms_pane_read_only(tmp_path: Path) -> None:
         assert queued(journal) == 2
 
     asyncio.run(scenario())
+
+
+def test_a_late_every_update_shows_overdue_in_the_clock_bar(tmp_path: Path) -> None:
+    """An hourly update that never got through (its webhook refuses connections): once the
+    hour and its grace have passed, the comms engine journals comms.overdue, and the clock bar
+    of the lead and of a watcher says which audience waits, and since when."""
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        PLAN.read_text().replace(
+            "  updates:\n",
+            "  updates:\n    - {id: hourly, every: 1h, grace: 5m, audiences: [support], "
+            "template: status}\n",
+        )
+    )
+    journal = tmp_path / "j.sqlite"
+    clock = ManualClock(SATURDAY)  # the window opened at 06:00: 07:05 was the deadline
+    cutover = Cutover(create_journal(journal, load_plan(plan), clock=clock), clock)
+    journal_thread = ThreadPoolExecutor(1, thread_name_prefix="journal")
+
+    async def overdue() -> None:  # the real comms engine, as the journal service runs it
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        engine = CommsEngine(cutover, clock, lambda w: loop.run_in_executor(journal_thread, w))
+        task = asyncio.create_task(engine.run(stop))
+        try:
+            for _ in range(200):
+                await asyncio.sleep(0.05)
+                if engine.ledger.overdue:
+                    return
+            raise AssertionError("no comms.overdue journaled")
+        finally:
+            stop.set()
+            await task
+
+    try:
+        asyncio.run(overdue())
+    finally:
+        journal_thread.shutdown(wait=True)
+        cutover.writer.close()
+    with JournalReader(journal) as reader:
+        assert [e.payload["audience"] for e in reader.events() if e.kind == "comms.overdue"] == [
+            "support"
+        ]
+
+    async def clock_bar(app: LeadApp | WatchApp) -> str:
+        async with app.run_test(size=(200, 45)) as pilot:
+            await pilot.pause(0.3)
+            return str(app.query_one("#clock").render())
+
+    lead = LeadApp(LeadSession.open(journal, clock=clock), engines=False, clock=clock.now)
+    shown = asyncio.run(clock_bar(lead))
+    lead.session.close()
+    assert "UPDATE OVERDUE to support (nothing since 3h ago)" in shown, shown
+    watcher = WatchApp(WatchSession(journal), clock=clock.now)
+    shown = asyncio.run(clock_bar(watcher))
+    watcher.session.close()
+    assert "UPDATE OVERDUE to support" in shown, shown
