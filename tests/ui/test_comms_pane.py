@@ -92,6 +92,8 @@ def test_the_lead_sends_after_a_preview_and_the_pane_shows_each_target(tmp_path:
             await pilot.press("c")
             await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
             assert "Complete tell and send this?" in app.screen.title_text  # type: ignore[attr-defined]
+            # the text the step's completion queues: its own trigger (the step), not the lead's
+            assert "Subject: Comms test cutover: Tell the client" in app.screen.body  # type: ignore[attr-defined]
             await pilot.press("escape")
             await pilot.pause(0.3)
             assert app.session.state.steps["tell"].status == "in_progress"
