@@ -5,21 +5,18 @@ writes on a journal thread of their own."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-from commsbed import SilentServer, SmtpSink, Webhook
+from commsbed import SilentServer, SmtpSink, Webhook, drive
 from servers import CANARY
 from support import PLANS
 
 from cutover_console.clock import SystemClock
-from cutover_console.comms.engine import CommsEngine
 from cutover_console.journal import JournalReader
 from cutover_console.plan import load_plan
 from cutover_console.runbook import Cutover
@@ -48,34 +45,6 @@ def new_cutover(tmp_path: Path) -> Cutover:
 def ledger_of(journal: Path) -> CommsLedger:
     with JournalReader(journal) as reader:
         return CommsLedger.of(reader.events())
-
-
-def drive(cutover: Cutover, until: Callable[[CommsLedger], bool], timeout: float = 30) -> float:
-    """Run the comms engine until `until(ledger)` holds; the seconds it took."""
-    journal_thread = ThreadPoolExecutor(1, thread_name_prefix="journal")
-
-    async def main() -> float:
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        engine = CommsEngine(
-            cutover, SystemClock(), lambda w: loop.run_in_executor(journal_thread, w)
-        )
-        task = asyncio.create_task(engine.run(stop))
-        start = time.monotonic()
-        try:
-            while time.monotonic() - start < timeout:
-                await asyncio.sleep(0.05)
-                if until(engine.ledger):
-                    return time.monotonic() - start
-            raise AssertionError(f"not there after {timeout}s: {engine.ledger.messages}")
-        finally:
-            stop.set()
-            await task
-
-    try:
-        return asyncio.run(main())
-    finally:
-        journal_thread.shutdown(wait=True)
 
 
 def settled(ledger: CommsLedger) -> bool:

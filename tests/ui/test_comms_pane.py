@@ -5,16 +5,15 @@ real journal: key 5 shows it, an update is sent only after its preview (Cancel t
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from commsbed import drive
 from support import PLANS
 from test_console import goto, pick, until
 
 from cutover_console.clock import ManualClock
-from cutover_console.comms.engine import CommsEngine
 from cutover_console.journal import JournalReader
 from cutover_console.plan import load_plan
 from cutover_console.runbook import Cutover
@@ -145,27 +144,9 @@ def test_a_late_every_update_shows_overdue_in_the_clock_bar(tmp_path: Path) -> N
     journal = tmp_path / "j.sqlite"
     clock = ManualClock(SATURDAY)  # the window opened at 06:00: 07:05 was the deadline
     cutover = Cutover(create_journal(journal, load_plan(plan), clock=clock), clock)
-    journal_thread = ThreadPoolExecutor(1, thread_name_prefix="journal")
-
-    async def overdue() -> None:  # the real comms engine, as the journal service runs it
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        engine = CommsEngine(cutover, clock, lambda w: loop.run_in_executor(journal_thread, w))
-        task = asyncio.create_task(engine.run(stop))
-        try:
-            for _ in range(200):
-                await asyncio.sleep(0.05)
-                if engine.ledger.overdue:
-                    return
-            raise AssertionError("no comms.overdue journaled")
-        finally:
-            stop.set()
-            await task
-
-    try:
-        asyncio.run(overdue())
+    try:  # the real comms engine, as the journal service runs it
+        drive(cutover, lambda ledger: bool(ledger.overdue), timeout=10, clock=clock)
     finally:
-        journal_thread.shutdown(wait=True)
         cutover.writer.close()
     with JournalReader(journal) as reader:
         assert [e.payload["audience"] for e in reader.events() if e.kind == "comms.overdue"] == [
