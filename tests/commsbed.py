@@ -4,10 +4,13 @@ rejects (550), fails once for a while (421) or never answers, and an HTTP webhoo
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import socket
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from typing import Any
@@ -145,3 +148,38 @@ class Webhook:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def drive(
+    cutover: Any, until: Callable[[Any], bool], timeout: float = 30, clock: Any = None
+) -> float:
+    """Run the real comms engine on `cutover` (as the journal service does: its journal writes
+    on a journal thread of their own; `clock`: the system's unless given) until `until(ledger)`
+    holds; the seconds it took."""
+    from cutover_console.clock import SystemClock
+    from cutover_console.comms.engine import CommsEngine
+
+    journal_thread = ThreadPoolExecutor(1, thread_name_prefix="journal")
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        engine = CommsEngine(
+            cutover, clock or SystemClock(), lambda w: loop.run_in_executor(journal_thread, w)
+        )
+        task = asyncio.create_task(engine.run(stop))
+        start = time.monotonic()
+        try:
+            while time.monotonic() - start < timeout:
+                await asyncio.sleep(0.05)
+                if until(engine.ledger):
+                    return time.monotonic() - start
+            raise AssertionError(f"not there after {timeout}s: {engine.ledger.messages}")
+        finally:
+            stop.set()
+            await task
+
+    try:
+        return asyncio.run(main())
+    finally:
+        journal_thread.shutdown(wait=True)

@@ -19,11 +19,13 @@ def on_pty(
     seconds: float | None = None,
     when_shown: tuple[str, Callable[[], None]] | None = None,
     check: bool = False,
+    typed: tuple[str, bytes] | None = None,
 ) -> str:
-    """Run `cutover ARGS` with a pseudo-terminal as stdout and stderr; what the terminal got.
-    With `seconds`, interrupt it (Ctrl-C) after that long, as a person watching would; with
+    """Run `cutover ARGS` with a pseudo-terminal as stdin, stdout and stderr; what the terminal
+    got. With `seconds`, interrupt it (Ctrl-C) after that long, as a person watching would; with
     `when_shown` (text, action), run the action once the text is on the terminal, and count
-    `seconds` from then. With `check`, it must exit 0."""
+    `seconds` from then; with `typed` (text, keys), type the keys once the text is shown (an
+    answer to a prompt). With `check`, it must exit 0."""
     master, slave = os.openpty()
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "240", "LINES": "60"}
     env.pop("NO_COLOR", None)  # colour, as on a person's screen
@@ -54,6 +56,9 @@ def on_pty(
             out += chunk
         elif proc.poll() is not None:
             break
+        if typed is not None and typed[0] in out.decode("utf-8", "replace"):
+            os.write(master, typed[1])
+            typed = None
         if when_shown is not None and when_shown[0] in out.decode("utf-8", "replace"):
             when_shown[1]()
             when_shown = None

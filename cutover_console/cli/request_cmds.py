@@ -6,6 +6,7 @@ rules then."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,50 @@ def step() -> None:
     """Record what happens to a step: start, done, fail, skip, reopen, rollback."""
 
 
+COMMS_PREVIEW_CHARS = 20_000  # of each audience's text, as `cutover comms preview` shows it
+NOT_CONFIRMED = 2  # exit status: a comms step completed with no terminal to confirm in, no --yes
+
+
+def confirm_comms_step(journal: Path, step_id: str, yes: bool) -> bool:
+    """A `kind: comms` step sends its update when it is completed: show the exact text each
+    audience gets (the console's preview, from the same functions) and ask, No by default
+    (`yes`: do not ask). Whether to complete it (True at once for a step that sends nothing).
+    Without a terminal to ask in, refuses (exit NOT_CONFIRMED): nothing is journaled or sent."""
+    args = {"step": step_id}
+    found = journal_request(journal, "cutover step done", "comms_step_preview", args)["previews"]
+    if found is None:
+        return True
+    from ..comms.preview import Preview, preview_text
+    from ..secrets import REDACT
+
+    text = preview_text([Preview(**p) for p in found], limit=COMMS_PREVIEW_CHARS)
+    echo(f"Completing {step_id} sends this update:\n\n{REDACT(text)}\n")  # echo: inert
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        echo(
+            f"not completed: {step_id} sends the update above when it is completed; confirm "
+            "in a terminal, or pass --yes (nothing was journaled or sent)",
+            err=True,
+        )
+        sys.exit(NOT_CONFIRMED)
+    if click.confirm(f"Complete {step_id} and send this?", default=False):
+        return True
+    echo(f"not completed: {step_id} is unchanged and nothing was sent")
+    return False
+
+
 def _step_command(name: str, help_text: str, *, reason: str | None, override: bool) -> None:
+    yes_option = (
+        click.option(
+            "--yes",
+            is_flag=True,
+            help="A `kind: comms` step: send its update without asking (its preview is shown).",
+        )
+        if name == "done"
+        else (lambda f: f)
+    )
+
     @step.command(name, help=help_text)
     @click.argument("step_id", metavar="STEP")
     @journal_option
@@ -59,6 +103,7 @@ def _step_command(name: str, help_text: str, *, reason: str | None, override: bo
         hidden=not override,
         help="Lead only: override the rules that refuse this, with a reason.",
     )
+    @yes_option
     def command(
         step_id: str,
         journal: Path,
@@ -66,6 +111,7 @@ def _step_command(name: str, help_text: str, *, reason: str | None, override: bo
         idem: str | None,
         reason: str | None,
         override: str | None,
+        yes: bool = False,
     ) -> None:
         args = {"step": step_id, "by": by, "reason": reason, "override": override}
         if name in ("start", "done"):
@@ -73,6 +119,8 @@ def _step_command(name: str, help_text: str, *, reason: str | None, override: bo
         elif name != "rollback":
             del args["override"]
         op = {"start": "start_step", "done": "complete_step"}.get(name, f"{name}_step")
+        if name == "done" and not confirm_comms_step(journal, step_id, yes):
+            return
         result = journal_request(journal, f"cutover step {name}", op, args, idem)
         done(result, f"{step_id}: {result['step_status'].replace('_', ' ')}")
 

@@ -13,6 +13,16 @@ threads, and a server that never answers holds one of them until its socket time
 2-core machine six such sends delayed every other target by 11 s (benchmarks/comms.py). Here a
 never-answering server holds only our own thread, at most `comms.timeout`.
 
+TLS contexts for SMTP: Apprise 2.x builds `ssl.create_default_context()` for every SMTP
+connection, TLS or not, and loading the system's CA certificates is costly (~70 ms of CPU each
+time here: 43% of the journal service's CPU while it sent one update a second, which the lead's
+console felt as slower key presses on a 2-core machine: benchmarks/comms.py). `_tap` gives
+Apprise's SMTP module an `ssl` of its own (`_SmtpSsl`) that answers that one call by the target
+being sent to: plain SMTP (the context is never used) gets a bare context that trusts nothing; a
+TLS target that verifies certificates gets one default context shared by the process (Apprise
+changes a context only to turn verification off, which it never asks of this one); anything
+else gets a fresh default context, as before.
+
 Apprise does not hand back the server's words on success. They are read where the protocol
 returns them to the library under Apprise: `smtplib.SMTP.data` returns the reply to the DATA
 command (`250 …`), `requests.Session.send` the HTTP response. Both are wrapped once (`_tap`) to
@@ -28,6 +38,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -41,8 +52,42 @@ from .render import Rendered
 HEADER = "X-Cutover-Message"
 _heard: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("heard", default=None)
 _warned: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("warned", default=None)
+_tls: contextvars.ContextVar[str | None] = contextvars.ContextVar("tls", default=None)
 _tapped = threading.Lock()
 _TAPPED: list[bool] = []
+_VERIFYING: list[ssl.SSLContext] = []  # the one shared default context (see _SmtpSsl)
+
+
+class _SmtpSsl:
+    """The `ssl` module as Apprise's SMTP plugin sees it: the real one, but for
+    `create_default_context`, answered by the target this thread is sending to (module
+    docstring)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(ssl, name)
+
+    def create_default_context(self, *args: Any, **kwargs: Any) -> ssl.SSLContext:
+        mode = _tls.get()
+        if args or kwargs or mode is None:
+            return ssl.create_default_context(*args, **kwargs)
+        if mode == "plain":  # never used on plain SMTP; were it used, it trusts no one
+            return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        with _tapped:
+            if not _VERIFYING:
+                _VERIFYING.append(ssl.create_default_context())
+            return _VERIFYING[0]
+
+
+def _tls_mode(service: Any) -> str | None:
+    """What an SMTP service's connection needs of its TLS context: "plain" (none), "verify"
+    (a verifying one, never changed by Apprise), or None (anything else: a fresh one)."""
+    from apprise.plugins.email import NotifyEmail
+
+    if not isinstance(service, NotifyEmail):
+        return None
+    if service.secure_mode == "insecure":
+        return "plain"
+    return "verify" if service.verify_certificate else None
 
 
 def _note(text: str) -> None:
@@ -77,6 +122,10 @@ def _tap() -> None:
             _note(f"HTTP {response.status_code} {response.reason or ''}".rstrip())
             return response
 
+        from apprise.plugins.email import smtp as apprise_smtp
+
+        if getattr(apprise_smtp, "ssl", None) is ssl:  # the layout of Apprise 2.3
+            apprise_smtp.ssl = _SmtpSsl()  # type: ignore[assignment]
         smtplib.SMTP.data = data_heard  # type: ignore[method-assign]
         requests.Session.send = send_heard  # type: ignore[method-assign]
         logging.getLogger("apprise").addHandler(_Warnings(logging.WARNING))
@@ -211,17 +260,21 @@ def send(urls: list[str], rendered: Rendered, fmt: str, message_id: str, timeout
     started = time.monotonic()
     tokens = (_heard.set(heard), _warned.set(warned))
     try:
-        ok = all(
-            [
-                service.notify(
-                    body=rendered.body,
-                    title=rendered.title,
-                    notify_type=apprise.NotifyType.INFO,
-                    body_format=body_format,
+        results = []
+        for service in services:  # every one is tried, as before, even after a failure
+            tls = _tls.set(_tls_mode(service))
+            try:
+                results.append(
+                    service.notify(
+                        body=rendered.body,
+                        title=rendered.title,
+                        notify_type=apprise.NotifyType.INFO,
+                        body_format=body_format,
+                    )
                 )
-                for service in services
-            ]
-        )
+            finally:
+                _tls.reset(tls)
+        ok = all(results)
     except Exception as exc:  # a plugin's bug: a failed attempt, never a crashed engine
         return Outcome(False, "", REDACT(f"{type(exc).__name__}: {exc}")[:300], shown)
     finally:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..journal import Event, payloads
+from ..journal import Event, JournalReader, payloads
 from ..journal import events as ev
 from ..timestamps import parse_ts
 
@@ -56,6 +56,7 @@ class Message:
     rendered: dict[str, dict[str, str]] = field(default_factory=dict)  # format -> title, body
     render_error: str = ""
     targets: dict[str, TargetState] = field(default_factory=dict)
+    changes: int = 0  # bumps with every event about it (a view redraws only the rows that moved)
 
     @property
     def settled(self) -> bool:
@@ -122,6 +123,7 @@ class CommsLedger:
         if found is None:
             return
         message = found
+        message.changes += 1
         if event.kind == ev.COMMS_RENDERED:
             message.rendered = dict(p.get("formats") or {})
             message.render_error = str(p.get("error") or "")
@@ -186,3 +188,40 @@ class CommsLedger:
             o.get("rule") == rule and o.get("audience") == audience and o.get("since") == since
             for o in self.overdue
         )
+
+
+def only_comms(events: Iterable[Event]) -> bool:
+    """Whether these events are all the comms engine's bookkeeping (they change no step, no
+    gate, nothing but the ledger and the head): a view may pick them up on its next tick
+    instead of at once. False for none."""
+    found = False
+    for event in events:
+        if event.kind not in KINDS:
+            return False
+        found = True
+    return found
+
+
+class CommsFollower:
+    """A journal's comms ledger, kept current by the thread that folds the journal's new events
+    (a session's follower), with a version that moves with every change: a view redraws on a
+    version it has not drawn, and never reads the journal itself."""
+
+    def __init__(self, ledger: CommsLedger | None = None) -> None:
+        self.ledger = ledger if ledger is not None else CommsLedger()
+        self.version = 0
+
+    @classmethod
+    def of_journal(cls, reader: JournalReader, head_seq: int) -> CommsFollower:
+        """The ledger of the comms events up to `head_seq` (the fold's head), read from
+        `reader` in one pass that parses no other payload."""
+        found = reader.events_of(tuple(sorted(KINDS)))
+        ledger = CommsLedger.of(e for e in found if e.seq <= head_seq)
+        ledger.head_seq = max(ledger.head_seq, head_seq)
+        return cls(ledger)
+
+    def fold(self, events: Iterable[Event]) -> bool:
+        """Fold new events in (any kind); True when the comms changed."""
+        changed = self.ledger.fold(events)
+        self.version += changed
+        return changed

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..journal import Event, JournalReader
+from .comms_ledger import CommsFollower
 from .fold import CutoverState
 from .snapshot import resume_state
 
@@ -42,6 +43,13 @@ class WatchSession:
         # the newest events folded in, for the Journal pane (it shows the newest 300): handed
         # over from the fold instead of read and decoded again on the screen's loop
         self.recent: deque[Event] = deque(maxlen=RECENT)
+        # the stakeholder updates (issue 22), folded here with the state, on the follower's
+        # thread: the Comms pane and the clock bar read this, never the journal
+        self.comms = (
+            CommsFollower.of_journal(self.reader, self.state.head_seq)
+            if self.state.plan.comms is not None
+            else CommsFollower()
+        )
 
     def poll(self) -> list[Event]:
         """Fold in the events appended since the last call (call from a worker thread).
@@ -59,9 +67,14 @@ class WatchSession:
                 for event in chunk:
                     self.state.apply(event)
                 self.recent.extend(chunk)
+                self.comms.fold(chunk)
             new += chunk
             if len(chunk) < POLL_CHUNK:
                 return new
+
+    def follow_comms(self) -> int:
+        """The comms ledger's version (`poll` folds the comms events with the state)."""
+        return self.comms.version
 
     def events_after(self, seq: int) -> list[Event]:
         """The folded events after `seq`, at most the newest RECENT (call under the lock)."""

@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 from ..clock import Clock, SystemClock
 from ..journal import Event, JournalError
 from ..runbook import ActionRefused, Refusal
+from ..runbook.comms_ledger import only_comms
 from ..runbook.session import WatchSession
 from . import process
 from .client import ServiceClient, ServiceUnavailable
@@ -142,7 +143,8 @@ class ServiceSession(WatchSession):
         self, stop: asyncio.Event, changed: Callable[[], None], base: Path | None = None
     ) -> None:
         """The engines run in the service: follow what they journal and how they are, until
-        `stop`; `changed()` after each change."""
+        `stop`; `changed()` after each change, except for comms events alone (the screen's
+        clock tick, once a second, shows those)."""
         asked = 0.0
         while not stop.is_set():
             new = await asyncio.to_thread(self.poll)
@@ -150,7 +152,9 @@ class ServiceSession(WatchSession):
             if time.monotonic() - asked >= STATUS_EVERY:
                 asked = time.monotonic()
                 await asyncio.to_thread(self.refresh_status)
-            if new or self.engine_errors != before:
+            # the comms engine's bookkeeping alone (attempts, deliveries: a dozen a second
+            # while updates go out) waits for the screen's next tick instead
+            if (new and not only_comms(new)) or self.engine_errors != before:
                 changed()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), FOLLOW_EVERY)

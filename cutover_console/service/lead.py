@@ -18,6 +18,7 @@ from ..clock import Clock, SystemClock
 from ..journal import Actor, Event, JournalReader, JournalWriter
 from ..plan import PlanDocument
 from ..runbook import Cutover, CutoverState
+from ..runbook.comms_ledger import CommsFollower
 from ..runbook.session import newest_events
 from ..runbook.snapshot import save_snapshot
 from . import operations
@@ -42,6 +43,7 @@ class LeadSession:
         # The views read events and log lines through their own read-only connection, so that
         # they never share the writer's connection across threads.
         self._reader = JournalReader(writer.path)
+        self.comms = CommsFollower.of_journal(self._reader, self.state.head_seq)
         self.engine_errors: dict[str, str] = {}
         # where the plan's relative paths (SQLite files, logs, file probes) are found; the
         # rehearsal world sets its own directory
@@ -96,6 +98,13 @@ class LeadSession:
 
     def log_lines(self, after: int = 0) -> list[tuple[Any, ...]]:
         return self._reader.log_lines(after)
+
+    def follow_comms(self) -> int:
+        """Fold the comms events journaled since the last call; the ledger's version. Reads the
+        journal: call it from a thread, never from a screen's loop."""
+        with self.lock:
+            self.comms.fold(self._reader.events(after=self.comms.ledger.head_seq))
+            return self.comms.version
 
     async def run_engines(
         self, stop: asyncio.Event, changed: Callable[[], None], base: Path | None = None

@@ -32,11 +32,27 @@ def apply(cutover: Cutover, request: Request) -> dict[str, Any]:
     if request.op == "check_action":
         run(cutover, request)
         return {"may_run": True}
+    if request.op == "comms_step_preview":
+        return {"previews": comms_step_preview(cutover, request.args["step"])}
     if request.op == "signoff_statement":
         a = request.args
         return {"statement": cutover.signoff_statement(a["step"], a["by"], role=a.get("role"))}
     event = run(cutover, request)
     return {"event": None} if event is None else outcome(cutover, event)
+
+
+def comms_step_preview(cutover: Cutover, step: str) -> list[dict[str, str]] | None:
+    """The previews of what completing `step` sends (None: it sends nothing itself); journals
+    nothing."""
+    from dataclasses import asdict
+
+    from ..comms.preview import PreviewError, step_previews
+
+    try:
+        found = step_previews(cutover.state, cutover.clock.now(), step)
+    except PreviewError as exc:
+        raise ActionRefused("preview", step, [Refusal("comms", str(exc))]) from None
+    return None if found is None else [asdict(p) for p in found]
 
 
 def run(cutover: Cutover, request: Request) -> Event | None:

@@ -59,6 +59,8 @@ OPERATIONS: dict[str, dict[str, tuple[type, bool]]] = {
         "no_change": (bool, False),
     },
     "comms_ack": {"message": (str, True), "target": (str, True), "by": (str, True)},
+    # what completing a `kind: comms` step would send (`cutover step done` shows it first)
+    "comms_step_preview": {"step": (str, True)},
     "status": {},
     "stop": {},
 }

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from ..clock import Clock
 from ..journal import Event, JournalReader
 from ..runbook import CutoverState
+from ..runbook.comms_ledger import CommsFollower
 
 
 class HasPath(Protocol):
@@ -52,6 +53,13 @@ class ConsoleSession(Protocol):
         """The newest events after `seq`, for the Journal pane (under `lock`)."""
 
     def log_lines(self, after: int = 0) -> list[tuple[Any, ...]]: ...
+
+    @property
+    def comms(self) -> CommsFollower:
+        """The stakeholder updates as journaled (read under `lock`)."""
+
+    def follow_comms(self) -> int:
+        """Bring `comms` up to date (blocking: call from a thread); its version."""
 
     async def run_engines(
         self, stop: asyncio.Event, changed: Callable[[], None], base: Path | None = None

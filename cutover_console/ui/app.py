@@ -25,6 +25,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
 
 from ..journal import JournalError
+from ..runbook.comms_ledger import only_comms
 from ..runbook.rules import LEAD_ROLE
 from ..runbook.session import WatchSession
 from ..runbook.summary import status_summary
@@ -58,7 +59,7 @@ from .views import (
     LogsPane,
     StepDetail,
 )
-from .views.comms import CommsFollower, CommsPane
+from .views.comms import REDRAW_EVERY, CommsPane, comms_alert
 from .views.lazy import LazyPane
 from .watcher_hosting import ServeOptions, WatcherHosting
 
@@ -94,7 +95,6 @@ class CutoverApp(App[None]):
         self.watchers = ""
         self._rendered: tuple[int, datetime] | None = None
         self._summary: CutoverView | None = None
-        self.comms = CommsFollower()  # the comms events, for the Comms pane and the clock bar
 
     def get_default_screen(self) -> Screen[Any]:
         """The screen, born with the classes it would otherwise be given once its widgets are
@@ -161,6 +161,8 @@ class CutoverApp(App[None]):
         self.query_one("#steps", DataTable).focus()
         self.set_interval(1.0, self.tick)
         self.follow_logs()
+        if self.session.state.plan.comms is not None:
+            self.follow_comms()
         # The fold of a long journal is millions of objects that live as long as the console:
         # once the first frame is up, they leave the cyclic collector's view (gc.freeze), whose
         # full passes over them paused the screen for about 55 ms every few seconds under load
@@ -194,8 +196,8 @@ class CutoverApp(App[None]):
             if fresh:  # the forecast of every step: once per change or minute, not per second
                 self._summary = cutover_view(status_summary(state, now))
             assert self._summary is not None
-            self.comms.follow(state, self._reader)
-            self.query_one(ClockBar).comms_alert = self.comms.alert(state, now)
+            ledger = self.session.comms.ledger  # folded off this loop (follow_comms)
+            self.query_one(ClockBar).comms_alert = comms_alert(state, ledger, now)
             self.query_one(ClockBar).render_state(state, now, self._summary, self.watchers)
             if fresh:
                 checklist = self.query_one(Checklist)
@@ -219,8 +221,8 @@ class CutoverApp(App[None]):
         elif active == "logs":
             self.query_one(LogsPane).catch_up()
         elif active == "comms":
-            pane = self.query_one(CommsPane)
-            pane.render_state(state, now, self.comms.ledger, errors, self.comms.version)
+            comms = self.session.comms
+            self.query_one(CommsPane).render_state(state, now, comms.ledger, errors, comms.version)
 
     def _mounted(self, kind: type[Any]) -> bool:
         """Whether a `kind` widget is mounted (not while the app shuts down). `query_one` is
@@ -232,19 +234,28 @@ class CutoverApp(App[None]):
         return True
 
     def tick(self) -> None:
-        if not self._mounted(ClockBar):  # a tick that fires while the app shuts down
+        if not self._mounted(JournalPane):  # a tick that fires while the app shuts down
             return
-        self.refresh_views()  # the clock, countdowns and overruns move with time
+        # the clock, countdowns and overruns move with time; the comms engine's bookkeeping
+        # (no StateChanged of its own: see only_comms) is picked up here
+        self._catch_up_journal()
+        self.refresh_views()
 
     @on(StateChanged)
     def state_changed(self, _message: StateChanged) -> None:
         if not self._mounted(JournalPane):  # arriving while the app shuts down: nothing to show
             return
+        self._catch_up_journal()
+        self.refresh_views()
+
+    def _catch_up_journal(self) -> None:
+        """The Journal pane gets the events folded since it last looked."""
         pane = self.query_one(JournalPane)
+        if pane.shown >= self.session.state.head_seq:
+            return
         with self.session.lock:  # handed over by the fold, not read again on this loop
             events = self.session.events_after(pane.shown)
         pane.add_events(self.session.state, events)
-        self.refresh_views()
 
     @on(DataTable.RowHighlighted)
     def row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -307,6 +318,15 @@ class CutoverApp(App[None]):
                 self.call_from_thread(self.query_one(LogsPane).add_lines, rows)
             time.sleep(0.5)
             worker_stop = self.is_running
+
+    @work(thread=True, exclusive=True, group="comms", exit_on_error=False)
+    def follow_comms(self) -> None:
+        """Keeps the session's comms ledger current (the lead's in-process session reads the
+        journal for it; a follower's folds it as it polls), off the screen's loop; the pane
+        and the clock bar draw it on the clock's tick."""
+        while self.is_running:
+            self.session.follow_comms()
+            time.sleep(REDRAW_EVERY)
 
     # -- navigation ----------------------------------------------------------------------
     def action_help(self) -> None:
@@ -410,7 +430,7 @@ class WatchApp(ReportsLastWords, CutoverApp):
             except JournalError as exc:  # damaged while watched: say so and stop, exit 2
                 self.call_from_thread(self.exit, return_code=2, message=str(exc))
                 return
-            if new:
+            if new and not only_comms(new):  # comms bookkeeping alone: the next tick shows it
                 self.post_message(StateChanged(new))
             time.sleep(0.25)
 

@@ -12,28 +12,26 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
-from ..comms.preview import Preview, PreviewError, channel_formats, previews
+from ..comms.preview import (
+    Preview,
+    PreviewError,
+    audience_formats,
+    audience_previews,
+    preview_text,
+    step_sends,
+    step_trigger,
+)
 from ..runbook import ActionRefused
 from ..runbook.fold import CutoverState
 from ..service.surface import ConsoleSession
 from .bindings import WRITE_BINDINGS, key_label, keys_of
 from .dialogs import ConfirmDialog, Picker
-from .views.comms import CommsFollower, CommsPane
+from .views.comms import CommsPane
 
 if TYPE_CHECKING:
     _AppBase = App[None]
 else:
     _AppBase = object
-
-PREVIEW_CHARS = 1_500  # of each audience's text in the dialog
-
-
-def preview_text(found: list[Preview]) -> str:
-    parts = []
-    for p in found:
-        body = p.body if len(p.body) <= PREVIEW_CHARS else f"{p.body[:PREVIEW_CHARS]}…"
-        parts.append(f"── {p.audience} ({p.format}) ──\nSubject: {p.title}\n{body}")
-    return "\n\n".join(parts)
 
 
 class CommsActions(_AppBase):
@@ -41,7 +39,6 @@ class CommsActions(_AppBase):
 
     lead_session: ConsoleSession
     operator: str
-    comms: CommsFollower
 
     if TYPE_CHECKING:
 
@@ -66,30 +63,22 @@ class CommsActions(_AppBase):
             )
 
     async def _previews(
-        self, template: str | None, audiences: list[str] | None = None
+        self, template: str | None, audiences: list[str] | None = None, step: str | None = None
     ) -> list[Preview]:
         state: CutoverState = self.lead_session.state
-        comms = state.plan.comms
-        assert comms is not None
-        chosen = [a for a in comms.audiences if audiences is None or a.id in audiences]
         # resolving channel references reads the environment and files: a thread
-        formats = await asyncio.to_thread(
-            lambda: {a.id: channel_formats(a.channels) for a in chosen}
-        )
+        formats = await asyncio.to_thread(audience_formats, state.plan, audiences)
         with self.lead_session.lock:
-            found: list[Preview] = []
-            for a in chosen:
-                found += previews(state, self.now(), template, a.id, formats)  # type: ignore[attr-defined]
-            return found
+            about = step_trigger(state, step) if step else None
+            return audience_previews(state, self.now(), template, audiences, formats, about)  # type: ignore[attr-defined]
 
     async def preview_comms_step(self, step: str) -> bool:
         """Before a `kind: comms` step is completed: what it sends, and Send or Cancel."""
-        plan = self.lead_session.state.plan
-        sends = plan.step(step).comms
-        if sends is None or plan.comms is None:
+        sends = step_sends(self.lead_session.state.plan, step)
+        if sends is None:
             return True
         try:
-            found = await self._previews(sends.template, sends.audiences)
+            found = await self._previews(sends.template, sends.audiences, step)
         except PreviewError as exc:
             self.say(str(exc), title=f"Cannot preview {step}", severity="error", timeout=10)
             return False
@@ -108,7 +97,8 @@ class CommsActions(_AppBase):
             return
         choices = [(f"t:{t.id}", f"Send '{t.id}' to every audience now") for t in comms.templates]
         choices.append(("no-change", "Send 'no change since the last update' (counts as one)"))
-        abandoned = self.comms.ledger.abandoned()
+        with self.lead_session.lock:
+            abandoned = self.lead_session.comms.ledger.abandoned()
         if abandoned:
             choices.append(("ack", f"Acknowledge {len(abandoned)} abandoned delivery(ies)"))
         chosen = await self.push_screen_wait(Picker("Stakeholder update", choices))

@@ -5,21 +5,18 @@ writes on a journal thread of their own."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-from commsbed import SilentServer, SmtpSink, Webhook
+from commsbed import SilentServer, SmtpSink, Webhook, drive
 from servers import CANARY
 from support import PLANS
 
 from cutover_console.clock import SystemClock
-from cutover_console.comms.engine import CommsEngine
 from cutover_console.journal import JournalReader
 from cutover_console.plan import load_plan
 from cutover_console.runbook import Cutover
@@ -48,34 +45,6 @@ def new_cutover(tmp_path: Path) -> Cutover:
 def ledger_of(journal: Path) -> CommsLedger:
     with JournalReader(journal) as reader:
         return CommsLedger.of(reader.events())
-
-
-def drive(cutover: Cutover, until: Callable[[CommsLedger], bool], timeout: float = 30) -> float:
-    """Run the comms engine until `until(ledger)` holds; the seconds it took."""
-    journal_thread = ThreadPoolExecutor(1, thread_name_prefix="journal")
-
-    async def main() -> float:
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        engine = CommsEngine(
-            cutover, SystemClock(), lambda w: loop.run_in_executor(journal_thread, w)
-        )
-        task = asyncio.create_task(engine.run(stop))
-        start = time.monotonic()
-        try:
-            while time.monotonic() - start < timeout:
-                await asyncio.sleep(0.05)
-                if until(engine.ledger):
-                    return time.monotonic() - start
-            raise AssertionError(f"not there after {timeout}s: {engine.ledger.messages}")
-        finally:
-            stop.set()
-            await task
-
-    try:
-        return asyncio.run(main())
-    finally:
-        journal_thread.shutdown(wait=True)
 
 
 def settled(ledger: CommsLedger) -> bool:
@@ -382,3 +351,41 @@ def test_an_attempt_without_outcome_is_sent_again_with_the_same_id(
     finally:
         smtp.stop()
         hook.stop()
+
+
+def test_smtp_sends_load_the_ca_certificates_once_at_most(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apprise builds a default TLS context (the system's CA certificates, ~70 ms of CPU) for
+    every SMTP connection, TLS or not. A plain SMTP target now loads none; TLS targets that
+    verify share one, which Apprise never weakens (a target with verify=no gets its own)."""
+    import ssl
+
+    from cutover_console.comms import delivery
+    from cutover_console.comms.render import Rendered
+
+    made: list[ssl.SSLContext] = []
+    real = ssl.create_default_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+    monkeypatch.setattr(delivery, "_VERIFYING", [])
+    smtp = SmtpSink()
+    try:
+        text = Rendered("Subject", "Body")
+        for i in range(3):
+            sent = delivery.send([smtp.url()], text, "text", f"m{i}", 5.0)
+            assert sent.ok and sent.reply.startswith("SMTP 250"), sent
+        assert len(smtp.received) == 3
+        assert made == []  # plain SMTP: no certificate loaded
+        tls = smtp.url().replace("mailto://", "mailtos://") + "&mode=starttls"
+        for i in range(2):  # the sink offers no STARTTLS: refused, after the context was made
+            assert not delivery.send([tls], text, "text", f"t{i}", 5.0).ok
+        assert len(made) == 1  # one verifying context, shared
+        assert not delivery.send([tls + "&verify=no"], text, "text", "n", 5.0).ok
+        assert len(made) == 2  # verify=no: a context of its own, which Apprise weakens
+        assert made[0].verify_mode == ssl.CERT_REQUIRED and made[0].check_hostname
+        assert made[1].verify_mode == ssl.CERT_NONE
+    finally:
+        smtp.stop()

@@ -111,6 +111,7 @@ SCHEMA_INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("signoff_statement", {**STEP, "role": 3}, "'role' must be a string"),
     ("comms_send", {"by": "lena", "test": "yes"}, "'test' must be"),
     ("comms_ack", {"message": "m", "by": "lena"}, "needs 'target'"),
+    ("comms_step_preview", {"step": 7}, "'step' must be a string"),
     ("note", {"text": "x", "by": None}, "needs 'by'"),
     ("override_gate", {**STEP, "gate": "g"}, "needs 'reason'"),
     ("check_action", {**STEP, "extra": 1}, "takes no argument 'extra'"),

@@ -9,14 +9,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from commsbed import drive
 from support import PLANS
 from test_console import goto, pick, until
 
 from cutover_console.clock import ManualClock
 from cutover_console.journal import JournalReader
 from cutover_console.plan import load_plan
+from cutover_console.runbook import Cutover
 from cutover_console.runbook.session import WatchSession
-from cutover_console.service.lead import LeadSession
+from cutover_console.service.lead import LeadSession, create_journal
 from cutover_console.ui.app import LeadApp, WatchApp
 from cutover_console.ui.dialogs import ConfirmDialog, Picker
 from cutover_console.ui.table import KeyedTable
@@ -89,6 +91,8 @@ def test_the_lead_sends_after_a_preview_and_the_pane_shows_each_target(tmp_path:
             await pilot.press("c")
             await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
             assert "Complete tell and send this?" in app.screen.title_text  # type: ignore[attr-defined]
+            # the text the step's completion queues: its own trigger (the step), not the lead's
+            assert "Subject: Comms test cutover: Tell the client" in app.screen.body  # type: ignore[attr-defined]
             await pilot.press("escape")
             await pilot.pause(0.3)
             assert app.session.state.steps["tell"].status == "in_progress"
@@ -123,3 +127,42 @@ def test_watchers_see_the_comms_pane_read_only(tmp_path: Path) -> None:
         assert queued(journal) == 2
 
     asyncio.run(scenario())
+
+
+def test_a_late_every_update_shows_overdue_in_the_clock_bar(tmp_path: Path) -> None:
+    """An hourly update that never got through (its webhook refuses connections): once the
+    hour and its grace have passed, the comms engine journals comms.overdue, and the clock bar
+    of the lead and of a watcher says which audience waits, and since when."""
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        PLAN.read_text().replace(
+            "  updates:\n",
+            "  updates:\n    - {id: hourly, every: 1h, grace: 5m, audiences: [support], "
+            "template: status}\n",
+        )
+    )
+    journal = tmp_path / "j.sqlite"
+    clock = ManualClock(SATURDAY)  # the window opened at 06:00: 07:05 was the deadline
+    cutover = Cutover(create_journal(journal, load_plan(plan), clock=clock), clock)
+    try:  # the real comms engine, as the journal service runs it
+        drive(cutover, lambda ledger: bool(ledger.overdue), timeout=10, clock=clock)
+    finally:
+        cutover.writer.close()
+    with JournalReader(journal) as reader:
+        assert [e.payload["audience"] for e in reader.events() if e.kind == "comms.overdue"] == [
+            "support"
+        ]
+
+    async def clock_bar(app: LeadApp | WatchApp) -> str:
+        async with app.run_test(size=(200, 45)) as pilot:
+            await pilot.pause(0.3)
+            return str(app.query_one("#clock").render())
+
+    lead = LeadApp(LeadSession.open(journal, clock=clock), engines=False, clock=clock.now)
+    shown = asyncio.run(clock_bar(lead))
+    lead.session.close()
+    assert "UPDATE OVERDUE to support (nothing since 3h ago)" in shown, shown
+    watcher = WatchApp(WatchSession(journal), clock=clock.now)
+    shown = asyncio.run(clock_bar(watcher))
+    watcher.session.close()
+    assert "UPDATE OVERDUE to support" in shown, shown
