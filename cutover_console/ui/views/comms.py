@@ -10,11 +10,11 @@ journals."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta, tzinfo
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.widget import Widget
 from textual.widgets import Static
 
 from ...runbook.comms_ledger import CommsLedger, Message
@@ -23,6 +23,7 @@ from ...timestamps import ago, day_time, parse_iso, short_duration
 from ...untrusted import LINE_LIMIT
 from ...untrusted import text as literal
 from ..table import KeyedTable
+from .lazy import LazyPane
 from .shown import show
 
 SHOWN = 200  # updates kept in the table (the oldest leave it first)
@@ -108,17 +109,17 @@ def _targets(message: Message) -> Text:
     return out
 
 
-class CommsPane(Vertical):
+class CommsPane(LazyPane):
     send_hint = ""  # the lead's app: which key sends an update (watchers: none)
     _drawn_version = -1
     _drawn_at = float("-inf")
 
-    def compose(self) -> ComposeResult:
+    def parts(self) -> Iterable[Widget]:
         yield Static("", id="comms-head")
         yield KeyedTable(id="comms-audiences", cursor_type="row")
         yield KeyedTable(id="comms-messages", cursor_type="row")
 
-    def on_mount(self) -> None:
+    def on_built(self) -> None:
         self.query_one("#comms-audiences", KeyedTable).add_columns(
             "audience", "next update", "last delivered"
         )
@@ -157,6 +158,8 @@ class CommsPane(Vertical):
         errors: dict[str, str],
         version: int = -2,
     ) -> None:
+        if not self.built:  # made the first time it is shown (views/lazy.py)
+            return
         if version == self._drawn_version and now.minute == getattr(self, "_minute", None):
             return  # nothing new since the last draw: the head and due times stand
         self._minute = now.minute
