@@ -8,6 +8,7 @@ masked form."""
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import click
 
 from . import cli
 from .options import by_option, journal_option
-from .output import echo, json_out
+from .output import NOT_CONFIRMED, echo, json_out
 
 WAIT = 120.0  # seconds `send`/`test` wait for every target to settle
 
@@ -29,11 +30,13 @@ def _ledger(journal: Path) -> Any:
         return CommsLedger.of(reader.events())
 
 
-def _inert(value: object, limit: int = 200) -> str:
+def _inert(value: object, limit: int = 200, *, multiline: bool = False) -> str:
+    """Text from a plan, a template or a server, shown: inert (a message body keeps its line
+    breaks), and no secret."""
     from ..secrets import REDACT
     from ..untrusted import inert
 
-    return REDACT(inert(value, limit=limit))
+    return REDACT(inert(value, limit=limit, multiline=multiline))
 
 
 @cli.group("comms")
@@ -103,7 +106,7 @@ def preview_command(journal: Path, template: str | None, audience: str | None) -
     for name, fmt, rendered in _previews(journal, template, audience):
         echo(f"── {_inert(name)} ({fmt}) ──")
         echo(f"Subject: {_inert(rendered['title'])}")
-        echo(_inert(rendered["body"], 20_000))
+        echo(_inert(rendered["body"], 20_000, multiline=True))
 
 
 def _previews(
@@ -213,7 +216,13 @@ def send_command(
         if not no_change:
             for name, fmt, rendered in _previews(journal, template, audience):
                 echo(f"── {_inert(name)} ({fmt}) ──\nSubject: {_inert(rendered['title'])}")
-                echo(_inert(rendered["body"], 20_000))
+                echo(_inert(rendered["body"], 20_000, multiline=True))
+        if not sys.stdin.isatty():  # no one to ask: refuse, as `cutover step done` does
+            echo(
+                "not sent: confirm in a terminal, or pass --yes (nothing was journaled or sent)",
+                err=True,
+            )
+            sys.exit(NOT_CONFIRMED)
         if not click.confirm("Send it?", default=False):
             echo("not sent")
             return

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 
 NOTES_SHOWN = 20  # notes printed after a restore or a verify; the rest are counted
+NOT_CONFIRMED = 2  # exit status: an update to send, no terminal to confirm in and no --yes
 
 _json_stdout: TextIO | None = None
 

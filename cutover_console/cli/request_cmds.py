@@ -14,7 +14,7 @@ import click
 
 from . import cli, loaded_class
 from .options import by_option, idem_option, journal_option
-from .output import echo
+from .output import NOT_CONFIRMED, echo
 
 
 def journal_request(
@@ -47,7 +47,6 @@ def step() -> None:
 
 
 COMMS_PREVIEW_CHARS = 20_000  # of each audience's text, as `cutover comms preview` shows it
-NOT_CONFIRMED = 2  # exit status: a comms step completed with no terminal to confirm in, no --yes
 
 
 def confirm_comms_step(journal: Path, step_id: str, yes: bool) -> bool:

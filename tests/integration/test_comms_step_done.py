@@ -128,3 +128,39 @@ def test_step_done_without_a_terminal_refuses_unless_yes(tmp_path: Path) -> None
     finally:
         run_cli("service", "stop", "-j", str(journal))
         smtp.stop()
+
+
+def test_comms_send_without_a_terminal_refuses_unless_yes_and_preview_keeps_lines(
+    tmp_path: Path,
+) -> None:
+    """`cutover comms send` from a script with no --yes: the preview, then a sentence and exit 2
+    (as `step done`), nothing queued; Click's bare 'Aborted!' and exit 1 before. `comms
+    preview` prints each body with its line breaks (they were shown as ␊), still inert."""
+    journal = ready_to_tell(tmp_path, HOSTILE)
+    env = {**os.environ, "COMMS_TEST_MAIL": "mailto://127.0.0.1:1", "COMMS_TEST_HOOK": CANARY}
+    base = [sys.executable, "-m", "cutover_console", "comms"]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*base, *args, "-j", str(journal)], stdin=subprocess.DEVNULL, capture_output=True,
+            text=True, env=env, timeout=60,
+        )  # fmt: skip
+
+    def queued() -> int:
+        with JournalReader(journal) as reader:
+            return sum(1 for e in reader.events() if e.kind == "comms.queued")
+
+    before = queued()  # the go/no-go's update
+    refused = run("send", "--by", "lena")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "pass --yes (nothing was journaled or sent)" in refused.stderr
+    assert "Aborted" not in refused.stdout + refused.stderr
+    assert queued() == before
+
+    shown = run("preview")
+    assert shown.returncode == 0, shown.stderr
+    assert "␊" not in shown.stdout
+    assert any(line.startswith("Step: ") for line in shown.stdout.splitlines())
+    for out in (refused.stdout + refused.stderr, shown.stdout):
+        assert "\x1b" not in out and "\x07" not in out  # the hostile title, inert
+        assert CANARY not in out
