@@ -293,11 +293,16 @@ def test_watch_mode_cannot_change_the_journal(tmp_path: Path) -> None:
     assert kinds(journal) == ["journal.created", "step.started", "note.added"]
 
 
-def test_watcher_shows_a_new_event_within_a_second(tmp_path: Path) -> None:
+def watching_history(tmp_path: Path) -> tuple[Path, WatchSession, WatchApp]:
+    """A journal with some history, and a watcher's session and app on it."""
     journal = tmp_path / "j.sqlite"
     journal_with_history(journal)
     session = WatchSession(journal)
-    app = WatchApp(session)
+    return journal, session, WatchApp(session)
+
+
+def test_watcher_shows_a_new_event_within_a_second(tmp_path: Path) -> None:
+    journal, session, app = watching_history(tmp_path)
 
     async def scenario() -> None:
         async with app.run_test(size=(120, 36)) as pilot:
@@ -323,10 +328,7 @@ def test_journal_pane_catches_up_on_what_came_while_hidden(tmp_path: Path) -> No
     """While another pane is in front, the Journal pane neither adds rows nor redraws its
     checkpoint (a hidden widget updated made Textual map the whole screen again, per event,
     in every watcher: issue 21); shown, it has every event and the newest checkpoint."""
-    journal = tmp_path / "j.sqlite"
-    journal_with_history(journal)
-    session = WatchSession(journal)
-    app = WatchApp(session)
+    journal, session, app = watching_history(tmp_path)
 
     async def scenario() -> None:
         async with app.run_test(size=(120, 36)) as pilot:
