@@ -259,7 +259,7 @@ class CutoverApp(App[None]):
 
     @on(DataTable.RowHighlighted)
     def row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if not self.query(StepDetail):  # a cursor move handled while the app shuts down
+        if not self._mounted(StepDetail):  # a cursor move handled while the app shuts down
             return
         if event.data_table.id == "steps":  # a new step in focus: the detail follows
             with self.session.lock:

@@ -26,7 +26,8 @@ class LazyPane(Vertical):
         yield from ()
 
     def parts(self) -> Iterable[Widget]:
-        raise NotImplementedError
+        """The pane's widgets, made when it is first shown (each pane gives its own)."""
+        return ()
 
     def on_built(self) -> None:
         """Called once the parts are mounted (columns, what was kept while unbuilt)."""
