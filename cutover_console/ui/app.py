@@ -22,7 +22,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
+from textual.widgets import DataTable, Input, TabbedContent, TabPane
 
 from ..journal import JournalError
 from ..runbook.comms_ledger import only_comms
@@ -46,8 +46,9 @@ from .dialogs import Picker
 from .help import HelpScreen, help_text
 from .last_words import ReportsLastWords
 from .lead_actions import LeadActions
-from .messages import StateChanged
+from .messages import ChecklistFilled, StateChanged
 from .model import CutoverView, cutover_view
+from .steady import SteadyFooter, SteadyScreen
 from .views import (
     FILTERS,
     Checklist,
@@ -103,7 +104,7 @@ class CutoverApp(App[None]):
         classes = [] if self.session.state.rehearsal else ["live"]
         width = self.size.width
         classes += [name for edge, name in self.HORIZONTAL_BREAKPOINTS if width >= edge][-1:]
-        return Screen(id="_default", classes=" ".join(classes))
+        return SteadyScreen(id="_default", classes=" ".join(classes))
 
     def compose(self) -> ComposeResult:
         yield ClockBar(id="clock")
@@ -123,7 +124,7 @@ class CutoverApp(App[None]):
             if self.session.state.plan.comms is not None:  # stakeholder updates (issue 22)
                 with TabPane(self._tab_title("pane-comms", "Comms"), id="comms"):
                     yield CommsPane()
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     def _tab_title(self, binding_id: str, title: str) -> str:
         """`1 DNS`: each tab names the key that shows it (as remapped)."""
@@ -262,15 +263,22 @@ class CutoverApp(App[None]):
         if not self._mounted(StepDetail):  # a cursor move handled while the app shuts down
             return
         if event.data_table.id == "steps":  # a new step in focus: the detail follows
-            with self.session.lock:
-                state = self.session.state
-                self.query_one(StepDetail).render_step(
-                    state, self.query_one(Checklist).current_step(), self.now()
-                )
-            self.update_footer()
+            self.step_in_focus()
         elif event.data_table.id in ("dns-records", "flows"):  # drill-down follows
             with self.session.lock:
                 self._render_pane(self.now())
+
+    @on(ChecklistFilled)
+    def step_in_focus(self) -> None:
+        """The step detail and the footer follow the checklist's cursor."""
+        if not self._mounted(StepDetail):  # while the app shuts down
+            return
+        with self.session.lock:
+            state = self.session.state
+            self.query_one(StepDetail).render_step(
+                state, self.query_one(Checklist).current_step(), self.now()
+            )
+        self.update_footer()
 
     @on(TabbedContent.TabActivated)
     async def pane_shown(self, event: TabbedContent.TabActivated) -> None:

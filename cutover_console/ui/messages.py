@@ -18,3 +18,8 @@ class StateChanged(Message):
         """Two in a row are one refresh: the handler reads what is new from the journal, not
         from the message, so a burst queued behind a slow frame costs one render."""
         return isinstance(message, StateChanged)
+
+
+class ChecklistFilled(Message):
+    """The checklist was filled for a width of its own (it waits for its first layout): the
+    step under the cursor may be another than the one the detail shows."""

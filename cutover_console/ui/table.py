@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -69,13 +70,26 @@ class KeyedTable(DataTable[Text]):
                 self.move_cursor(row=keys.index(current))
             return
         columns = list(self.columns)
+        changed: list[tuple[str, int, Any]] = []
+        widest: dict[int, tuple[int, str]] = {}  # column -> (width, key) of its widest change
+        for key, row in rows:
+            text = tuple(str(v) for v in row)
+            before = shown[key]
+            if text == before:
+                continue
+            for index, value in enumerate(row):
+                if text[index] != before[index]:
+                    changed.append((key, index, value))
+                    width = cell_len(text[index])
+                    if index not in widest or width > widest[index][0]:
+                        widest[index] = (width, key)
+            shown[key] = text
         with self.app.batch_update():
-            for key, row in rows:
-                text = tuple(str(v) for v in row)
-                before = shown[key]
-                if text == before:
-                    continue
-                for index, value in enumerate(row):
-                    if text[index] != before[index]:
-                        self.update_cell(key, columns[index], value, update_width=True)
-                shown[key] = text
+            for key, index, value in changed:
+                # One measured cell per column: DataTable measures the whole column again for
+                # each narrower cell it is asked to measure, which made a minute's new delays
+                # (every late step's) cost a column's measure per row (issue 21). Measuring the
+                # widest change keeps the width right: wider, it widens the column; not wider,
+                # the whole column (holding every new value by then) is measured once.
+                measure = widest[index][1] == key
+                self.update_cell(key, columns[index], value, update_width=measure)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from console_world import fill_journal
 from support import run_cli
+from textual import events
 from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.widgets import Input
@@ -449,3 +450,113 @@ def test_the_screen_is_born_with_its_classes(
     finally:
         session.close()
     assert len(changed) <= 1, changed  # styled once as it is shown, never for a class
+
+
+def test_a_viewers_first_second_does_no_work_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21: the screen laid out once per size (Resize events of the size it has are
+    dropped), the footer rebuilt only when its keys change, the checklist filled once, for
+    the width it is given, with the step detail following its cursor."""
+    from textual.widgets import Footer
+
+    from cutover_console.ui.views import Checklist
+
+    recomposed: list[int] = []
+    real_recompose = Footer.recompose
+
+    async def counted(self: Footer) -> None:
+        recomposed.append(1)
+        await real_recompose(self)
+
+    monkeypatch.setattr(Footer, "recompose", counted)
+    written: list[str] = []  # what went into the checklist's cells
+    real_add, real_update = KeyedTable.add_row, KeyedTable.update_cell
+
+    def add_row(self: KeyedTable, *cells: object, **kwargs: object) -> object:
+        written.extend(["row"] if self.id == "steps" else [])
+        return real_add(self, *cells, **kwargs)
+
+    def update_cell(self: KeyedTable, *args: object, **kwargs: object) -> None:
+        written.extend(["cell"] if self.id == "steps" else [])
+        real_update(self, *args, **kwargs)
+
+    monkeypatch.setattr(KeyedTable, "add_row", add_row)
+    monkeypatch.setattr(KeyedTable, "update_cell", update_cell)
+    app, session = watcher(tmp_path)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await pilot.pause(0.3)
+            checklist = app.query_one(Checklist)
+            table = app.query_one("#steps", KeyedTable)
+            assert written == ["row"] * table.row_count != [], "filled once, for its own width"
+            assert checklist.columns and checklist._laid_out == checklist.size.width
+            first = table.current_key()
+            assert first and first in app.query_one(StepDetail)._last  # type: ignore[attr-defined]
+            assert len(recomposed) == 1, "one footer for the first frame"
+
+            screen = app.screen
+            layouts: list[object] = []
+            real_layout = screen._refresh_layout
+            monkeypatch.setattr(
+                screen, "_refresh_layout", lambda *a, **k: (layouts.append(a), real_layout(*a, **k))
+            )
+            for _ in range(3):  # the size it has: nothing moves
+                screen.post_message(events.Resize(app.size, app.size))
+            app.refresh_bindings()
+            app.refresh_bindings()
+            await pilot.pause(0.2)
+            assert layouts == [] and len(recomposed) == 1
+            await pilot.resize_terminal(120, 40)  # another size: laid out, columns chosen again
+            await pilot.pause(0.3)
+            assert layouts and checklist._laid_out == checklist.size.width < 100
+            await pilot.press("4")  # the Journal pane: a key of its own joins the footer
+            await pilot.pause(0.3)
+            assert len(recomposed) == 2
+            assert "toggle_engine_events" in footer_keys(app)  # type: ignore[arg-type]
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        session.close()
+
+
+def test_a_minute_of_new_delays_measures_each_column_once(tmp_path: Path) -> None:
+    """Every late step's delay changes each minute: DataTable measured the whole column again
+    for each narrower cell (a column's measure per row). One cell per changed column is
+    measured now, and the widths still follow the content both ways."""
+    from textual.app import App
+
+    measured: list[tuple[str, str]] = []
+
+    class Counting(KeyedTable):
+        def update_cell(self, row_key, column_key, value, **kwargs):  # type: ignore[no-untyped-def]
+            if kwargs.get("update_width"):
+                measured.append((row_key, column_key))
+            super().update_cell(row_key, column_key, value, **kwargs)
+
+    def width(table: KeyedTable, column: int) -> int:
+        return list(table.columns.values())[column].content_width
+
+    class One(App[None]):
+        def compose(self):  # type: ignore[no-untyped-def]
+            yield Counting(id="t")
+
+    async def scenario() -> None:
+        app = One()
+        async with app.run_test(size=(100, 40)) as pilot:
+            table = app.query_one(Counting)
+            table.add_columns("step", "delay")
+            rows = [(f"s{i}", (f"s{i}", "12h30m")) for i in range(30)]
+            table.fill(rows)
+            await pilot.pause()
+            assert width(table, 1) == 6
+            table.fill([(k, (k, f"{i}m")) for i, (k, _) in enumerate(rows)])  # all narrower
+            await pilot.pause()
+            assert len(measured) == 1 and width(table, 1) == 5  # "delay", the label, is widest
+            table.fill([(k, (k, "1d2h3m" if i == 7 else "9m")) for i, (k, _) in enumerate(rows)])
+            await pilot.pause()
+            assert measured[1:] == [("s7", list(table.columns)[1])] and width(table, 1) == 6
+
+    asyncio.run(scenario())

@@ -75,6 +75,7 @@ def test_lead_main_screen(snap_compare, tmp_path: Path) -> None:  # type: ignore
     app = LeadApp(session, engines=False, clock=clock.now)
 
     async def focus_switch(pilot):  # type: ignore[no-untyped-def]
+        await pilot.pause()  # the checklist fills once laid out (its width picks the columns)
         table = app.query_one("#steps")
         table.move_cursor(row=2)
         await pilot.pause()

@@ -13,6 +13,7 @@ from textual.widgets import Input
 from ...runbook.summary import STATUS_STYLE
 from ...timestamps import day_time, short_duration
 from ...untrusted import text as literal
+from ..messages import ChecklistFilled
 from ..model import CutoverView, StepView
 from ..table import KeyedTable
 from .shown import FILTER_LIMIT
@@ -54,10 +55,14 @@ class Checklist(Vertical):
         self.search = ""
 
     def render_state(self, view: CutoverView) -> None:
-        self._view, self._laid_out = view, self.size.width
+        self._view = view
+        if not self.size.width:  # not laid out yet: its width picks the columns (on_resize)
+            return  # (filled for a guessed width first, it was filled and drawn twice, and the
+            # step's detail rendered twice: a viewer's first second, issue 21)
+        self._laid_out = self.size.width
         rows = self._rows(view)
         table = self.query_one(KeyedTable)
-        columns, widths = self._layout(rows)
+        columns, widths = self._layout(rows, self._laid_out)
         if columns != self.columns:  # a new width: another set of columns
             self.columns = columns
             table.set_columns(columns)
@@ -72,13 +77,13 @@ class Checklist(Vertical):
         table.fill(wanted)
 
     def _layout(
-        self, rows: list[tuple[str, tuple[Any, ...]]]
+        self, rows: list[tuple[str, tuple[Any, ...]]], laid_out: int
     ) -> tuple[tuple[str, ...], dict[str, int]]:
         """Which columns fit the width, and how wide the title and 'blocked by' may be: the
         title keeps at least MIN_TITLE characters; 'blocked by' is cut (with a mark) before
         it, then makes way, then 'planned', 'owner', 'delay' and the id (the step's detail
         shows them all)."""
-        width = (self.size.width or 100) - 2  # the scrollbar
+        width = laid_out - 2  # the scrollbar
         natural = {
             name: max([len(name)] + [len(str(r[1][i])) for r in rows])
             for i, name in enumerate(COLUMNS)
@@ -137,8 +142,11 @@ class Checklist(Vertical):
 
     def on_resize(self) -> None:
         """Another width may fit other columns: lay the last view out again."""
-        if self.columns and self.size.width != self._laid_out and self._view is not None:
+        if self.size.width != self._laid_out and self._view is not None:
+            first = not self._laid_out
             self.render_state(self._view)
+            if first:
+                self.post_message(ChecklistFilled())
 
     def _visible(self, s: StepView) -> bool:
         if (
