@@ -514,6 +514,11 @@ def _create_log_table(db: Any) -> None:  # a sqlite_utils.Database
         )
 
 
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+    return found.fetchone() is not None
+
+
 def _remove_unborn(path: Path) -> None:
     """A journal that `create` could not finish holds no event yet: left behind, it would block
     the retry ("already exists")."""
@@ -681,10 +686,11 @@ class JournalWriter(JournalReader):
         try:
             writer._check_head()
             writer._check_recorded_head()
-            import sqlite_utils
-
             with _guarded(path, writing=True):  # journals older than log lines
-                _create_log_table(sqlite_utils.Database(writer.conn))
+                if not _has_table(writer.conn, "log_lines"):  # (sqlite_utils: 50 ms to import)
+                    import sqlite_utils
+
+                    _create_log_table(sqlite_utils.Database(writer.conn))
         except BaseException:
             writer.close()
             raise

@@ -268,3 +268,29 @@ def test_spliced_body_equals_the_canonical_body() -> None:
         ) == event_body(seq, ts, actor, os_user, kind, step, payload, v, idem, "0" * 64)
 
     check()
+
+
+def test_a_journal_older_than_log_lines_gets_the_table_when_opened_to_write(
+    journal: tuple[Path, Checkpoint],
+) -> None:
+    """`open` adds the log table to a journal made before it existed, and (a `cutover note`
+    with no service opens the journal this way) checks for it without importing sqlite_utils,
+    50 ms of every such command otherwise."""
+    import subprocess
+    import sys
+
+    path, _head = journal
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE log_lines")
+    conn.commit()
+    conn.close()
+    writer = JournalWriter.open(path)
+    writer.append_log_lines([("2026-12-07T10:00:00+00:00", "dns", "new", "info", "hello")])
+    writer.close()
+    assert [line[-1] for line in JournalReader(path).log_lines()] == ["hello"]
+    probe = (
+        "import sys; from cutover_console.journal import JournalWriter as W; "
+        f"W.open({str(path)!r}).close(); print('sqlite_utils' in sys.modules)"
+    )
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert shown.stdout.strip() == "False", shown.stderr
