@@ -42,7 +42,7 @@ class SteadyFooter(Footer):
     _showing: tuple[Any, ...] | None = None
 
     def _keys(self) -> tuple[Any, ...] | None:
-        if not self._bindings_ready:  # Textual's Footer composes nothing until then
+        if not getattr(self, "_bindings_ready", True):  # Textual's Footer shows none till then
             return None
         app, active = self.app, self.screen.active_bindings
         return (
