@@ -506,12 +506,12 @@ LOG_KEEP = 20_000  # log lines kept beside the journal (not evidence: outside th
 
 def _create_log_table(db: Any) -> None:  # a sqlite_utils.Database
     """Live log lines, bounded and outside the hash chain (an excerpt attached by the lead as a
-    note is what becomes evidence)."""
-    if "log_lines" not in db.table_names():
-        db.table("log_lines").create(
-            {"id": int, "at": str, "source": str, "side": str, "level": str, "text": str},
-            pk="id",
-        )
+    note is what becomes evidence). Only where there is none: a new journal's schema, or an
+    older journal opened to write (`_has_table`, which needs no sqlite_utils)."""
+    db.table("log_lines").create(
+        {"id": int, "at": str, "source": str, "side": str, "level": str, "text": str},
+        pk="id",
+    )
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:

@@ -49,10 +49,19 @@ class SteadyFooter(Footer):
             self.compact,
             self.show_command_palette and app.ENABLE_COMMAND_PALETTE,
             tuple(  # every binding, shown or not: the palette's key is one that is not
-                (key, b.key, app.get_key_display(b), b.action, b.description, b.show, b.group)
-                for key, (_node, b, _enabled, _tip) in active.items()
+                (
+                    key,
+                    b.key,
+                    app.get_key_display(b),
+                    b.action,
+                    b.description,
+                    b.show,
+                    b.group,
+                    enabled,
+                    tip,
+                )
+                for key, (_node, b, enabled, tip) in active.items()
             ),
-            tuple((enabled, tip) for _node, _b, enabled, tip in active.values()),
         )
 
     async def recompose(self) -> None:

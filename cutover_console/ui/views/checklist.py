@@ -62,7 +62,7 @@ class Checklist(Vertical):
         self._laid_out = self.size.width
         rows = self._rows(view)
         table = self.query_one(KeyedTable)
-        columns, widths = self._layout(rows, self._laid_out)
+        columns, widths = self._layout(rows)
         if columns != self.columns:  # a new width: another set of columns
             self.columns = columns
             table.set_columns(columns)
@@ -77,13 +77,13 @@ class Checklist(Vertical):
         table.fill(wanted)
 
     def _layout(
-        self, rows: list[tuple[str, tuple[Any, ...]]], laid_out: int
+        self, rows: list[tuple[str, tuple[Any, ...]]]
     ) -> tuple[tuple[str, ...], dict[str, int]]:
         """Which columns fit the width, and how wide the title and 'blocked by' may be: the
         title keeps at least MIN_TITLE characters; 'blocked by' is cut (with a mark) before
         it, then makes way, then 'planned', 'owner', 'delay' and the id (the step's detail
         shows them all)."""
-        width = laid_out - 2  # the scrollbar
+        width = self.size.width - 2  # the scrollbar (laid out: render_state waits for it)
         natural = {
             name: max([len(name)] + [len(str(r[1][i])) for r in rows])
             for i, name in enumerate(COLUMNS)
